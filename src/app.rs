@@ -1,0 +1,134 @@
+//! Start-up: builds the whole application from a [`Config`] before it serves, so tests start
+//! the real thing on port 0 and learn the port.
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use tokio::net::TcpListener;
+
+use crate::clock::{Clock, SystemClock};
+use crate::config::Config;
+use crate::domain::federation::{Federation, FederationError};
+use crate::http::{self, AppState};
+use crate::store::{self, Store, StoreError};
+use crate::workflow::Context;
+
+/// The built-in federation, used when the configuration names no file.
+pub const BUILTIN_FEDERATION: &str =
+    include_str!("../deploy/federations/familjen-helsingborg.toml");
+
+#[derive(Debug, thiserror::Error)]
+pub enum StartupError {
+    #[error("cannot read federation file {path}: {source}")]
+    FederationRead {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("federation file {path}: {source}")]
+    Federation {
+        path: String,
+        source: FederationError,
+    },
+    #[error("database: {0}")]
+    Store(#[from] StoreError),
+    #[error("cannot listen on {addr}: {source}")]
+    Listen {
+        addr: SocketAddr,
+        source: std::io::Error,
+    },
+}
+
+#[derive(Clone, Default)]
+pub struct Options {
+    /// Demo mode: demo logins and seeded caseworkers.
+    pub demo: bool,
+    /// Defaults to the system clock.
+    pub clock: Option<Arc<dyn Clock>>,
+}
+
+pub struct Application {
+    listener: TcpListener,
+    state: AppState,
+}
+
+/// Opens the store, and on first start seeds the federation from its file.
+pub async fn open_store(
+    config: &Config,
+) -> Result<(Arc<dyn Store>, Arc<Federation>), StartupError> {
+    let store = store::open(&config.database_url, config.max_connections).await?;
+    let federation = match store.load_federation().await? {
+        Some(f) => f,
+        None => {
+            let (path, text) = match &config.federation_file {
+                Some(path) => (
+                    path.display().to_string(),
+                    std::fs::read_to_string(path).map_err(|source| {
+                        StartupError::FederationRead {
+                            path: path.clone(),
+                            source,
+                        }
+                    })?,
+                ),
+                None => ("(built in)".to_owned(), BUILTIN_FEDERATION.to_owned()),
+            };
+            let federation = Federation::parse_toml(&text)
+                .map_err(|source| StartupError::Federation { path, source })?;
+            store.seed_federation(&federation).await?;
+            tracing::info!(federation = %federation.id, "federation loaded on first start");
+            federation
+        }
+    };
+    Ok((store, Arc::new(federation)))
+}
+
+impl Application {
+    pub async fn build(config: Config, options: Options) -> Result<Application, StartupError> {
+        let clock = options.clock.unwrap_or_else(|| Arc::new(SystemClock));
+        let (store, federation) = open_store(&config).await?;
+        if options.demo && store.caseworkers().await?.is_empty() {
+            let staff = crate::demo::caseworkers(&federation, config.default_capacity, clock.now());
+            for caseworker in &staff {
+                store.insert_caseworker(caseworker).await?;
+            }
+            tracing::info!(caseworkers = staff.len(), "demo caseworkers seeded");
+        }
+        let listener =
+            TcpListener::bind(config.listen)
+                .await
+                .map_err(|source| StartupError::Listen {
+                    addr: config.listen,
+                    source,
+                })?;
+        let state = AppState {
+            ctx: Context {
+                store,
+                federation,
+                clock,
+                config: Arc::new(config),
+            },
+            demo: options.demo,
+        };
+        Ok(Application { listener, state })
+    }
+
+    pub fn local_addr(&self) -> std::io::Result<SocketAddr> {
+        self.listener.local_addr()
+    }
+
+    pub fn state(&self) -> &AppState {
+        &self.state
+    }
+
+    /// Serves until `shutdown` completes, then finishes the requests in flight.
+    pub async fn run_until(
+        self,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> std::io::Result<()> {
+        let router = http::router(self.state);
+        axum::serve(self.listener, router)
+            .with_graceful_shutdown(shutdown)
+            .await
+    }
+}

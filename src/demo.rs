@@ -1,0 +1,135 @@
+//! Demo data: caseworkers for every municipality of the federation, sized by population (about
+//! one per 5 000 inhabitants, at least two each), with skills and languages spread so that not
+//! every municipality offers every language — the situation Brygga exists for.
+
+use chrono::{DateTime, Utc};
+use sqlx::types::Json;
+
+use crate::domain::federation::{CategoryKind, Federation};
+use crate::domain::people::Availability;
+use crate::store::CaseworkerRecord;
+
+const INHABITANTS_PER_CASEWORKER: u32 = 5_000;
+/// Width of a specialist's skill window over the category list.
+const SPECIALIST_SKILLS: usize = 5;
+
+pub fn caseworkers(
+    federation: &Federation,
+    capacity: u32,
+    now: DateTime<Utc>,
+) -> Vec<CaseworkerRecord> {
+    let categories: Vec<&str> = federation
+        .categories
+        .iter()
+        // Volunteer categories stay in ring 0 for volunteers, not staff.
+        .filter(|c| c.kind != CategoryKind::Volunteer)
+        .map(|c| c.id.as_str())
+        .collect();
+    let other_languages: Vec<&str> = federation
+        .languages
+        .iter()
+        .map(|l| l.as_str())
+        .filter(|l| *l != "sv" && *l != "en")
+        .collect();
+    let mut out = Vec::new();
+    for (k, municipality) in federation.municipalities.iter().enumerate() {
+        let n =
+            (municipality.population + INHABITANTS_PER_CASEWORKER / 2) / INHABITANTS_PER_CASEWORKER;
+        let n = usize::try_from(n.max(2)).unwrap_or(2);
+        // Roughly one in three speaks a language besides Swedish and English.
+        let multilingual = n / 3;
+        for j in 0..n {
+            let skills: Vec<String> = if j == 0 {
+                // The reception generalist: every staff category, child concern included (R10
+                // needs someone with the skill in every municipality).
+                categories.iter().map(|c| (*c).to_owned()).collect()
+            } else {
+                (0..SPECIALIST_SKILLS)
+                    .map(|i| categories[(j * 3 + i) % categories.len()].to_owned())
+                    .collect()
+            };
+            let mut languages = vec!["sv".to_owned()];
+            if j % 3 != 2 {
+                languages.push("en".to_owned());
+            }
+            if j < multilingual && !other_languages.is_empty() {
+                languages.push(other_languages[(k + j) % other_languages.len()].to_owned());
+            }
+            out.push(CaseworkerRecord {
+                id: format!("{}-{:02}", municipality.code, j + 1),
+                municipality: municipality.code.as_str().to_owned(),
+                name: format!("Handläggare {} {}", municipality.name, j + 1),
+                skills: Json(skills),
+                languages: Json(languages),
+                max_capacity: i64::from(capacity),
+                capacity: i64::from(capacity),
+                status: Availability::Available,
+                protected_identity_clearance: j == 0,
+                status_since: now,
+            });
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::{BTreeMap, BTreeSet};
+
+    #[test]
+    fn familjen_helsingborg_is_staffed_as_intended() {
+        let f = Federation::parse_toml(include_str!(
+            "../deploy/federations/familjen-helsingborg.toml"
+        ))
+        .expect("federation");
+        let all = caseworkers(&f, 5, Utc::now());
+        let mut by_municipality: BTreeMap<&str, Vec<&CaseworkerRecord>> = BTreeMap::new();
+        for c in &all {
+            by_municipality
+                .entry(c.municipality.as_str())
+                .or_default()
+                .push(c);
+        }
+        assert_eq!(by_municipality.len(), 11);
+        assert_eq!(
+            by_municipality["1283"].len(),
+            30,
+            "Helsingborg, 151 000 inhabitants"
+        );
+        assert_eq!(by_municipality["1275"].len(), 2, "Perstorp: at least two");
+        let ids: BTreeSet<&str> = all.iter().map(|c| c.id.as_str()).collect();
+        assert_eq!(ids.len(), all.len(), "unique ids");
+        for (code, staff) in &by_municipality {
+            assert!(
+                staff.iter().all(|c| c.speaks("sv")),
+                "{code}: everyone speaks Swedish"
+            );
+            for category in f
+                .categories
+                .iter()
+                .filter(|c| c.kind != CategoryKind::Volunteer)
+            {
+                assert!(
+                    staff.iter().any(|c| c.has_skill(category.id.as_str())),
+                    "{code} lacks {}",
+                    category.id
+                );
+            }
+        }
+        let speaks = |code: &str, lang: &str| by_municipality[code].iter().any(|c| c.speaks(lang));
+        assert!(speaks("1283", "ar") && speaks("1283", "fa") && speaks("1283", "so"));
+        assert!(
+            !speaks("1275", "ar"),
+            "Perstorp has no Arabic speaker: the federation's case"
+        );
+        let arabic = by_municipality
+            .keys()
+            .filter(|code| speaks(code, "ar"))
+            .count();
+        assert!(
+            arabic > 1 && arabic < 11,
+            "Arabic in some municipalities, not all"
+        );
+    }
+}

@@ -1,0 +1,703 @@
+//! The case state machine: the one place where a case changes state.
+//!
+//! DESIGN.md's state table is encoded in [`apply`]. Callers (the store, inside the transaction
+//! that holds the case row) pass the current snapshot and an event; they get back the new
+//! state, the owner change and the events to publish, or the reason the event is refused.
+//! Handlers never set a state themselves.
+
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+
+/// Serialized exactly as DESIGN.md and API.md name them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CaseState {
+    Queued,
+    Offered,
+    Assigned,
+    WaitingCitizen,
+    Closed,
+    Cancelled,
+}
+
+impl CaseState {
+    pub const ALL: [CaseState; 6] = [
+        CaseState::Queued,
+        CaseState::Offered,
+        CaseState::Assigned,
+        CaseState::WaitingCitizen,
+        CaseState::Closed,
+        CaseState::Cancelled,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CaseState::Queued => "queued",
+            CaseState::Offered => "offered",
+            CaseState::Assigned => "assigned",
+            CaseState::WaitingCitizen => "waiting_citizen",
+            CaseState::Closed => "closed",
+            CaseState::Cancelled => "cancelled",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<CaseState> {
+        CaseState::ALL.into_iter().find(|state| state.as_str() == s)
+    }
+
+    /// States that occupy one capacity slot of the caseworker they are offered to or owned by.
+    pub fn holds_capacity(self) -> bool {
+        matches!(
+            self,
+            CaseState::Offered | CaseState::Assigned | CaseState::WaitingCitizen
+        )
+    }
+
+    pub fn is_final(self) -> bool {
+        matches!(self, CaseState::Closed | CaseState::Cancelled)
+    }
+
+    /// A caseworker "has" the case: R8 lets identifying data reach them only from here on.
+    pub fn is_owned(self) -> bool {
+        matches!(self, CaseState::Assigned | CaseState::WaitingCitizen)
+    }
+}
+
+impl fmt::Display for CaseState {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// How a case ended. Brygga records no decision on an insats (R7): these are contact outcomes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Outcome {
+    AdviceGiven,
+    ReferredHome,
+    ReferredElsewhere,
+    NoContact,
+    Duplicate,
+}
+
+impl Outcome {
+    pub const ALL: [Outcome; 5] = [
+        Outcome::AdviceGiven,
+        Outcome::ReferredHome,
+        Outcome::ReferredElsewhere,
+        Outcome::NoContact,
+        Outcome::Duplicate,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Outcome::AdviceGiven => "advice_given",
+            Outcome::ReferredHome => "referred_home",
+            Outcome::ReferredElsewhere => "referred_elsewhere",
+            Outcome::NoContact => "no_contact",
+            Outcome::Duplicate => "duplicate",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Outcome> {
+        Outcome::ALL.into_iter().find(|o| o.as_str() == s)
+    }
+}
+
+/// Why an offer went back to the queue.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum OfferEnd {
+    Rejected,
+    TimedOut,
+    CaseworkerAway,
+}
+
+/// Something that happens to a case. The caseworker ids are the actor's (or the target's).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum CaseEvent {
+    /// The router reserves the case for one caseworker.
+    Offer {
+        caseworker: String,
+    },
+    /// The offered caseworker takes it.
+    Accept {
+        caseworker: String,
+    },
+    /// The offer ends without being accepted.
+    OfferEnded {
+        caseworker: String,
+        why: OfferEnd,
+    },
+    /// An eligible caseworker takes a queued case (pull).
+    Claim {
+        caseworker: String,
+    },
+    CaseworkerWrites {
+        caseworker: String,
+    },
+    CitizenWrites,
+    Release {
+        caseworker: String,
+    },
+    /// Back to a queue with a new target; `by_owner` is false for a home administrator.
+    Transfer {
+        by: TransferActor,
+    },
+    /// Consent withdrawn or agreement ended while the owner is outside home (R9).
+    AccessRevoked,
+    Cancel,
+    Close {
+        caseworker: String,
+        outcome: Outcome,
+    },
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum TransferActor {
+    Owner(String),
+    HomeAdmin,
+}
+
+impl CaseEvent {
+    /// The name stored with the audit event and published to subscribers.
+    pub fn name(&self) -> &'static str {
+        match self {
+            CaseEvent::Offer { .. } => "offer",
+            CaseEvent::Accept { .. } => "accept",
+            CaseEvent::OfferEnded { .. } => "offer_ended",
+            CaseEvent::Claim { .. } => "claim",
+            CaseEvent::CaseworkerWrites { .. } => "caseworker_message",
+            CaseEvent::CitizenWrites => "citizen_message",
+            CaseEvent::Release { .. } => "release",
+            CaseEvent::Transfer { .. } => "transfer",
+            CaseEvent::AccessRevoked => "access_revoked",
+            CaseEvent::Cancel => "cancel",
+            CaseEvent::Close { .. } => "close",
+        }
+    }
+
+    /// The caseworker whose capacity this event would take a slot of, if any. The store locks
+    /// that caseworker and counts their load before calling [`apply`].
+    pub fn takes_capacity_of(&self) -> Option<&str> {
+        match self {
+            CaseEvent::Offer { caseworker } | CaseEvent::Claim { caseworker } => Some(caseworker),
+            _ => None,
+        }
+    }
+}
+
+/// What the state machine needs to know about the case.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CaseSnapshot {
+    pub state: CaseState,
+    pub owner: Option<String>,
+    /// Capacity never blocks the claim of a child concern (R10).
+    pub child_concern: bool,
+}
+
+/// The load of the caseworker named by [`CaseEvent::takes_capacity_of`], read under lock.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Load {
+    pub open: u32,
+    pub capacity: u32,
+}
+
+impl Load {
+    pub fn is_full(self) -> bool {
+        self.open >= self.capacity
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum OwnerChange {
+    Keep,
+    Set(String),
+    Clear,
+}
+
+/// What subscribers hear about (API.md's server-sent event names).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+pub enum Published {
+    #[serde(rename = "queue.changed")]
+    QueueChanged,
+    #[serde(rename = "offer.created")]
+    OfferCreated,
+    #[serde(rename = "offer.expired")]
+    OfferExpired,
+    #[serde(rename = "case.message")]
+    CaseMessage,
+    #[serde(rename = "case.updated")]
+    CaseUpdated,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Transition {
+    pub from: CaseState,
+    pub to: CaseState,
+    pub owner: OwnerChange,
+    pub published: Vec<Published>,
+    /// The case returns to a queue: its waiting time starts anew for ring widening.
+    pub requeued: bool,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum TransitionError {
+    #[error("the case already has an owner")]
+    AlreadyClaimed,
+    #[error("the case is offered to another caseworker")]
+    AlreadyOffered,
+    #[error("the offer has expired")]
+    OfferExpired,
+    #[error("the caseworker has no free capacity")]
+    CapacityFull,
+    #[error("only the caseworker who has the case may do this")]
+    NotOwner,
+    #[error("`{event}` is not possible when the case is {from}")]
+    InvalidTransition {
+        from: CaseState,
+        event: &'static str,
+    },
+}
+
+/// Applies `event` to a case in `case`'s state. `load` must be given for events that take
+/// capacity ([`CaseEvent::takes_capacity_of`]); without it such an event is refused as full,
+/// so a caller that forgets to read the load can never overfill a caseworker.
+pub fn apply(
+    case: &CaseSnapshot,
+    event: &CaseEvent,
+    load: Option<Load>,
+) -> Result<Transition, TransitionError> {
+    use CaseState::*;
+    let from = case.state;
+    let invalid = || TransitionError::InvalidTransition {
+        from,
+        event: event.name(),
+    };
+    if from.is_final() {
+        return Err(invalid());
+    }
+    let is_owner = |who: &str| case.owner.as_deref() == Some(who);
+    let capacity_ok = || case.child_concern || load.is_some_and(|l| !l.is_full());
+    let to = |to: CaseState, owner: OwnerChange, published: Vec<Published>| Transition {
+        from,
+        to,
+        owner,
+        published,
+        requeued: to == Queued && from != Queued,
+    };
+
+    match event {
+        CaseEvent::Offer { caseworker } => match from {
+            Queued if capacity_ok() => Ok(to(
+                Offered,
+                OwnerChange::Set(caseworker.clone()),
+                vec![Published::OfferCreated, Published::QueueChanged],
+            )),
+            Queued => Err(TransitionError::CapacityFull),
+            Offered => Err(TransitionError::AlreadyOffered),
+            _ => Err(TransitionError::AlreadyClaimed),
+        },
+        CaseEvent::Accept { caseworker } => match from {
+            Offered if is_owner(caseworker) => Ok(to(
+                Assigned,
+                OwnerChange::Keep,
+                vec![Published::CaseUpdated],
+            )),
+            // The offer was withdrawn or went to someone else: from the offeree's side it is gone.
+            _ => Err(TransitionError::OfferExpired),
+        },
+        CaseEvent::OfferEnded { caseworker, .. } => match from {
+            Offered if is_owner(caseworker) => Ok(to(
+                Queued,
+                OwnerChange::Clear,
+                vec![Published::OfferExpired, Published::QueueChanged],
+            )),
+            _ => Err(TransitionError::OfferExpired),
+        },
+        CaseEvent::Claim { caseworker } => match from {
+            Queued if capacity_ok() => Ok(to(
+                Assigned,
+                OwnerChange::Set(caseworker.clone()),
+                vec![Published::QueueChanged, Published::CaseUpdated],
+            )),
+            Queued => Err(TransitionError::CapacityFull),
+            Offered => Err(TransitionError::AlreadyOffered),
+            _ => Err(TransitionError::AlreadyClaimed),
+        },
+        CaseEvent::CaseworkerWrites { caseworker } => match from {
+            Assigned | WaitingCitizen if is_owner(caseworker) => Ok(to(
+                WaitingCitizen,
+                OwnerChange::Keep,
+                vec![Published::CaseMessage],
+            )),
+            Assigned | WaitingCitizen => Err(TransitionError::NotOwner),
+            _ => Err(invalid()),
+        },
+        CaseEvent::CitizenWrites => match from {
+            WaitingCitizen => Ok(to(
+                Assigned,
+                OwnerChange::Keep,
+                vec![Published::CaseMessage],
+            )),
+            Queued | Offered | Assigned => {
+                Ok(to(from, OwnerChange::Keep, vec![Published::CaseMessage]))
+            }
+            Closed | Cancelled => Err(invalid()),
+        },
+        CaseEvent::Release { caseworker } => match from {
+            Assigned | WaitingCitizen if is_owner(caseworker) => Ok(to(
+                Queued,
+                OwnerChange::Clear,
+                vec![Published::QueueChanged, Published::CaseUpdated],
+            )),
+            Assigned | WaitingCitizen => Err(TransitionError::NotOwner),
+            _ => Err(invalid()),
+        },
+        CaseEvent::Transfer { by } => {
+            let allowed = match by {
+                TransferActor::Owner(who) => is_owner(who),
+                TransferActor::HomeAdmin => true,
+            };
+            match from {
+                Queued | Assigned | WaitingCitizen if allowed => Ok(to(
+                    Queued,
+                    OwnerChange::Clear,
+                    vec![Published::QueueChanged, Published::CaseUpdated],
+                )),
+                Queued | Assigned | WaitingCitizen => Err(TransitionError::NotOwner),
+                _ => Err(invalid()),
+            }
+        }
+        CaseEvent::AccessRevoked => match from {
+            Offered | Assigned | WaitingCitizen => Ok(to(
+                Queued,
+                OwnerChange::Clear,
+                vec![Published::QueueChanged, Published::CaseUpdated],
+            )),
+            _ => Err(invalid()),
+        },
+        CaseEvent::Cancel => match from {
+            Queued | Offered => Ok(to(
+                Cancelled,
+                OwnerChange::Clear,
+                vec![Published::QueueChanged, Published::CaseUpdated],
+            )),
+            _ => Err(invalid()),
+        },
+        CaseEvent::Close { caseworker, .. } => match from {
+            Assigned | WaitingCitizen if is_owner(caseworker) => {
+                Ok(to(Closed, OwnerChange::Keep, vec![Published::CaseUpdated]))
+            }
+            Assigned | WaitingCitizen => Err(TransitionError::NotOwner),
+            _ => Err(invalid()),
+        },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn snap(state: CaseState, owner: Option<&str>) -> CaseSnapshot {
+        CaseSnapshot {
+            state,
+            owner: owner.map(str::to_owned),
+            child_concern: false,
+        }
+    }
+
+    const FREE: Option<Load> = Some(Load {
+        open: 0,
+        capacity: 3,
+    });
+    const FULL: Option<Load> = Some(Load {
+        open: 3,
+        capacity: 3,
+    });
+
+    fn claim(who: &str) -> CaseEvent {
+        CaseEvent::Claim {
+            caseworker: who.into(),
+        }
+    }
+
+    #[test]
+    fn claim_of_queued_case_assigns_it() {
+        let t = apply(&snap(CaseState::Queued, None), &claim("a"), FREE).expect("claim");
+        assert_eq!(t.to, CaseState::Assigned);
+        assert_eq!(t.owner, OwnerChange::Set("a".into()));
+        assert!(!t.requeued);
+    }
+
+    #[test]
+    fn claim_conflicts_name_their_reason() {
+        let owned = snap(CaseState::Assigned, Some("a"));
+        assert_eq!(
+            apply(&owned, &claim("b"), FREE),
+            Err(TransitionError::AlreadyClaimed)
+        );
+        // The owner claiming again is also `already_claimed` (API.md).
+        assert_eq!(
+            apply(&owned, &claim("a"), FREE),
+            Err(TransitionError::AlreadyClaimed)
+        );
+        assert_eq!(
+            apply(&snap(CaseState::Offered, Some("a")), &claim("b"), FREE),
+            Err(TransitionError::AlreadyOffered)
+        );
+        assert_eq!(
+            apply(&snap(CaseState::Queued, None), &claim("b"), FULL),
+            Err(TransitionError::CapacityFull)
+        );
+        assert_eq!(
+            apply(&snap(CaseState::Closed, Some("a")), &claim("b"), FREE),
+            Err(TransitionError::InvalidTransition {
+                from: CaseState::Closed,
+                event: "claim"
+            })
+        );
+    }
+
+    #[test]
+    fn missing_load_is_treated_as_full() {
+        assert_eq!(
+            apply(&snap(CaseState::Queued, None), &claim("a"), None),
+            Err(TransitionError::CapacityFull)
+        );
+    }
+
+    #[test]
+    fn capacity_never_blocks_a_child_concern() {
+        let mut case = snap(CaseState::Queued, None);
+        case.child_concern = true;
+        let t = apply(&case, &claim("a"), FULL).expect("R10: claim despite full");
+        assert_eq!(t.to, CaseState::Assigned);
+    }
+
+    #[test]
+    fn messages_move_between_assigned_and_waiting_citizen() {
+        let writes = CaseEvent::CaseworkerWrites {
+            caseworker: "a".into(),
+        };
+        let t = apply(&snap(CaseState::Assigned, Some("a")), &writes, None).expect("write");
+        assert_eq!(t.to, CaseState::WaitingCitizen);
+        let t = apply(
+            &snap(CaseState::WaitingCitizen, Some("a")),
+            &CaseEvent::CitizenWrites,
+            None,
+        )
+        .expect("answer");
+        assert_eq!(t.to, CaseState::Assigned);
+        for state in [CaseState::Queued, CaseState::Offered, CaseState::Assigned] {
+            let t = apply(&snap(state, None), &CaseEvent::CitizenWrites, None).expect("write");
+            assert_eq!(t.to, state);
+        }
+        assert_eq!(
+            apply(
+                &snap(CaseState::Assigned, Some("a")),
+                &CaseEvent::CaseworkerWrites {
+                    caseworker: "b".into()
+                },
+                None
+            ),
+            Err(TransitionError::NotOwner)
+        );
+        assert!(apply(&snap(CaseState::Queued, None), &writes, None).is_err());
+    }
+
+    #[test]
+    fn release_and_close_are_for_the_owner() {
+        let release = CaseEvent::Release {
+            caseworker: "a".into(),
+        };
+        let t = apply(&snap(CaseState::WaitingCitizen, Some("a")), &release, None).expect("ok");
+        assert_eq!(
+            (t.to, t.owner, t.requeued),
+            (CaseState::Queued, OwnerChange::Clear, true)
+        );
+        assert_eq!(
+            apply(&snap(CaseState::Assigned, Some("b")), &release, None),
+            Err(TransitionError::NotOwner)
+        );
+        let close = CaseEvent::Close {
+            caseworker: "a".into(),
+            outcome: Outcome::AdviceGiven,
+        };
+        let t = apply(&snap(CaseState::Assigned, Some("a")), &close, None).expect("close");
+        assert_eq!(t.to, CaseState::Closed);
+        assert!(apply(&snap(CaseState::Queued, None), &close, None).is_err());
+    }
+
+    #[test]
+    fn offers_are_accepted_rejected_or_expire() {
+        let offered = snap(CaseState::Offered, Some("a"));
+        let accept = |who: &str| CaseEvent::Accept {
+            caseworker: who.into(),
+        };
+        assert_eq!(
+            apply(&offered, &accept("a"), None).map(|t| t.to),
+            Ok(CaseState::Assigned)
+        );
+        assert_eq!(
+            apply(&offered, &accept("b"), None),
+            Err(TransitionError::OfferExpired)
+        );
+        assert_eq!(
+            apply(&snap(CaseState::Queued, None), &accept("a"), None),
+            Err(TransitionError::OfferExpired)
+        );
+        for why in [
+            OfferEnd::Rejected,
+            OfferEnd::TimedOut,
+            OfferEnd::CaseworkerAway,
+        ] {
+            let ended = CaseEvent::OfferEnded {
+                caseworker: "a".into(),
+                why,
+            };
+            let t = apply(&offered, &ended, None).expect("ends");
+            assert_eq!((t.to, t.owner), (CaseState::Queued, OwnerChange::Clear));
+        }
+        let offer = CaseEvent::Offer {
+            caseworker: "b".into(),
+        };
+        assert_eq!(
+            apply(&offered, &offer, FREE),
+            Err(TransitionError::AlreadyOffered)
+        );
+        assert_eq!(
+            apply(&snap(CaseState::Queued, None), &offer, FREE).map(|t| t.to),
+            Ok(CaseState::Offered)
+        );
+    }
+
+    #[test]
+    fn cancel_only_before_a_caseworker_has_it() {
+        for state in [CaseState::Queued, CaseState::Offered] {
+            assert_eq!(
+                apply(&snap(state, None), &CaseEvent::Cancel, None).map(|t| t.to),
+                Ok(CaseState::Cancelled)
+            );
+        }
+        for state in [CaseState::Assigned, CaseState::WaitingCitizen] {
+            assert!(apply(&snap(state, Some("a")), &CaseEvent::Cancel, None).is_err());
+        }
+    }
+
+    #[test]
+    fn transfer_and_revocation_requeue() {
+        let owner = CaseEvent::Transfer {
+            by: TransferActor::Owner("a".into()),
+        };
+        let t = apply(&snap(CaseState::Assigned, Some("a")), &owner, None).expect("transfer");
+        assert_eq!((t.to, t.requeued), (CaseState::Queued, true));
+        let admin = CaseEvent::Transfer {
+            by: TransferActor::HomeAdmin,
+        };
+        assert!(apply(&snap(CaseState::WaitingCitizen, Some("a")), &admin, None).is_ok());
+        assert!(apply(&snap(CaseState::Offered, Some("a")), &admin, None).is_err());
+        let t = apply(
+            &snap(CaseState::Offered, Some("a")),
+            &CaseEvent::AccessRevoked,
+            None,
+        )
+        .expect("R9");
+        assert_eq!(t.to, CaseState::Queued);
+    }
+
+    fn any_state() -> impl Strategy<Value = CaseState> {
+        prop::sample::select(CaseState::ALL.to_vec())
+    }
+
+    fn any_event() -> impl Strategy<Value = CaseEvent> {
+        let who = prop::sample::select(vec!["a", "b"]).prop_map(String::from);
+        prop_oneof![
+            who.clone()
+                .prop_map(|caseworker| CaseEvent::Offer { caseworker }),
+            who.clone()
+                .prop_map(|caseworker| CaseEvent::Accept { caseworker }),
+            who.clone().prop_map(|caseworker| CaseEvent::OfferEnded {
+                caseworker,
+                why: OfferEnd::TimedOut
+            }),
+            who.clone()
+                .prop_map(|caseworker| CaseEvent::Claim { caseworker }),
+            who.clone()
+                .prop_map(|caseworker| CaseEvent::CaseworkerWrites { caseworker }),
+            Just(CaseEvent::CitizenWrites),
+            who.clone()
+                .prop_map(|caseworker| CaseEvent::Release { caseworker }),
+            who.clone().prop_map(|w| CaseEvent::Transfer {
+                by: TransferActor::Owner(w)
+            }),
+            Just(CaseEvent::AccessRevoked),
+            Just(CaseEvent::Cancel),
+            who.prop_map(|caseworker| CaseEvent::Close {
+                caseworker,
+                outcome: Outcome::AdviceGiven
+            }),
+        ]
+    }
+
+    proptest! {
+        /// Final states accept nothing; every accepted event yields a state whose owner rules hold.
+        #[test]
+        fn invariants_hold_for_every_event(
+            state in any_state(),
+            owner in prop::option::of(prop::sample::select(vec!["a", "b"])),
+            event in any_event(),
+            open in 0u32..5,
+            child_concern in any::<bool>(),
+        ) {
+            // Only reachable snapshots: queued cases have no owner, others (but final ones) do.
+            let owner = match state {
+                CaseState::Queued => None,
+                CaseState::Closed | CaseState::Cancelled => owner,
+                _ => owner.or(Some("a")),
+            };
+            let case = CaseSnapshot { state, owner: owner.map(String::from), child_concern };
+            let load = Load { open, capacity: 3 };
+            match apply(&case, &event, Some(load)) {
+                Ok(t) => {
+                    prop_assert!(!state.is_final());
+                    let new_owner = match &t.owner {
+                        OwnerChange::Keep => case.owner.clone(),
+                        OwnerChange::Set(w) => Some(w.clone()),
+                        OwnerChange::Clear => None,
+                    };
+                    // Owned and offered states always have an owner; queued never does.
+                    prop_assert_eq!(t.to.holds_capacity(), new_owner.is_some() && !t.to.is_final());
+                    if t.to == CaseState::Queued { prop_assert!(new_owner.is_none()); }
+                    // A new slot is taken only with free capacity, or for a child concern.
+                    if matches!(t.owner, OwnerChange::Set(_)) {
+                        prop_assert!(!load.is_full() || child_concern);
+                    }
+                    prop_assert_eq!(t.requeued, t.to == CaseState::Queued && state != CaseState::Queued);
+                }
+                Err(_) => {}
+            }
+        }
+
+        /// Of any number of claimers of one queued case, the first wins and the rest conflict.
+        #[test]
+        fn one_claim_wins(claimers in 2usize..30) {
+            let mut case = CaseSnapshot { state: CaseState::Queued, owner: None, child_concern: false };
+            let mut winners = 0;
+            for i in 0..claimers {
+                let who = format!("w{i}");
+                match apply(&case, &CaseEvent::Claim { caseworker: who.clone() }, FREE) {
+                    Ok(t) => {
+                        winners += 1;
+                        case.state = t.to;
+                        case.owner = Some(who);
+                    }
+                    Err(e) => prop_assert_eq!(e, TransitionError::AlreadyClaimed),
+                }
+            }
+            prop_assert_eq!(winners, 1);
+        }
+    }
+}

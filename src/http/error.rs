@@ -1,0 +1,195 @@
+//! The one mapping from errors to HTTP answers: `{"error": code, "message": text}` (API.md).
+//!
+//! An [`ApiError`] becomes a response carrying an [`ErrorBody`] extension; the [`localize`]
+//! middleware, which sees the request's `Accept-Language`, writes the JSON with the message in
+//! the caller's language. So handlers never choose a language, and every error, the router's
+//! fallbacks included, has the same shape.
+
+use axum::extract::Request;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use serde::Serialize;
+
+use crate::domain::case::TransitionError;
+use crate::i18n::{self, Lang};
+use crate::store::StoreError;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    #[error("malformed JSON: {0}")]
+    MalformedJson(String),
+    #[error("not logged in")]
+    Unauthenticated,
+    #[error("forbidden for this role")]
+    Forbidden,
+    #[error("level of assurance too low")]
+    LoaTooLow,
+    /// Denied by policy on a case the caller may see; names the deciding rules.
+    #[error("not eligible")]
+    NotEligible { policies: Vec<String> },
+    /// Denied by policy on a case the caller may see, for another reason than eligibility.
+    #[error("denied by policy")]
+    Denied { policies: Vec<String> },
+    #[error("not found")]
+    NotFound,
+    #[error("method not allowed")]
+    MethodNotAllowed,
+    #[error(transparent)]
+    Conflict(#[from] TransitionError),
+    #[error("payload too large")]
+    PayloadTooLarge,
+    #[error("invalid field `{field}`")]
+    InvalidField { field: String },
+    /// A rule of API.md's 422 list, by its code (`unknown_category`, …).
+    #[error("unprocessable: {0}")]
+    Unprocessable(&'static str),
+    #[error("service unavailable: {0}")]
+    Unavailable(String),
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+/// What the [`localize`] middleware turns into the JSON body.
+#[derive(Clone, Debug)]
+pub struct ErrorBody {
+    pub code: &'static str,
+    pub field: Option<String>,
+    pub policies: Option<Vec<String>>,
+}
+
+#[derive(Serialize)]
+struct Wire<'a> {
+    error: &'a str,
+    message: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    field: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    policies: Option<&'a [String]>,
+}
+
+impl ApiError {
+    pub fn status(&self) -> StatusCode {
+        match self {
+            ApiError::MalformedJson(_) => StatusCode::BAD_REQUEST,
+            ApiError::Unauthenticated => StatusCode::UNAUTHORIZED,
+            ApiError::Forbidden
+            | ApiError::LoaTooLow
+            | ApiError::NotEligible { .. }
+            | ApiError::Denied { .. } => StatusCode::FORBIDDEN,
+            ApiError::NotFound => StatusCode::NOT_FOUND,
+            ApiError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
+            ApiError::Conflict(_) => StatusCode::CONFLICT,
+            ApiError::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            ApiError::InvalidField { .. } | ApiError::Unprocessable(_) => {
+                StatusCode::UNPROCESSABLE_ENTITY
+            }
+            ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    pub fn code(&self) -> &'static str {
+        match self {
+            ApiError::MalformedJson(_) => "malformed_json",
+            ApiError::Unauthenticated => "unauthenticated",
+            ApiError::Forbidden | ApiError::Denied { .. } => "forbidden",
+            ApiError::LoaTooLow => "loa_too_low",
+            ApiError::NotEligible { .. } => "not_eligible",
+            ApiError::NotFound => "not_found",
+            ApiError::MethodNotAllowed => "method_not_allowed",
+            ApiError::Conflict(e) => match e {
+                TransitionError::AlreadyClaimed => "already_claimed",
+                TransitionError::AlreadyOffered => "already_offered",
+                TransitionError::OfferExpired => "offer_expired",
+                TransitionError::CapacityFull => "capacity_full",
+                // The state machine's own owner check: the route's policy check lets only
+                // owners through, so this is a race lost to a release or transfer.
+                TransitionError::NotOwner | TransitionError::InvalidTransition { .. } => {
+                    "invalid_transition"
+                }
+            },
+            ApiError::PayloadTooLarge => "payload_too_large",
+            ApiError::InvalidField { .. } => "invalid_field",
+            ApiError::Unprocessable(code) => code,
+            ApiError::Unavailable(_) => "unavailable",
+            ApiError::Internal(_) => "internal",
+        }
+    }
+}
+
+impl From<StoreError> for ApiError {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::NotFound => ApiError::NotFound,
+            StoreError::Transition(t) => ApiError::Conflict(t),
+            StoreError::Database(sqlx::Error::PoolTimedOut) => {
+                ApiError::Unavailable("database pool timed out".into())
+            }
+            other => ApiError::Internal(other.to_string()),
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let status = self.status();
+        if status.is_server_error() {
+            // The detail goes to the log only; the caller gets the generic text.
+            tracing::error!(error = %self, "request failed");
+        }
+        let body = ErrorBody {
+            code: self.code(),
+            field: match &self {
+                ApiError::InvalidField { field } => Some(field.clone()),
+                _ => None,
+            },
+            policies: match self {
+                ApiError::NotEligible { policies } | ApiError::Denied { policies } => {
+                    Some(policies)
+                }
+                _ => None,
+            },
+        };
+        let mut response = status.into_response();
+        response.extensions_mut().insert(body);
+        response
+    }
+}
+
+/// Writes the JSON body of every error response in the language the caller asked for.
+pub async fn localize(request: Request, next: Next) -> Response {
+    let lang = Lang::negotiate(
+        request
+            .headers()
+            .get(header::ACCEPT_LANGUAGE)
+            .and_then(|v| v.to_str().ok()),
+    );
+    let response = next.run(request).await;
+    let Some(body) = response.extensions().get::<ErrorBody>().cloned() else {
+        return response;
+    };
+    let template = i18n::text(lang, &format!("error.{}", body.code));
+    let message = match &body.field {
+        Some(field) => template.replace("{field}", field),
+        None => template.to_owned(),
+    };
+    let wire = Wire {
+        error: body.code,
+        message,
+        field: body.field.as_deref(),
+        policies: body.policies.as_deref(),
+    };
+    let (mut parts, _) = response.into_parts();
+    let bytes = serde_json::to_vec(&wire).unwrap_or_default();
+    parts.headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    parts.headers.insert(
+        header::CONTENT_LANGUAGE,
+        HeaderValue::from_static(lang.code()),
+    );
+    parts.headers.remove(header::CONTENT_LENGTH);
+    Response::from_parts(parts, axum::body::Body::from(bytes))
+}

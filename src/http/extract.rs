@@ -1,0 +1,225 @@
+//! Extractors: a JSON body whose errors follow API.md, and the caller's identity. A handler's
+//! signature says who may call it.
+
+use axum::extract::{FromRef, FromRequest, FromRequestParts, Request};
+use axum::http::header;
+use axum::http::request::Parts;
+use bytes::Bytes;
+use serde::de::DeserializeOwned;
+
+use super::AppState;
+use super::error::ApiError;
+use crate::auth::{self, CitizenPrincipal, Principal};
+use crate::store::CaseworkerRecord;
+use crate::workflow::CitizenKey;
+
+pub const SESSION_COOKIE: &str = "brygga_session";
+
+/// A JSON body. Not JSON (or not UTF-8) → 400 `malformed_json`; JSON of the wrong shape → 422
+/// `invalid_field` naming the field; over the size limit → 413. The content type is not
+/// required: integrations that forget it still get a precise answer.
+pub struct ApiJson<T>(pub T);
+
+impl<S, T> FromRequest<S> for ApiJson<T>
+where
+    S: Send + Sync,
+    T: DeserializeOwned,
+{
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        let bytes = Bytes::from_request(req, state).await.map_err(|rejection| {
+            if rejection.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE {
+                ApiError::PayloadTooLarge
+            } else {
+                ApiError::MalformedJson(rejection.body_text())
+            }
+        })?;
+        parse_json(&bytes).map(ApiJson)
+    }
+}
+
+pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+    // Syntax first, so that broken JSON is always 400 whatever its shape would have been.
+    let value: serde_json::Value =
+        serde_json::from_slice(bytes).map_err(|e| ApiError::MalformedJson(e.to_string()))?;
+    serde_path_to_error::deserialize(value).map_err(|e| {
+        let path = e.path().to_string();
+        let field = if path == "." {
+            missing_field(&e.inner().to_string()).unwrap_or(path)
+        } else {
+            path
+        };
+        ApiError::InvalidField { field }
+    })
+}
+
+/// serde reports a missing field at the parent's path; the field's name is in the message.
+fn missing_field(message: &str) -> Option<String> {
+    let rest = message.strip_prefix("missing field `")?;
+    Some(rest.split('`').next()?.to_owned())
+}
+
+fn bearer_or_cookie(parts: &Parts) -> Option<String> {
+    if let Some(value) = parts.headers.get(header::AUTHORIZATION)
+        && let Ok(text) = value.to_str()
+        && let Some(token) = text.strip_prefix("Bearer ")
+    {
+        return Some(token.trim().to_owned());
+    }
+    parts
+        .headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .find_map(|pair| {
+            let (name, value) = pair.trim().split_once('=')?;
+            (name == SESSION_COOKIE).then(|| value.to_owned())
+        })
+}
+
+fn access_code(parts: &Parts) -> Option<String> {
+    let text = parts.headers.get(header::AUTHORIZATION)?.to_str().ok()?;
+    Some(text.strip_prefix("AccessCode ")?.trim().to_owned())
+}
+
+/// The logged-in principal, if any. A token that is unknown or expired is 401, never silently
+/// anonymous.
+pub struct MaybePrincipal(pub Option<Principal>);
+
+impl<S> FromRequestParts<S> for MaybePrincipal
+where
+    S: Send + Sync,
+    AppState: FromRef<S>,
+{
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        let Some(token) = bearer_or_cookie(parts) else {
+            return Ok(MaybePrincipal(None));
+        };
+        let app = AppState::from_ref(state);
+        let principal = auth::principal_of(app.ctx.store.as_ref(), &token, app.ctx.clock.now())
+            .await
+            .map_err(ApiError::from)?;
+        principal
+            .map(|p| MaybePrincipal(Some(p)))
+            .ok_or(ApiError::Unauthenticated)
+    }
+}
+
+/// A logged-in citizen.
+pub struct CitizenAuth(pub CitizenPrincipal);
+
+impl<S> FromRequestParts<S> for CitizenAuth
+where
+    S: Send + Sync,
+    AppState: FromRef<S>,
+{
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        match MaybePrincipal::from_request_parts(parts, state).await?.0 {
+            Some(Principal::Citizen(c)) => Ok(CitizenAuth(c)),
+            Some(_) => Err(ApiError::Forbidden),
+            None => Err(ApiError::Unauthenticated),
+        }
+    }
+}
+
+/// Whoever may act on a citizen's request: the logged-in citizen or the anonymous visitor's
+/// access code (`Authorization: AccessCode …`, never in a URL).
+pub struct CitizenSide(pub CitizenKey);
+
+impl<S> FromRequestParts<S> for CitizenSide
+where
+    S: Send + Sync,
+    AppState: FromRef<S>,
+{
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        if let Some(code) = access_code(parts) {
+            return Ok(CitizenSide(CitizenKey::AccessCode(code)));
+        }
+        let CitizenAuth(citizen) = CitizenAuth::from_request_parts(parts, state).await?;
+        Ok(CitizenSide(CitizenKey::Citizen(citizen)))
+    }
+}
+
+/// A logged-in caseworker, read fresh from the store.
+pub struct CaseworkerAuth(pub CaseworkerRecord);
+
+impl<S> FromRequestParts<S> for CaseworkerAuth
+where
+    S: Send + Sync,
+    AppState: FromRef<S>,
+{
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        match MaybePrincipal::from_request_parts(parts, state).await?.0 {
+            Some(Principal::Caseworker { caseworker_id, .. }) => {
+                let app = AppState::from_ref(state);
+                match app.ctx.caseworker(&caseworker_id).await {
+                    Ok(record) => Ok(CaseworkerAuth(record)),
+                    // The caseworker was removed after logging in: the session no longer holds.
+                    Err(crate::workflow::Error::NotFound) => Err(ApiError::Unauthenticated),
+                    Err(e) => Err(e.into()),
+                }
+            }
+            Some(_) => Err(ApiError::Forbidden),
+            None => Err(ApiError::Unauthenticated),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde::Deserialize;
+
+    #[derive(Debug, Deserialize)]
+    #[allow(dead_code)]
+    struct Body {
+        text: String,
+        inner: Option<Inner>,
+    }
+
+    #[derive(Debug, Deserialize)]
+    #[allow(dead_code)]
+    struct Inner {
+        flag: bool,
+    }
+
+    fn field(bytes: &[u8]) -> Option<String> {
+        match parse_json::<Body>(bytes) {
+            Err(ApiError::InvalidField { field }) => Some(field),
+            _ => None,
+        }
+    }
+
+    #[test]
+    fn json_errors_are_classified() {
+        assert!(matches!(
+            parse_json::<Body>(b"{"),
+            Err(ApiError::MalformedJson(_))
+        ));
+        assert!(matches!(
+            parse_json::<Body>(b"\xff\xfe"),
+            Err(ApiError::MalformedJson(_))
+        ));
+        assert!(matches!(
+            parse_json::<Body>(b""),
+            Err(ApiError::MalformedJson(_))
+        ));
+        assert_eq!(field(b"{}").as_deref(), Some("text"));
+        assert_eq!(field(br#"{"text": 3}"#).as_deref(), Some("text"));
+        assert_eq!(
+            field(br#"{"text": "a", "inner": {"flag": "x"}}"#).as_deref(),
+            Some("inner.flag")
+        );
+        assert!(parse_json::<Body>(br#"{"text": "a"}"#).is_ok());
+    }
+}

@@ -1,0 +1,73 @@
+//! The HTTP layer (axum): routes, extractors, JSON views and the error mapping. Handlers parse,
+//! call one workflow and answer; they never decide policy or set a case's state.
+
+mod cases;
+mod demo;
+pub mod error;
+pub mod extract;
+mod ops;
+mod requests;
+mod views;
+
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use axum::middleware;
+use tower_http::trace::TraceLayer;
+
+use crate::workflow::{self, Context};
+use error::ApiError;
+
+#[derive(Clone)]
+pub struct AppState {
+    pub ctx: Context,
+    /// `brygga demo`: the demo login routes exist only then.
+    pub demo: bool,
+}
+
+impl From<workflow::Error> for ApiError {
+    fn from(e: workflow::Error) -> Self {
+        use workflow::Error as W;
+        match e {
+            W::NotFound => ApiError::NotFound,
+            W::Forbidden => ApiError::Forbidden,
+            W::LoaTooLow => ApiError::LoaTooLow,
+            W::NotEligible(d) => ApiError::NotEligible {
+                policies: d.policies,
+            },
+            W::Denied(d) => ApiError::Denied {
+                policies: d.policies,
+            },
+            W::Conflict(t) => ApiError::Conflict(t),
+            W::InvalidField(field) => ApiError::InvalidField {
+                field: field.to_owned(),
+            },
+            W::Unprocessable(code) => ApiError::Unprocessable(code),
+            W::Store(s) => ApiError::from(s),
+        }
+    }
+}
+
+async fn not_found() -> ApiError {
+    ApiError::NotFound
+}
+
+async fn method_not_allowed() -> ApiError {
+    ApiError::MethodNotAllowed
+}
+
+pub fn router(state: AppState) -> Router {
+    let max_body = state.ctx.config.max_body_bytes;
+    let mut api = Router::new()
+        .merge(ops::router())
+        .merge(requests::router())
+        .merge(cases::router());
+    if state.demo {
+        api = api.merge(demo::router());
+    }
+    api.fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
+        .layer(DefaultBodyLimit::max(max_body))
+        .layer(middleware::from_fn(error::localize))
+        .layer(TraceLayer::new_for_http())
+        .with_state(state)
+}

@@ -1,0 +1,34 @@
+//! Operations: liveness and readiness.
+
+use axum::extract::State;
+use axum::routing::get;
+use axum::{Json, Router};
+use serde_json::{Value, json};
+
+use super::AppState;
+use super::error::ApiError;
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/healthz", get(healthz))
+        .route("/readyz", get(readyz))
+}
+
+/// The process is up.
+async fn healthz() -> Json<Value> {
+    Json(json!({ "status": "ok" }))
+}
+
+/// The database answers and the federation (with its rules) is loaded.
+async fn readyz(State(app): State<AppState>) -> Result<Json<Value>, ApiError> {
+    app.ctx
+        .store
+        .ping()
+        .await
+        .map_err(|e| ApiError::Unavailable(e.to_string()))?;
+    Ok(Json(json!({
+        "status": "ready",
+        "database": app.ctx.store.backend(),
+        "federation": app.ctx.federation.id,
+    })))
+}

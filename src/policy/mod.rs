@@ -1,0 +1,175 @@
+//! Access decisions with their reasons. Every decision names the rule ids (LEGAL.md) that
+//! decided it; those ids go into the audit event as the legal ground (R15).
+//!
+//! This stage encodes the home-municipality rules directly; the policy issue replaces the
+//! bodies of these functions with Cedar evaluations behind the same signatures.
+
+use crate::domain::people::Protection;
+use crate::store::{CaseRecord, CaseworkerRecord};
+
+/// Home municipality handles its own citizens' requests (KL 2:1; R4).
+pub const HOME: &str = "R4-home-municipality";
+/// The caseworker who has the case may work on it (R15: only cases they may see).
+pub const OWNER: &str = "R15-case-owner";
+/// Protected identity: only cleared staff in the home municipality (R11).
+pub const PROTECTED_IDENTITY: &str = "R11-protected-identity";
+/// A citizen sees their own requests (R19).
+pub const OWN_DATA: &str = "R19-own-data";
+/// Anonymous advice: the access code is the only key (R1).
+pub const ACCESS_CODE: &str = "R1-anonymous-access-code";
+/// Eligibility: the category needs the skill, the request the language.
+pub const SKILL: &str = "eligibility-skill";
+pub const LANGUAGE: &str = "eligibility-language";
+/// No rule allowed it.
+pub const DEFAULT_DENY: &str = "default-deny";
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Decision {
+    pub allowed: bool,
+    pub policies: Vec<String>,
+}
+
+impl Decision {
+    fn allow(policies: &[&str]) -> Decision {
+        Decision {
+            allowed: true,
+            policies: policies.iter().map(|p| (*p).to_owned()).collect(),
+        }
+    }
+
+    fn deny(policies: &[&str]) -> Decision {
+        Decision {
+            allowed: false,
+            policies: policies.iter().map(|p| (*p).to_owned()).collect(),
+        }
+    }
+}
+
+fn protection(case: &CaseRecord) -> Protection {
+    case.citizen_protection
+        .as_deref()
+        .and_then(Protection::parse)
+        .unwrap_or_default()
+}
+
+/// May this caseworker see the case at all? A denial is answered 404 (API.md: existence never
+/// leaks), so its reasons are for the log, not the caller.
+pub fn caseworker_may_view(caseworker: &CaseworkerRecord, case: &CaseRecord) -> Decision {
+    let strict = protection(case).is_strict();
+    if case.owner.as_deref() == Some(caseworker.id.as_str()) {
+        return Decision::allow(&[OWNER]);
+    }
+    if case.home != caseworker.municipality {
+        return Decision::deny(&[DEFAULT_DENY]);
+    }
+    if strict && !caseworker.protected_identity_clearance {
+        return Decision::deny(&[PROTECTED_IDENTITY]);
+    }
+    if strict {
+        Decision::allow(&[HOME, PROTECTED_IDENTITY])
+    } else {
+        Decision::allow(&[HOME])
+    }
+}
+
+/// May this caseworker (who may view the case) take it?
+pub fn caseworker_may_claim(caseworker: &CaseworkerRecord, case: &CaseRecord) -> Decision {
+    let view = caseworker_may_view(caseworker, case);
+    if !view.allowed {
+        return view;
+    }
+    let mut missing = Vec::new();
+    if !caseworker.has_skill(&case.category) {
+        missing.push(SKILL);
+    }
+    // A request already flagged for an interpreter may go to someone without the language.
+    if !case.interpreter_needed && !caseworker.speaks(&case.language) {
+        missing.push(LANGUAGE);
+    }
+    if missing.is_empty() {
+        view
+    } else {
+        Decision::deny(&missing)
+    }
+}
+
+/// Only the owner replies, releases and closes.
+pub fn caseworker_may_act_as_owner(caseworker: &CaseworkerRecord, case: &CaseRecord) -> Decision {
+    if case.owner.as_deref() == Some(caseworker.id.as_str()) && case.state.is_owned() {
+        Decision::allow(&[OWNER])
+    } else {
+        Decision::deny(&[OWNER])
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::case::CaseState;
+    use crate::domain::people::Availability;
+    use chrono::Utc;
+    use sqlx::types::Json;
+
+    fn caseworker(id: &str, municipality: &str, clearance: bool) -> CaseworkerRecord {
+        CaseworkerRecord {
+            id: id.into(),
+            municipality: municipality.into(),
+            name: "Test".into(),
+            skills: Json(vec!["ekonomi".into()]),
+            languages: Json(vec!["sv".into()]),
+            max_capacity: 5,
+            capacity: 5,
+            status: Availability::Available,
+            protected_identity_clearance: clearance,
+            status_since: Utc::now(),
+        }
+    }
+
+    fn case(home: &str, category: &str, language: &str, protection: Option<&str>) -> CaseRecord {
+        let now = Utc::now();
+        CaseRecord {
+            id: "c1".into(),
+            category: category.into(),
+            language: language.into(),
+            channel: "identified".into(),
+            urgent: false,
+            home: home.into(),
+            citizen_personnummer: Some("198112189876".into()),
+            citizen_home: Some(home.into()),
+            citizen_protection: protection.map(str::to_owned),
+            citizen_loa: Some("loa3".into()),
+            access_code_hash: None,
+            state: CaseState::Queued,
+            ring: 0,
+            owner: None,
+            handler: None,
+            outcome: None,
+            interpreter_needed: false,
+            created_at: now,
+            updated_at: now,
+            queued_since: now,
+            closed_at: None,
+        }
+    }
+
+    #[test]
+    fn home_caseworkers_see_and_claim_what_they_are_skilled_for() {
+        let cw = caseworker("a", "1275", false);
+        let c = case("1275", "ekonomi", "sv", None);
+        assert_eq!(caseworker_may_claim(&cw, &c), Decision::allow(&[HOME]));
+        let other = caseworker("b", "1283", false);
+        assert!(!caseworker_may_view(&other, &c).allowed);
+        let d = caseworker_may_claim(&cw, &case("1275", "beroende", "ar", None));
+        assert_eq!(d, Decision::deny(&[SKILL, LANGUAGE]));
+    }
+
+    #[test]
+    fn protected_identity_needs_clearance() {
+        let c = case("1275", "ekonomi", "sv", Some("skyddad_folkbokforing"));
+        assert!(!caseworker_may_view(&caseworker("a", "1275", false), &c).allowed);
+        let d = caseworker_may_view(&caseworker("a", "1275", true), &c);
+        assert!(d.allowed && d.policies.contains(&PROTECTED_IDENTITY.to_owned()));
+        let c = case("1275", "ekonomi", "sv", Some("sekretessmarkering"));
+        assert!(caseworker_may_view(&caseworker("a", "1275", false), &c).allowed);
+    }
+}

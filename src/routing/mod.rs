@@ -1,0 +1,162 @@
+//! The router. This stage places every request in its routing home (ring 0); the router issue
+//! widens it to agreement partners and the rest of the federation.
+//!
+//! Placement is pure: it reads the federation and the request, and returns where the request
+//! goes with a trace explaining why, which the store commits with the case.
+
+use serde_json::json;
+
+use crate::auth::CitizenPrincipal;
+use crate::domain::federation::{Category, Federation};
+use crate::domain::ids::MunicipalityCode;
+
+/// Who submits: an identified citizen or an anonymous visitor.
+#[derive(Clone, Debug)]
+pub enum Submitter<'a> {
+    Citizen(&'a CitizenPrincipal),
+    Anonymous,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum PlacementError {
+    #[error("the municipality where the visitor lives is required")]
+    MunicipalityRequired,
+    #[error("unknown municipality")]
+    UnknownMunicipality,
+    #[error("the citizen's home is outside the federation")]
+    HomeOutsideFederation,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Placement {
+    pub home: MunicipalityCode,
+    pub ring: i64,
+    pub trace: serde_json::Value,
+}
+
+/// A member municipality named in the request: a malformed code is unknown, a well-formed code
+/// that is not a member is outside the federation.
+fn member(federation: &Federation, code: &str) -> Result<MunicipalityCode, PlacementError> {
+    let code = MunicipalityCode::parse(code).map_err(|_| PlacementError::UnknownMunicipality)?;
+    federation
+        .municipality(&code)
+        .map(|m| m.code.clone())
+        .ok_or(PlacementError::UnknownMunicipality)
+}
+
+/// The routing home (DESIGN.md "Rings"): the registered municipality; the stated one for an
+/// anonymous visitor or a citizen with protected identity (R3); the child's for a child
+/// concern (R10).
+pub fn place(
+    federation: &Federation,
+    category: &Category,
+    submitter: &Submitter<'_>,
+    stated_municipality: Option<&str>,
+    child_municipality: Option<&str>,
+) -> Result<Placement, PlacementError> {
+    let (own_home, own_reason) = match submitter {
+        Submitter::Anonymous => match stated_municipality {
+            Some(code) => (member(federation, code)?, "stated_by_anonymous_visitor"),
+            None => return Err(PlacementError::MunicipalityRequired),
+        },
+        Submitter::Citizen(citizen) => {
+            let registered = MunicipalityCode::parse(&citizen.home)
+                .ok()
+                .filter(|c| federation.municipality(c).is_some())
+                .ok_or(PlacementError::HomeOutsideFederation)?;
+            match stated_municipality {
+                Some(code) if citizen.protection.is_strict() => {
+                    (member(federation, code)?, "stated_under_protected_identity")
+                }
+                _ => (registered, "registered_home"),
+            }
+        }
+    };
+    let (home, reason) = match child_municipality {
+        Some(code) if category.is_child_concern() => {
+            (member(federation, code)?, "child_municipality")
+        }
+        _ => (own_home, own_reason),
+    };
+    let trace = json!({
+        "router": "home_only",
+        "home": home.as_str(),
+        "home_reason": reason,
+        "category": category.id.as_str(),
+        "rings": [{ "ring": 0, "municipalities": [home.as_str()] }],
+        "chosen_ring": 0,
+        "note": "ring 0 only until cross-border routing is enabled",
+    });
+    Ok(Placement {
+        home,
+        ring: 0,
+        trace,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::people::{Loa, Protection};
+
+    fn fh() -> Federation {
+        Federation::parse_toml(include_str!(
+            "../../deploy/federations/familjen-helsingborg.toml"
+        ))
+        .expect("federation")
+    }
+
+    fn citizen(home: &str, protection: Protection) -> CitizenPrincipal {
+        CitizenPrincipal {
+            personnummer: Some("198112189876".into()),
+            home: home.into(),
+            protection,
+            loa: Loa::Loa3,
+        }
+    }
+
+    #[test]
+    fn homes_follow_the_rules() {
+        let f = fh();
+        let ekonomi = f.category("ekonomi").expect("ekonomi").clone();
+        let oro = f.category("oro_barn").expect("oro_barn").clone();
+        let c = citizen("1275", Protection::None);
+        let p = place(&f, &ekonomi, &Submitter::Citizen(&c), Some("1283"), None).expect("ok");
+        assert_eq!(
+            p.home.as_str(),
+            "1275",
+            "a stated municipality does not move a citizen"
+        );
+        let s = citizen("1275", Protection::SkyddadFolkbokforing);
+        let p = place(&f, &ekonomi, &Submitter::Citizen(&s), Some("1283"), None).expect("ok");
+        assert_eq!(
+            p.home.as_str(),
+            "1283",
+            "R3: stated municipality under protection"
+        );
+        let p = place(&f, &oro, &Submitter::Citizen(&c), None, Some("1260")).expect("ok");
+        assert_eq!(p.home.as_str(), "1260", "R10: the child's municipality");
+        let p = place(&f, &ekonomi, &Submitter::Anonymous, Some("1282"), None).expect("ok");
+        assert_eq!((p.home.as_str(), p.ring), ("1282", 0));
+        assert_eq!(p.trace["home_reason"], "stated_by_anonymous_visitor");
+    }
+
+    #[test]
+    fn bad_homes_are_refused() {
+        let f = fh();
+        let ekonomi = f.category("ekonomi").expect("ekonomi").clone();
+        assert_eq!(
+            place(&f, &ekonomi, &Submitter::Anonymous, None, None),
+            Err(PlacementError::MunicipalityRequired)
+        );
+        assert_eq!(
+            place(&f, &ekonomi, &Submitter::Anonymous, Some("0180"), None),
+            Err(PlacementError::UnknownMunicipality)
+        );
+        let outside = citizen("0180", Protection::None);
+        assert_eq!(
+            place(&f, &ekonomi, &Submitter::Citizen(&outside), None, None),
+            Err(PlacementError::HomeOutsideFederation)
+        );
+    }
+}

@@ -1,0 +1,127 @@
+//! Persistence: one [`Store`] interface, a SQLite and a PostgreSQL implementation.
+//!
+//! Both implementations run the same SQL text (sqlx accepts `$1` placeholders on SQLite too);
+//! they differ only in how a read-then-write transaction takes its locks: `BEGIN IMMEDIATE` on
+//! SQLite (a plain `BEGIN` would fail with `SQLITE_BUSY` at its first write), `FOR UPDATE` row
+//! locks on PostgreSQL. The same conformance tests run against both.
+//!
+//! Every change of a case goes through [`Store::transition`], which commits the new state, the
+//! message that caused it, its routing trace and its audit event in one transaction.
+
+mod records;
+mod sql;
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+
+use crate::domain::case::{CaseEvent, Transition, TransitionError};
+use crate::domain::federation::Federation;
+use crate::domain::people::Availability;
+
+pub use records::{
+    AuditRecord, CaseRecord, CaseWrite, CaseworkerRecord, ConsentRecord, MessageRecord,
+    NewAuditEvent, NewCase, NewMessage, Sender,
+};
+pub use sql::{PostgresStore, SqliteStore};
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("not found")]
+    NotFound,
+    #[error(transparent)]
+    Transition(#[from] TransitionError),
+    #[error("{0}")]
+    Invalid(String),
+    #[error("database error: {0}")]
+    Database(#[from] sqlx::Error),
+    #[error("migration failed: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+    #[error("stored data is inconsistent: {0}")]
+    Corrupt(String),
+}
+
+pub type Result<T, E = StoreError> = std::result::Result<T, E>;
+
+#[async_trait]
+pub trait Store: Send + Sync + 'static {
+    /// `sqlite` or `postgres`.
+    fn backend(&self) -> &'static str;
+    async fn ping(&self) -> Result<()>;
+
+    /// Writes the federation file's content; only on first start (when none is stored).
+    async fn seed_federation(&self, federation: &Federation) -> Result<()>;
+    async fn load_federation(&self) -> Result<Option<Federation>>;
+
+    async fn insert_caseworker(&self, caseworker: &CaseworkerRecord) -> Result<()>;
+    async fn caseworker(&self, id: &str) -> Result<Option<CaseworkerRecord>>;
+    async fn caseworkers(&self) -> Result<Vec<CaseworkerRecord>>;
+    /// Sets availability and, when given, the working capacity (at most the admin's maximum).
+    async fn set_availability(
+        &self,
+        id: &str,
+        status: Availability,
+        capacity: Option<u32>,
+        now: DateTime<Utc>,
+    ) -> Result<CaseworkerRecord>;
+    /// Cases offered to or owned by the caseworker (what counts against capacity).
+    async fn load_of(&self, caseworker: &str) -> Result<u32>;
+
+    async fn create_session(
+        &self,
+        token_hash: &str,
+        principal: &serde_json::Value,
+        now: DateTime<Utc>,
+        expires_at: DateTime<Utc>,
+    ) -> Result<()>;
+    async fn session(
+        &self,
+        token_hash: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Option<serde_json::Value>>;
+    async fn delete_session(&self, token_hash: &str) -> Result<()>;
+
+    /// Inserts a routed request as a case, with its consent, first message, routing trace and
+    /// audit event, in one transaction.
+    async fn create_case(&self, case: &NewCase) -> Result<CaseRecord>;
+    async fn case(&self, id: &str) -> Result<Option<CaseRecord>>;
+    async fn messages(&self, case_id: &str) -> Result<Vec<MessageRecord>>;
+    async fn consent(&self, case_id: &str) -> Result<Option<ConsentRecord>>;
+    /// Applies `event` through the domain's state machine under the case's lock (and, for an
+    /// event that takes capacity, the caseworker's), then commits the change with `write`.
+    async fn transition(
+        &self,
+        case_id: &str,
+        event: &CaseEvent,
+        write: &CaseWrite,
+    ) -> Result<(CaseRecord, Transition)>;
+    /// Queued cases whose routing home is `municipality`, most urgent and oldest first.
+    async fn queue(&self, municipality: &str, limit: u32) -> Result<Vec<CaseRecord>>;
+    /// Open cases offered to or owned by the caseworker, oldest first.
+    async fn cases_of_owner(&self, caseworker: &str) -> Result<Vec<CaseRecord>>;
+    /// All requests of one identified citizen, newest first.
+    async fn cases_of_citizen(&self, personnummer: &str) -> Result<Vec<CaseRecord>>;
+
+    /// Audit events for reads and listings (writes append theirs inside their transaction).
+    async fn append_audit(&self, event: &NewAuditEvent) -> Result<()>;
+    async fn audit_events(&self, case_id: Option<&str>, limit: u32) -> Result<Vec<AuditRecord>>;
+}
+
+/// Opens the store named by a `sqlite:` or `postgres:` URL and applies its migrations.
+pub async fn open(database_url: &str, max_connections: u32) -> Result<Arc<dyn Store>> {
+    if database_url.starts_with("postgres:") || database_url.starts_with("postgresql:") {
+        Ok(Arc::new(
+            PostgresStore::connect(database_url, max_connections).await?,
+        ))
+    } else if database_url.starts_with("sqlite:") {
+        Ok(Arc::new(
+            SqliteStore::connect(database_url, max_connections).await?,
+        ))
+    } else {
+        Err(StoreError::Invalid(format!(
+            "database_url must start with sqlite: or postgres:, got `{}`",
+            database_url.split(':').next().unwrap_or_default()
+        )))
+    }
+}

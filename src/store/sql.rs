@@ -1,0 +1,795 @@
+//! The SQLite and PostgreSQL stores. One macro writes both, so the two can never drift apart:
+//! the SQL text is shared, and only the opening of a write transaction and the row-lock suffix
+//! differ (see the module documentation of `store`).
+
+use std::borrow::Cow;
+use std::future::Future;
+use std::pin::Pin;
+use std::str::FromStr;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use chrono::{DateTime, NaiveDate, Utc};
+use sqlx::SqlStr;
+use sqlx::migrate::{Migration, MigrationSource, MigrationType, Migrator};
+use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
+};
+use sqlx::types::Json;
+
+use super::{
+    AuditRecord, CaseRecord, CaseWrite, CaseworkerRecord, ConsentRecord, MessageRecord,
+    NewAuditEvent, NewCase, Result, Store, StoreError,
+};
+use crate::domain::case::{self, CaseEvent, CaseState, Load, OwnerChange, Transition};
+use crate::domain::federation::{Agreement, Category, CategoryKind, Federation, Municipality};
+use crate::domain::ids::{CategoryId, Language, MunicipalityCode};
+use crate::domain::people::Availability;
+
+/// Migrations compiled into the binary, so an installed `brygga` needs no files beside it.
+#[derive(Debug)]
+struct Embedded(&'static [(i64, &'static str, &'static str)]);
+
+impl MigrationSource<'static> for Embedded {
+    fn resolve(
+        self,
+    ) -> Pin<
+        Box<
+            dyn Future<
+                    Output = std::result::Result<
+                        Vec<Migration>,
+                        Box<dyn std::error::Error + Send + Sync>,
+                    >,
+                > + Send,
+        >,
+    > {
+        let migrations = self
+            .0
+            .iter()
+            .map(|(version, description, sql)| {
+                Migration::new(
+                    *version,
+                    Cow::Borrowed(*description),
+                    MigrationType::Simple,
+                    SqlStr::from_static(sql),
+                    false,
+                )
+            })
+            .collect();
+        Box::pin(async move { Ok(migrations) })
+    }
+}
+
+const SQLITE_MIGRATIONS: Embedded = Embedded(&[(
+    1,
+    "foundation",
+    include_str!("../../migrations/sqlite/0001_foundation.sql"),
+)]);
+
+const POSTGRES_MIGRATIONS: Embedded = Embedded(&[(
+    1,
+    "foundation",
+    include_str!("../../migrations/postgres/0001_foundation.sql"),
+)]);
+
+pub struct SqliteStore {
+    pool: SqlitePool,
+}
+
+impl SqliteStore {
+    pub async fn connect(url: &str, max_connections: u32) -> Result<Self> {
+        let options = SqliteConnectOptions::from_str(url)?
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Normal)
+            .foreign_keys(true)
+            // Writers queue behind each other's `BEGIN IMMEDIATE` instead of failing at once.
+            .busy_timeout(Duration::from_secs(30));
+        let pool = SqlitePoolOptions::new()
+            .max_connections(max_connections.max(1))
+            .connect_with(options)
+            .await?;
+        Migrator::new(SQLITE_MIGRATIONS).await?.run(&pool).await?;
+        Ok(SqliteStore { pool })
+    }
+}
+
+pub struct PostgresStore {
+    pool: PgPool,
+}
+
+impl PostgresStore {
+    pub async fn connect(url: &str, max_connections: u32) -> Result<Self> {
+        let options = PgConnectOptions::from_str(url)?;
+        let pool = PgPoolOptions::new()
+            .max_connections(max_connections.max(1))
+            .connect_with(options)
+            .await?;
+        Migrator::new(POSTGRES_MIGRATIONS).await?.run(&pool).await?;
+        Ok(PostgresStore { pool })
+    }
+}
+
+#[derive(sqlx::FromRow)]
+struct FederationRow {
+    id: String,
+    name: String,
+    languages: Json<Vec<String>>,
+}
+
+#[derive(sqlx::FromRow)]
+struct MunicipalityRow {
+    code: String,
+    name: String,
+    population: i64,
+    socialjour_phone: Option<String>,
+}
+
+#[derive(sqlx::FromRow)]
+struct CategoryRow {
+    id: String,
+    kind: String,
+    urgent: bool,
+    must_stay_home: bool,
+    family_counselling: bool,
+    name_sv: String,
+    name_en: String,
+}
+
+#[derive(sqlx::FromRow)]
+struct AgreementRow {
+    id: String,
+    members: Json<Vec<String>>,
+    categories: Json<Vec<String>>,
+    valid_from: NaiveDate,
+    valid_to: NaiveDate,
+    delegates_authority: bool,
+    covers_minors: bool,
+    names_family_counselling: bool,
+}
+
+fn corrupt(what: impl std::fmt::Display) -> StoreError {
+    StoreError::Corrupt(what.to_string())
+}
+
+fn build_federation(
+    header: FederationRow,
+    municipalities: Vec<MunicipalityRow>,
+    categories: Vec<CategoryRow>,
+    agreements: Vec<AgreementRow>,
+) -> Result<Federation> {
+    let codes = |list: &[String]| {
+        list.iter()
+            .map(|c| MunicipalityCode::parse(c).map_err(corrupt))
+            .collect::<Result<Vec<_>>>()
+    };
+    let federation = Federation {
+        id: header.id,
+        name: header.name,
+        languages: header
+            .languages
+            .iter()
+            .map(|l| Language::parse(l).map_err(corrupt))
+            .collect::<Result<_>>()?,
+        municipalities: municipalities
+            .into_iter()
+            .map(|m| {
+                Ok(Municipality {
+                    code: MunicipalityCode::parse(&m.code).map_err(corrupt)?,
+                    name: m.name,
+                    population: u32::try_from(m.population).map_err(corrupt)?,
+                    socialjour_phone: m.socialjour_phone,
+                })
+            })
+            .collect::<Result<_>>()?,
+        categories: categories
+            .into_iter()
+            .map(|c| {
+                Ok(Category {
+                    id: CategoryId::parse(&c.id).map_err(corrupt)?,
+                    kind: CategoryKind::try_from(c.kind).map_err(corrupt)?,
+                    urgent: c.urgent,
+                    must_stay_home: c.must_stay_home,
+                    family_counselling: c.family_counselling,
+                    sv: c.name_sv,
+                    en: c.name_en,
+                })
+            })
+            .collect::<Result<_>>()?,
+        agreements: agreements
+            .into_iter()
+            .map(|a| {
+                Ok(Agreement {
+                    id: a.id,
+                    members: codes(&a.members)?,
+                    categories: a
+                        .categories
+                        .iter()
+                        .map(|c| CategoryId::parse(c).map_err(corrupt))
+                        .collect::<Result<_>>()?,
+                    valid_from: a.valid_from,
+                    valid_to: a.valid_to,
+                    delegates_authority: a.delegates_authority,
+                    covers_minors: a.covers_minors,
+                    names_family_counselling: a.names_family_counselling,
+                })
+            })
+            .collect::<Result<_>>()?,
+    };
+    federation.check().map_err(corrupt)?;
+    Ok(federation)
+}
+
+fn count(n: i64) -> u32 {
+    u32::try_from(n.max(0)).unwrap_or(u32::MAX)
+}
+
+/// The row a case moves to, computed from the transition outside any SQL.
+struct NextRow {
+    state: CaseState,
+    owner: Option<String>,
+    handler: Option<String>,
+    outcome: Option<String>,
+    queued_since: DateTime<Utc>,
+    closed_at: Option<DateTime<Utc>>,
+}
+
+fn next_row(
+    case: &CaseRecord,
+    transition: &Transition,
+    new_owner_municipality: Option<String>,
+    write: &CaseWrite,
+) -> NextRow {
+    let (owner, handler) = match &transition.owner {
+        OwnerChange::Keep => (case.owner.clone(), case.handler.clone()),
+        OwnerChange::Set(who) => (Some(who.clone()), new_owner_municipality),
+        OwnerChange::Clear => (None, None),
+    };
+    NextRow {
+        state: transition.to,
+        owner,
+        handler,
+        outcome: write
+            .outcome
+            .map(|o| o.as_str().to_owned())
+            .or_else(|| case.outcome.clone()),
+        queued_since: if transition.requeued {
+            write.at
+        } else {
+            case.queued_since
+        },
+        closed_at: if transition.to.is_final() {
+            Some(write.at)
+        } else {
+            case.closed_at
+        },
+    }
+}
+
+macro_rules! sql_store {
+    ($store:ident, $conn:ty, backend = $backend:literal, begin_write = $begin:literal, for_update = $lock:literal) => {
+        impl $store {
+            async fn insert_audit(conn: &mut $conn, event: &NewAuditEvent) -> Result<()> {
+                sqlx::query(
+                    "INSERT INTO audit_events (at, actor, actor_municipality, municipality, action, \
+                     case_id, policies, detail) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+                )
+                .bind(event.at)
+                .bind(&event.actor)
+                .bind(&event.actor_municipality)
+                .bind(&event.municipality)
+                .bind(&event.action)
+                .bind(&event.case_id)
+                .bind(Json(&event.policies))
+                .bind(Json(&event.detail))
+                .execute(&mut *conn)
+                .await?;
+                Ok(())
+            }
+
+            async fn insert_message(
+                conn: &mut $conn,
+                case_id: &str,
+                message: &super::NewMessage,
+                at: DateTime<Utc>,
+            ) -> Result<()> {
+                sqlx::query(
+                    "INSERT INTO messages (case_id, sender, author, body, at) VALUES ($1, $2, $3, $4, $5)",
+                )
+                .bind(case_id)
+                .bind(message.sender.as_str())
+                .bind(&message.author)
+                .bind(&message.body)
+                .bind(at)
+                .execute(&mut *conn)
+                .await?;
+                Ok(())
+            }
+
+            async fn insert_trace(
+                conn: &mut $conn,
+                case_id: &str,
+                trace: &serde_json::Value,
+                at: DateTime<Utc>,
+            ) -> Result<()> {
+                sqlx::query("INSERT INTO routing_traces (case_id, at, trace) VALUES ($1, $2, $3)")
+                    .bind(case_id)
+                    .bind(at)
+                    .bind(Json(trace))
+                    .execute(&mut *conn)
+                    .await?;
+                Ok(())
+            }
+
+            async fn select_case(conn: &mut $conn, id: &str, lock: bool) -> Result<Option<CaseRecord>> {
+                let sql = if lock {
+                    concat!(
+                        "SELECT id, category, language, channel, urgent, home, citizen_personnummer, \
+                         citizen_home, citizen_protection, citizen_loa, access_code_hash, state, ring, owner, \
+                         handler, outcome, interpreter_needed, created_at, updated_at, queued_since, closed_at \
+                         FROM cases WHERE id = $1",
+                        $lock
+                    )
+                } else {
+                    "SELECT id, category, language, channel, urgent, home, citizen_personnummer, \
+                     citizen_home, citizen_protection, citizen_loa, access_code_hash, state, ring, owner, \
+                     handler, outcome, interpreter_needed, created_at, updated_at, queued_since, closed_at \
+                     FROM cases WHERE id = $1"
+                };
+                Ok(sqlx::query_as::<_, CaseRecord>(sql)
+                    .bind(id)
+                    .fetch_optional(&mut *conn)
+                    .await?)
+            }
+
+            async fn count_load(conn: &mut $conn, caseworker: &str) -> Result<u32> {
+                let n: i64 = sqlx::query_scalar(
+                    "SELECT COUNT(*) FROM cases WHERE owner = $1 \
+                     AND state IN ('offered', 'assigned', 'waiting_citizen')",
+                )
+                .bind(caseworker)
+                .fetch_one(&mut *conn)
+                .await?;
+                Ok(count(n))
+            }
+        }
+
+        #[async_trait]
+        impl Store for $store {
+            fn backend(&self) -> &'static str {
+                $backend
+            }
+
+            async fn ping(&self) -> Result<()> {
+                sqlx::query("SELECT 1").execute(&self.pool).await?;
+                Ok(())
+            }
+
+            async fn seed_federation(&self, federation: &Federation) -> Result<()> {
+                let mut tx = self.pool.begin_with($begin).await?;
+                let existing: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM federation")
+                    .fetch_one(&mut *tx)
+                    .await?;
+                if existing > 0 {
+                    return Ok(());
+                }
+                let languages: Vec<&str> = federation.languages.iter().map(|l| l.as_str()).collect();
+                sqlx::query("INSERT INTO federation (id, name, languages) VALUES ($1, $2, $3)")
+                    .bind(&federation.id)
+                    .bind(&federation.name)
+                    .bind(Json(&languages))
+                    .execute(&mut *tx)
+                    .await?;
+                for m in &federation.municipalities {
+                    sqlx::query(
+                        "INSERT INTO municipalities (code, name, population, socialjour_phone) \
+                         VALUES ($1, $2, $3, $4)",
+                    )
+                    .bind(m.code.as_str())
+                    .bind(&m.name)
+                    .bind(i64::from(m.population))
+                    .bind(&m.socialjour_phone)
+                    .execute(&mut *tx)
+                    .await?;
+                }
+                for (position, c) in federation.categories.iter().enumerate() {
+                    sqlx::query(
+                        "INSERT INTO categories (id, position, kind, urgent, must_stay_home, \
+                         family_counselling, name_sv, name_en) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+                    )
+                    .bind(c.id.as_str())
+                    .bind(i64::try_from(position).unwrap_or(i64::MAX))
+                    .bind(c.kind.as_str())
+                    .bind(c.urgent)
+                    .bind(c.must_stay_home)
+                    .bind(c.family_counselling)
+                    .bind(&c.sv)
+                    .bind(&c.en)
+                    .execute(&mut *tx)
+                    .await?;
+                }
+                for a in &federation.agreements {
+                    let members: Vec<&str> = a.members.iter().map(|m| m.as_str()).collect();
+                    let categories: Vec<&str> = a.categories.iter().map(|c| c.as_str()).collect();
+                    sqlx::query(
+                        "INSERT INTO agreements (id, members, categories, valid_from, valid_to, \
+                         delegates_authority, covers_minors, names_family_counselling) \
+                         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+                    )
+                    .bind(&a.id)
+                    .bind(Json(&members))
+                    .bind(Json(&categories))
+                    .bind(a.valid_from)
+                    .bind(a.valid_to)
+                    .bind(a.delegates_authority)
+                    .bind(a.covers_minors)
+                    .bind(a.names_family_counselling)
+                    .execute(&mut *tx)
+                    .await?;
+                }
+                tx.commit().await?;
+                Ok(())
+            }
+
+            async fn load_federation(&self) -> Result<Option<Federation>> {
+                let Some(header) = sqlx::query_as::<_, FederationRow>(
+                    "SELECT id, name, languages FROM federation",
+                )
+                .fetch_optional(&self.pool)
+                .await?
+                else {
+                    return Ok(None);
+                };
+                let municipalities = sqlx::query_as::<_, MunicipalityRow>(
+                    "SELECT code, name, population, socialjour_phone FROM municipalities ORDER BY population DESC, code",
+                )
+                .fetch_all(&self.pool)
+                .await?;
+                let categories = sqlx::query_as::<_, CategoryRow>(
+                    "SELECT id, kind, urgent, must_stay_home, family_counselling, name_sv, name_en \
+                     FROM categories ORDER BY position",
+                )
+                .fetch_all(&self.pool)
+                .await?;
+                let agreements = sqlx::query_as::<_, AgreementRow>(
+                    "SELECT id, members, categories, valid_from, valid_to, delegates_authority, \
+                     covers_minors, names_family_counselling FROM agreements ORDER BY id",
+                )
+                .fetch_all(&self.pool)
+                .await?;
+                build_federation(header, municipalities, categories, agreements).map(Some)
+            }
+
+            async fn insert_caseworker(&self, c: &CaseworkerRecord) -> Result<()> {
+                sqlx::query(
+                    "INSERT INTO caseworkers (id, municipality, name, skills, languages, max_capacity, \
+                     capacity, status, protected_identity_clearance, status_since) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+                )
+                .bind(&c.id)
+                .bind(&c.municipality)
+                .bind(&c.name)
+                .bind(&c.skills)
+                .bind(&c.languages)
+                .bind(c.max_capacity)
+                .bind(c.capacity)
+                .bind(c.status.as_str())
+                .bind(c.protected_identity_clearance)
+                .bind(c.status_since)
+                .execute(&self.pool)
+                .await?;
+                Ok(())
+            }
+
+            async fn caseworker(&self, id: &str) -> Result<Option<CaseworkerRecord>> {
+                Ok(sqlx::query_as::<_, CaseworkerRecord>(
+                    "SELECT id, municipality, name, skills, languages, max_capacity, capacity, status, \
+                     protected_identity_clearance, status_since FROM caseworkers WHERE id = $1",
+                )
+                .bind(id)
+                .fetch_optional(&self.pool)
+                .await?)
+            }
+
+            async fn caseworkers(&self) -> Result<Vec<CaseworkerRecord>> {
+                Ok(sqlx::query_as::<_, CaseworkerRecord>(
+                    "SELECT id, municipality, name, skills, languages, max_capacity, capacity, status, \
+                     protected_identity_clearance, status_since FROM caseworkers ORDER BY municipality, id",
+                )
+                .fetch_all(&self.pool)
+                .await?)
+            }
+
+            async fn set_availability(
+                &self,
+                id: &str,
+                status: Availability,
+                capacity: Option<u32>,
+                now: DateTime<Utc>,
+            ) -> Result<CaseworkerRecord> {
+                let capacity = capacity.map(i64::from);
+                // One statement: the bound on capacity is checked by the row it updates.
+                let row = sqlx::query_as::<_, CaseworkerRecord>(
+                    "UPDATE caseworkers SET status = $2, capacity = COALESCE($3, capacity), \
+                     status_since = CASE WHEN status = $2 THEN status_since ELSE $4 END \
+                     WHERE id = $1 AND COALESCE($3, capacity) <= max_capacity \
+                     RETURNING id, municipality, name, skills, languages, max_capacity, capacity, status, \
+                     protected_identity_clearance, status_since",
+                )
+                .bind(id)
+                .bind(status.as_str())
+                .bind(capacity)
+                .bind(now)
+                .fetch_optional(&self.pool)
+                .await?;
+                match row {
+                    Some(row) => Ok(row),
+                    None => match self.caseworker(id).await? {
+                        None => Err(StoreError::NotFound),
+                        Some(c) => Err(StoreError::Invalid(format!(
+                            "capacity must be at most {}",
+                            c.max_capacity
+                        ))),
+                    },
+                }
+            }
+
+            async fn load_of(&self, caseworker: &str) -> Result<u32> {
+                let mut conn = self.pool.acquire().await?;
+                Self::count_load(&mut conn, caseworker).await
+            }
+
+            async fn create_session(
+                &self,
+                token_hash: &str,
+                principal: &serde_json::Value,
+                now: DateTime<Utc>,
+                expires_at: DateTime<Utc>,
+            ) -> Result<()> {
+                sqlx::query(
+                    "INSERT INTO sessions (token_hash, principal, created_at, expires_at) VALUES ($1, $2, $3, $4)",
+                )
+                .bind(token_hash)
+                .bind(Json(principal))
+                .bind(now)
+                .bind(expires_at)
+                .execute(&self.pool)
+                .await?;
+                Ok(())
+            }
+
+            async fn session(
+                &self,
+                token_hash: &str,
+                now: DateTime<Utc>,
+            ) -> Result<Option<serde_json::Value>> {
+                let row: Option<Json<serde_json::Value>> = sqlx::query_scalar(
+                    "SELECT principal FROM sessions WHERE token_hash = $1 AND expires_at > $2",
+                )
+                .bind(token_hash)
+                .bind(now)
+                .fetch_optional(&self.pool)
+                .await?;
+                Ok(row.map(|Json(v)| v))
+            }
+
+            async fn delete_session(&self, token_hash: &str) -> Result<()> {
+                sqlx::query("DELETE FROM sessions WHERE token_hash = $1")
+                    .bind(token_hash)
+                    .execute(&self.pool)
+                    .await?;
+                Ok(())
+            }
+
+            async fn create_case(&self, case: &NewCase) -> Result<CaseRecord> {
+                let mut tx = self.pool.begin_with($begin).await?;
+                sqlx::query(
+                    "INSERT INTO cases (id, category, language, channel, urgent, home, citizen_personnummer, \
+                     citizen_home, citizen_protection, citizen_loa, access_code_hash, state, ring, owner, \
+                     handler, outcome, interpreter_needed, created_at, updated_at, queued_since, closed_at) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, 'queued', $12, NULL, NULL, NULL, \
+                     $13, $14, $14, $14, NULL)",
+                )
+                .bind(&case.id)
+                .bind(&case.category)
+                .bind(&case.language)
+                .bind(if case.anonymous { "anonymous" } else { "identified" })
+                .bind(case.urgent)
+                .bind(&case.home)
+                .bind(&case.citizen_personnummer)
+                .bind(&case.citizen_home)
+                .bind(&case.citizen_protection)
+                .bind(&case.citizen_loa)
+                .bind(&case.access_code_hash)
+                .bind(case.ring)
+                .bind(case.interpreter_needed)
+                .bind(case.at)
+                .execute(&mut *tx)
+                .await?;
+                sqlx::query(
+                    "INSERT INTO consents (case_id, cross_municipality, municipalities, at) VALUES ($1, $2, $3, $4)",
+                )
+                .bind(&case.id)
+                .bind(case.consent_cross_municipality)
+                .bind(case.consent_municipalities.as_ref().map(Json))
+                .bind(case.at)
+                .execute(&mut *tx)
+                .await?;
+                let first = super::NewMessage {
+                    sender: super::Sender::Citizen,
+                    author: None,
+                    body: case.text.clone(),
+                };
+                Self::insert_message(&mut tx, &case.id, &first, case.at).await?;
+                Self::insert_trace(&mut tx, &case.id, &case.trace, case.at).await?;
+                Self::insert_audit(&mut tx, &case.audit).await?;
+                let record = Self::select_case(&mut tx, &case.id, false)
+                    .await?
+                    .ok_or(StoreError::NotFound)?;
+                tx.commit().await?;
+                Ok(record)
+            }
+
+            async fn case(&self, id: &str) -> Result<Option<CaseRecord>> {
+                let mut conn = self.pool.acquire().await?;
+                Self::select_case(&mut conn, id, false).await
+            }
+
+            async fn messages(&self, case_id: &str) -> Result<Vec<MessageRecord>> {
+                Ok(sqlx::query_as::<_, MessageRecord>(
+                    "SELECT id, case_id, sender, author, body, at FROM messages WHERE case_id = $1 ORDER BY id",
+                )
+                .bind(case_id)
+                .fetch_all(&self.pool)
+                .await?)
+            }
+
+            async fn consent(&self, case_id: &str) -> Result<Option<ConsentRecord>> {
+                Ok(sqlx::query_as::<_, ConsentRecord>(
+                    "SELECT id, case_id, cross_municipality, municipalities, at FROM consents \
+                     WHERE case_id = $1 ORDER BY id DESC LIMIT 1",
+                )
+                .bind(case_id)
+                .fetch_optional(&self.pool)
+                .await?)
+            }
+
+            async fn transition(
+                &self,
+                case_id: &str,
+                event: &CaseEvent,
+                write: &CaseWrite,
+            ) -> Result<(CaseRecord, Transition)> {
+                let mut tx = self.pool.begin_with($begin).await?;
+                // Lock order everywhere: the case row, then the caseworker row.
+                let current = Self::select_case(&mut tx, case_id, true)
+                    .await?
+                    .ok_or(StoreError::NotFound)?;
+                let (load, owner_municipality) = match event.takes_capacity_of() {
+                    Some(caseworker) => {
+                        let row: Option<(i64, String)> = sqlx::query_as(concat!(
+                            "SELECT capacity, municipality FROM caseworkers WHERE id = $1",
+                            $lock
+                        ))
+                        .bind(caseworker)
+                        .fetch_optional(&mut *tx)
+                        .await?;
+                        let (capacity, municipality) = row.ok_or(StoreError::NotFound)?;
+                        let open = Self::count_load(&mut tx, caseworker).await?;
+                        (
+                            Some(Load {
+                                open,
+                                capacity: count(capacity),
+                            }),
+                            Some(municipality),
+                        )
+                    }
+                    None => (None, None),
+                };
+                let transition = case::apply(&current.snapshot(), event, load)?;
+                let next = next_row(&current, &transition, owner_municipality, write);
+                sqlx::query(
+                    "UPDATE cases SET state = $2, owner = $3, handler = $4, outcome = $5, \
+                     updated_at = $6, queued_since = $7, closed_at = $8 WHERE id = $1",
+                )
+                .bind(case_id)
+                .bind(next.state.as_str())
+                .bind(&next.owner)
+                .bind(&next.handler)
+                .bind(&next.outcome)
+                .bind(write.at)
+                .bind(next.queued_since)
+                .bind(next.closed_at)
+                .execute(&mut *tx)
+                .await?;
+                if let Some(message) = &write.message {
+                    Self::insert_message(&mut tx, case_id, message, write.at).await?;
+                }
+                if let Some(trace) = &write.trace {
+                    Self::insert_trace(&mut tx, case_id, trace, write.at).await?;
+                }
+                let mut audit = write.audit.clone();
+                audit.at = write.at;
+                audit.case_id = Some(case_id.to_owned());
+                audit.municipality = current.home.clone();
+                Self::insert_audit(&mut tx, &audit).await?;
+                let updated = Self::select_case(&mut tx, case_id, false)
+                    .await?
+                    .ok_or(StoreError::NotFound)?;
+                tx.commit().await?;
+                Ok((updated, transition))
+            }
+
+            async fn queue(&self, municipality: &str, limit: u32) -> Result<Vec<CaseRecord>> {
+                Ok(sqlx::query_as::<_, CaseRecord>(
+                    "SELECT id, category, language, channel, urgent, home, citizen_personnummer, \
+                     citizen_home, citizen_protection, citizen_loa, access_code_hash, state, ring, owner, \
+                     handler, outcome, interpreter_needed, created_at, updated_at, queued_since, closed_at \
+                     FROM cases WHERE home = $1 AND state = 'queued' \
+                     ORDER BY urgent DESC, queued_since ASC, id ASC LIMIT $2",
+                )
+                .bind(municipality)
+                .bind(i64::from(limit))
+                .fetch_all(&self.pool)
+                .await?)
+            }
+
+            async fn cases_of_owner(&self, caseworker: &str) -> Result<Vec<CaseRecord>> {
+                Ok(sqlx::query_as::<_, CaseRecord>(
+                    "SELECT id, category, language, channel, urgent, home, citizen_personnummer, \
+                     citizen_home, citizen_protection, citizen_loa, access_code_hash, state, ring, owner, \
+                     handler, outcome, interpreter_needed, created_at, updated_at, queued_since, closed_at \
+                     FROM cases WHERE owner = $1 AND state IN ('offered', 'assigned', 'waiting_citizen') \
+                     ORDER BY created_at ASC, id ASC",
+                )
+                .bind(caseworker)
+                .fetch_all(&self.pool)
+                .await?)
+            }
+
+            async fn cases_of_citizen(&self, personnummer: &str) -> Result<Vec<CaseRecord>> {
+                Ok(sqlx::query_as::<_, CaseRecord>(
+                    "SELECT id, category, language, channel, urgent, home, citizen_personnummer, \
+                     citizen_home, citizen_protection, citizen_loa, access_code_hash, state, ring, owner, \
+                     handler, outcome, interpreter_needed, created_at, updated_at, queued_since, closed_at \
+                     FROM cases WHERE citizen_personnummer = $1 ORDER BY created_at DESC, id DESC",
+                )
+                .bind(personnummer)
+                .fetch_all(&self.pool)
+                .await?)
+            }
+
+            async fn append_audit(&self, event: &NewAuditEvent) -> Result<()> {
+                let mut conn = self.pool.acquire().await?;
+                Self::insert_audit(&mut conn, event).await
+            }
+
+            async fn audit_events(&self, case_id: Option<&str>, limit: u32) -> Result<Vec<AuditRecord>> {
+                Ok(sqlx::query_as::<_, AuditRecord>(
+                    "SELECT id, at, actor, actor_municipality, municipality, action, case_id, policies, detail \
+                     FROM audit_events WHERE ($1 IS NULL OR case_id = $1) ORDER BY id DESC LIMIT $2",
+                )
+                .bind(case_id)
+                .bind(i64::from(limit))
+                .fetch_all(&self.pool)
+                .await?)
+            }
+        }
+    };
+}
+
+sql_store!(
+    SqliteStore,
+    sqlx::SqliteConnection,
+    backend = "sqlite",
+    begin_write = "BEGIN IMMEDIATE",
+    for_update = ""
+);
+sql_store!(
+    PostgresStore,
+    sqlx::PgConnection,
+    backend = "postgres",
+    begin_write = "BEGIN",
+    for_update = " FOR UPDATE"
+);
