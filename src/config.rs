@@ -97,7 +97,7 @@ impl Config {
         env.sort();
         for (var, value) in env {
             let key = var[ENV_PREFIX.len()..].to_ascii_lowercase();
-            if !known.iter().any(|k| *k == key) {
+            if !known.contains(&key) {
                 return Err(ConfigError::UnknownVariable { var });
             }
             table.insert(key, env_value(&value));

@@ -114,7 +114,7 @@ mod tests {
         assert_eq!(Lang::negotiate(Some("de, en;q=0.5, sv;q=0.8")), Lang::Sv);
         assert_eq!(Lang::negotiate(Some("fi")), Lang::Sv);
         assert_eq!(Lang::negotiate(Some("sv;q=0, en")), Lang::En);
-        assert_eq!(text(Lang::En, "error.not_found").is_empty(), false);
+        assert!(!text(Lang::En, "error.not_found").is_empty());
         assert_ne!(
             text(Lang::En, "error.not_found"),
             text(Lang::Sv, "error.not_found")

@@ -325,7 +325,7 @@ impl Context {
         let text = check_text(text)?;
         let (case, ground) = self.citizen_case(key, id).await?;
         let mut event = audit(self, citizen_actor(key).to_owned(), None);
-        event.action = "message".into();
+        event.action = CaseEvent::CitizenWrites.name().into();
         event.policies = vec![ground.to_owned()];
         let write = CaseWrite {
             at: self.clock.now(),
@@ -348,7 +348,7 @@ impl Context {
     pub async fn cancel(&self, key: &CitizenKey, id: &str) -> Result<CaseRecord> {
         let (case, ground) = self.citizen_case(key, id).await?;
         let mut event = audit(self, citizen_actor(key).to_owned(), None);
-        event.action = "cancel".into();
+        event.action = CaseEvent::Cancel.name().into();
         event.policies = vec![ground.to_owned()];
         let write = CaseWrite {
             at: self.clock.now(),
@@ -427,7 +427,10 @@ impl Context {
             caseworker_actor(caseworker),
             Some(caseworker.municipality.clone()),
         );
-        event.action = "claim".into();
+        let claim = CaseEvent::Claim {
+            caseworker: caseworker.id.clone(),
+        };
+        event.action = claim.name().into();
         event.policies = decision.policies;
         let write = CaseWrite {
             at: self.clock.now(),
@@ -436,9 +439,7 @@ impl Context {
             trace: None,
             audit: event,
         };
-        let event = CaseEvent::Claim {
-            caseworker: caseworker.id.clone(),
-        };
+        let event = claim;
         let (case, _) = self.store.transition(&case.id, &event, &write).await?;
         Ok(case)
     }

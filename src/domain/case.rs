@@ -660,24 +660,21 @@ mod tests {
             };
             let case = CaseSnapshot { state, owner: owner.map(String::from), child_concern };
             let load = Load { open, capacity: 3 };
-            match apply(&case, &event, Some(load)) {
-                Ok(t) => {
-                    prop_assert!(!state.is_final());
-                    let new_owner = match &t.owner {
-                        OwnerChange::Keep => case.owner.clone(),
-                        OwnerChange::Set(w) => Some(w.clone()),
-                        OwnerChange::Clear => None,
-                    };
-                    // Owned and offered states always have an owner; queued never does.
-                    prop_assert_eq!(t.to.holds_capacity(), new_owner.is_some() && !t.to.is_final());
-                    if t.to == CaseState::Queued { prop_assert!(new_owner.is_none()); }
-                    // A new slot is taken only with free capacity, or for a child concern.
-                    if matches!(t.owner, OwnerChange::Set(_)) {
-                        prop_assert!(!load.is_full() || child_concern);
-                    }
-                    prop_assert_eq!(t.requeued, t.to == CaseState::Queued && state != CaseState::Queued);
+            if let Ok(t) = apply(&case, &event, Some(load)) {
+                prop_assert!(!state.is_final());
+                let new_owner = match &t.owner {
+                    OwnerChange::Keep => case.owner.clone(),
+                    OwnerChange::Set(w) => Some(w.clone()),
+                    OwnerChange::Clear => None,
+                };
+                // Owned and offered states always have an owner; queued never does.
+                prop_assert_eq!(t.to.holds_capacity(), new_owner.is_some() && !t.to.is_final());
+                if t.to == CaseState::Queued { prop_assert!(new_owner.is_none()); }
+                // A new slot is taken only with free capacity, or for a child concern.
+                if matches!(t.owner, OwnerChange::Set(_)) {
+                    prop_assert!(!load.is_full() || child_concern);
                 }
-                Err(_) => {}
+                prop_assert_eq!(t.requeued, t.to == CaseState::Queued && state != CaseState::Queued);
             }
         }
 

@@ -1,0 +1,203 @@
+//! Starts the real application per test, on a fresh database of the chosen backend, on a
+//! loopback port, and talks HTTP to it like any client.
+//!
+//! PostgreSQL: `scripts/test` starts a throwaway cluster and exports
+//! `BRYGGA_TEST_POSTGRES_URL`; each test creates its own database there. Without that
+//! variable a PostgreSQL test fails with a message saying how to run it: never a silent skip.
+
+use std::sync::Arc;
+
+use brygga::app::{Application, Options};
+use brygga::config::Config;
+use brygga::store::Store;
+use reqwest::{Method, StatusCode};
+use serde_json::{Value, json};
+use sqlx::Connection;
+use tokio::sync::oneshot;
+
+#[derive(Clone, Copy, Debug)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+pub struct TestApp {
+    pub base: String,
+    pub client: reqwest::Client,
+    pub store: Arc<dyn Store>,
+    shutdown: Option<oneshot::Sender<()>>,
+    _dir: tempfile::TempDir,
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+    }
+}
+
+async fn postgres_database() -> String {
+    let admin = std::env::var("BRYGGA_TEST_POSTGRES_URL").unwrap_or_else(|_| {
+        panic!(
+            "PostgreSQL tests need BRYGGA_TEST_POSTGRES_URL (a superuser URL of a throwaway \
+             cluster). Run the suite with ./scripts/test, which starts one."
+        )
+    });
+    let name = format!("t_{}", uuid::Uuid::new_v4().simple());
+    let mut conn = sqlx::PgConnection::connect(&admin)
+        .await
+        .unwrap_or_else(|e| panic!("cannot connect to the test PostgreSQL at {admin}: {e}"));
+    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+        .execute(&mut conn)
+        .await
+        .expect("create test database");
+    let (base, _) = admin.rsplit_once('/').expect("URL with a database path");
+    format!("{base}/{name}")
+}
+
+pub async fn spawn(backend: Backend) -> TestApp {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let database_url = match backend {
+        Backend::Sqlite => format!("sqlite:{}", dir.path().join("brygga.db").display()),
+        Backend::Postgres => postgres_database().await,
+    };
+    let config = Config {
+        listen: "127.0.0.1:0".parse().expect("addr"),
+        database_url,
+        max_connections: 8,
+        log: "warn".into(),
+        ..Config::default()
+    };
+    let app = Application::build(
+        config,
+        Options {
+            demo: true,
+            clock: None,
+        },
+    )
+    .await
+    .expect("application starts");
+    let addr = app.local_addr().expect("bound");
+    let store = app.state().ctx.store.clone();
+    let (tx, rx) = oneshot::channel();
+    tokio::spawn(app.run_until(async {
+        let _ = rx.await;
+    }));
+    TestApp {
+        base: format!("http://{addr}"),
+        client: reqwest::Client::new(),
+        store,
+        shutdown: Some(tx),
+        _dir: dir,
+    }
+}
+
+pub struct Answer {
+    pub status: StatusCode,
+    pub body: Value,
+}
+
+impl Answer {
+    /// The machine code of an error answer.
+    pub fn error(&self) -> &str {
+        self.body["error"].as_str().unwrap_or("")
+    }
+}
+
+impl TestApp {
+    pub async fn raw(
+        &self,
+        method: Method,
+        path: &str,
+        auth: Option<&str>,
+        body: Option<Vec<u8>>,
+    ) -> Answer {
+        let mut request = self
+            .client
+            .request(method, format!("{}{}", self.base, path));
+        if let Some(auth) = auth {
+            let header = if auth.starts_with("AccessCode ") {
+                auth.to_owned()
+            } else {
+                format!("Bearer {auth}")
+            };
+            request = request.header("authorization", header);
+        }
+        if let Some(body) = body {
+            request = request
+                .header("content-type", "application/json")
+                .body(body);
+        }
+        let response = request.send().await.expect("request sent");
+        let status = response.status();
+        let bytes = response.bytes().await.expect("body");
+        let body = if bytes.is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_slice(&bytes).unwrap_or_else(|_| {
+                panic!(
+                    "{path}: answer is not JSON: {}",
+                    String::from_utf8_lossy(&bytes)
+                )
+            })
+        };
+        Answer { status, body }
+    }
+
+    pub async fn get(&self, path: &str, auth: Option<&str>) -> Answer {
+        self.raw(Method::GET, path, auth, None).await
+    }
+
+    pub async fn post(&self, path: &str, auth: Option<&str>, body: Value) -> Answer {
+        self.raw(
+            Method::POST,
+            path,
+            auth,
+            Some(body.to_string().into_bytes()),
+        )
+        .await
+    }
+
+    pub async fn put(&self, path: &str, auth: Option<&str>, body: Value) -> Answer {
+        self.raw(Method::PUT, path, auth, Some(body.to_string().into_bytes()))
+            .await
+    }
+
+    pub async fn login(&self, body: Value) -> String {
+        let answer = self.post("/demo/login", None, body.clone()).await;
+        assert_eq!(
+            answer.status,
+            StatusCode::OK,
+            "login {body}: {}",
+            answer.body
+        );
+        answer.body["token"].as_str().expect("token").to_owned()
+    }
+
+    pub async fn citizen(&self, personnummer: &str, municipality: &str) -> String {
+        self.login(
+            json!({"role": "citizen", "personnummer": personnummer, "municipality": municipality}),
+        )
+        .await
+    }
+
+    pub async fn caseworker(&self, id: &str) -> String {
+        self.login(json!({"role": "caseworker", "caseworker_id": id}))
+            .await
+    }
+
+    /// Submits an identified request and returns its id.
+    pub async fn submit(&self, token: &str, category: &str, language: &str) -> String {
+        let answer = self
+            .post(
+                "/api/v1/requests",
+                Some(token),
+                json!({"category": category, "language": language, "text": "Jag behöver hjälp.",
+                       "consent": {"cross_municipality": false}}),
+            )
+            .await;
+        assert_eq!(answer.status, StatusCode::CREATED, "{}", answer.body);
+        answer.body["id"].as_str().expect("id").to_owned()
+    }
+}
