@@ -1,6 +1,7 @@
 //! End-to-end tests over HTTP against the real application, each run on SQLite and on
 //! PostgreSQL (see `harness`).
 
+mod cli;
 mod harness;
 
 use brygga::domain::people::Availability;
