@@ -12,8 +12,9 @@ use crate::clock::{Clock, SystemClock};
 use crate::config::Config;
 use crate::domain::federation::{Federation, FederationError};
 use crate::http::{self, AppState};
+use crate::routing::permits::AgreementRules;
 use crate::store::{self, Store, StoreError};
-use crate::workflow::Context;
+use crate::workflow::{Context, IdSource, RandomIds};
 
 /// The built-in federation, used when the configuration names no file.
 pub const BUILTIN_FEDERATION: &str =
@@ -46,11 +47,16 @@ pub struct Options {
     pub demo: bool,
     /// Defaults to the system clock.
     pub clock: Option<Arc<dyn Clock>>,
+    /// Defaults to random ids.
+    pub ids: Option<Arc<dyn IdSource>>,
+    /// Run the routing scheduler (offer timeouts, ring widening) in the background.
+    pub scheduler: bool,
 }
 
 pub struct Application {
     listener: TcpListener,
     state: AppState,
+    scheduler: bool,
 }
 
 /// Opens the store, and on first start seeds the federation from its file.
@@ -107,10 +113,17 @@ impl Application {
                 federation,
                 clock,
                 config: Arc::new(config),
+                routing_policy: Arc::new(AgreementRules),
+                ids: options.ids.unwrap_or_else(|| Arc::new(RandomIds)),
+                notices: tokio::sync::broadcast::channel(1024).0,
             },
             demo: options.demo,
         };
-        Ok(Application { listener, state })
+        Ok(Application {
+            listener,
+            state,
+            scheduler: options.scheduler,
+        })
     }
 
     pub fn local_addr(&self) -> std::io::Result<SocketAddr> {
@@ -126,9 +139,34 @@ impl Application {
         self,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> std::io::Result<()> {
+        let scheduler = self
+            .scheduler
+            .then(|| tokio::spawn(run_scheduler(self.state.ctx.clone())));
         let router = http::router(self.state);
-        axum::serve(self.listener, router)
+        let served = axum::serve(self.listener, router)
             .with_graceful_shutdown(shutdown)
-            .await
+            .await;
+        if let Some(task) = scheduler {
+            task.abort();
+        }
+        served
+    }
+}
+
+/// The routing scheduler: offer timeouts, ring widening, push matching. Its state is all in the
+/// database, so stopping it between ticks (or a crash) loses nothing.
+async fn run_scheduler(ctx: Context) {
+    let period = std::time::Duration::from_millis(ctx.config.scheduler_interval_ms.max(10));
+    let mut interval = tokio::time::interval(period);
+    interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        interval.tick().await;
+        match ctx.tick().await {
+            Ok(report) if report != crate::workflow::TickReport::default() => {
+                tracing::debug!(?report, "scheduler tick");
+            }
+            Ok(_) => {}
+            Err(e) => tracing::warn!(error = %e, "scheduler tick failed"),
+        }
     }
 }

@@ -25,6 +25,8 @@ pub struct Config {
     pub queue_limit: u32,
     /// Capacity (open cases) given to new caseworkers unless an administrator sets another.
     pub default_capacity: u32,
+    /// How often the routing scheduler runs (offer timeouts, ring widening), in milliseconds.
+    pub scheduler_interval_ms: u64,
     /// `tracing` filter, e.g. `info` or `brygga=debug,info`.
     pub log: String,
 }
@@ -40,6 +42,7 @@ impl Default for Config {
             session_hours: 12,
             queue_limit: 200,
             default_capacity: 5,
+            scheduler_interval_ms: 1000,
             log: "info".to_owned(),
         }
     }

@@ -66,6 +66,7 @@ pub fn caseworkers(
                 status: Availability::Available,
                 protected_identity_clearance: j == 0,
                 status_since: now,
+                last_assigned_at: None,
             });
         }
     }

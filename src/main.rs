@@ -85,7 +85,14 @@ async fn run(cli: Cli) -> Result<(), String> {
         Command::Serve { config } => {
             let config = Config::load(config.as_deref()).map_err(|e| e.to_string())?;
             init_tracing(&config.log);
-            serve(config, Options::default()).await
+            serve(
+                config,
+                Options {
+                    scheduler: true,
+                    ..Options::default()
+                },
+            )
+            .await
         }
         Command::Demo { listen, data_dir } => {
             std::fs::create_dir_all(&data_dir)
@@ -105,7 +112,8 @@ async fn run(cli: Cli) -> Result<(), String> {
                 config,
                 Options {
                     demo: true,
-                    clock: None,
+                    scheduler: true,
+                    ..Options::default()
                 },
             )
             .await

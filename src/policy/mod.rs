@@ -4,8 +4,9 @@
 //! This stage encodes the home-municipality rules directly; the policy issue replaces the
 //! bodies of these functions with Cedar evaluations behind the same signatures.
 
+use crate::domain::case::CaseState;
 use crate::domain::people::Protection;
-use crate::store::{CaseRecord, CaseworkerRecord};
+use crate::store::{CaseRecord, CaseworkerRecord, PermitRecord};
 
 /// Home municipality handles its own citizens' requests (KL 2:1; R4).
 pub const HOME: &str = "R4-home-municipality";
@@ -20,6 +21,8 @@ pub const ACCESS_CODE: &str = "R1-anonymous-access-code";
 /// Eligibility: the category needs the skill, the request the language.
 pub const SKILL: &str = "eligibility-skill";
 pub const LANGUAGE: &str = "eligibility-language";
+/// The municipality has taken its fair share of cross-border cases today.
+pub const FAIR_SHARE: &str = "fair-share-cap";
 /// No rule allowed it.
 pub const DEFAULT_DENY: &str = "default-deny";
 
@@ -53,28 +56,58 @@ fn protection(case: &CaseRecord) -> Protection {
 }
 
 /// May this caseworker see the case at all? A denial is answered 404 (API.md: existence never
-/// leaks), so its reasons are for the log, not the caller.
-pub fn caseworker_may_view(caseworker: &CaseworkerRecord, case: &CaseRecord) -> Decision {
+/// leaks), so its reasons are for the log, not the caller. `permit` is the case's routing permit
+/// for the caseworker's municipality, if any.
+///
+/// - the owner (offered or assigned) sees it;
+/// - the home municipality's caseworkers see it (protected identity: only cleared ones, R11);
+/// - another permitted municipality sees it while it waits in a ring that has reached it, and
+///   only as metadata (R8): the workflow shows content to home and owner only.
+pub fn caseworker_may_view(
+    caseworker: &CaseworkerRecord,
+    case: &CaseRecord,
+    permit: Option<&PermitRecord>,
+) -> Decision {
     let strict = protection(case).is_strict();
-    if case.owner.as_deref() == Some(caseworker.id.as_str()) {
+    if case.owner.as_deref() == Some(caseworker.id.as_str()) && case.state.holds_capacity() {
         return Decision::allow(&[OWNER]);
     }
-    if case.home != caseworker.municipality {
-        return Decision::deny(&[DEFAULT_DENY]);
+    if case.home == caseworker.municipality {
+        if strict && !caseworker.protected_identity_clearance {
+            return Decision::deny(&[PROTECTED_IDENTITY]);
+        }
+        return if strict {
+            Decision::allow(&[HOME, PROTECTED_IDENTITY])
+        } else {
+            Decision::allow(&[HOME])
+        };
     }
-    if strict && !caseworker.protected_identity_clearance {
-        return Decision::deny(&[PROTECTED_IDENTITY]);
-    }
-    if strict {
-        Decision::allow(&[HOME, PROTECTED_IDENTITY])
-    } else {
-        Decision::allow(&[HOME])
+    match permit {
+        Some(p)
+            if !strict
+                && p.ring <= case.ring
+                && case.state == CaseState::Queued
+                && case
+                    .target_municipality
+                    .as_deref()
+                    .is_none_or(|t| t == caseworker.municipality) =>
+        {
+            Decision {
+                allowed: true,
+                policies: p.policies.0.clone(),
+            }
+        }
+        _ => Decision::deny(&[DEFAULT_DENY]),
     }
 }
 
 /// May this caseworker (who may view the case) take it?
-pub fn caseworker_may_claim(caseworker: &CaseworkerRecord, case: &CaseRecord) -> Decision {
-    let view = caseworker_may_view(caseworker, case);
+pub fn caseworker_may_claim(
+    caseworker: &CaseworkerRecord,
+    case: &CaseRecord,
+    permit: Option<&PermitRecord>,
+) -> Decision {
+    let view = caseworker_may_view(caseworker, case, permit);
     if !view.allowed {
         return view;
     }
@@ -122,6 +155,7 @@ mod tests {
             status: Availability::Available,
             protected_identity_clearance: clearance,
             status_since: Utc::now(),
+            last_assigned_at: None,
         }
     }
 
@@ -149,6 +183,10 @@ mod tests {
             updated_at: now,
             queued_since: now,
             closed_at: None,
+            ring_since: None,
+            assigned_at: None,
+            target_municipality: None,
+            transfer_reason: None,
         }
     }
 
@@ -156,20 +194,54 @@ mod tests {
     fn home_caseworkers_see_and_claim_what_they_are_skilled_for() {
         let cw = caseworker("a", "1275", false);
         let c = case("1275", "ekonomi", "sv", None);
-        assert_eq!(caseworker_may_claim(&cw, &c), Decision::allow(&[HOME]));
+        assert_eq!(
+            caseworker_may_claim(&cw, &c, None),
+            Decision::allow(&[HOME])
+        );
         let other = caseworker("b", "1283", false);
-        assert!(!caseworker_may_view(&other, &c).allowed);
-        let d = caseworker_may_claim(&cw, &case("1275", "beroende", "ar", None));
+        assert!(!caseworker_may_view(&other, &c, None).allowed);
+        let d = caseworker_may_claim(&cw, &case("1275", "beroende", "ar", None), None);
         assert_eq!(d, Decision::deny(&[SKILL, LANGUAGE]));
+    }
+
+    #[test]
+    fn partners_see_a_queued_case_once_its_ring_reaches_them() {
+        let partner = caseworker("b", "1283", false);
+        let mut c = case("1275", "ekonomi", "sv", None);
+        let permit = PermitRecord {
+            case_id: "c1".into(),
+            municipality: "1283".into(),
+            ring: 1,
+            policies: Json(vec!["R5-agreement-service".into(), "R8-consent".into()]),
+        };
+        assert!(
+            !caseworker_may_view(&partner, &c, Some(&permit)).allowed,
+            "ring 0 only yet"
+        );
+        c.ring = 1;
+        let d = caseworker_may_claim(&partner, &c, Some(&permit));
+        assert!(d.allowed);
+        assert_eq!(d.policies, vec!["R5-agreement-service", "R8-consent"]);
+        c.state = CaseState::Assigned;
+        c.owner = Some("x".into());
+        assert!(
+            !caseworker_may_view(&partner, &c, Some(&permit)).allowed,
+            "someone has it"
+        );
+        c.owner = Some("b".into());
+        assert_eq!(
+            caseworker_may_view(&partner, &c, Some(&permit)),
+            Decision::allow(&[OWNER])
+        );
     }
 
     #[test]
     fn protected_identity_needs_clearance() {
         let c = case("1275", "ekonomi", "sv", Some("skyddad_folkbokforing"));
-        assert!(!caseworker_may_view(&caseworker("a", "1275", false), &c).allowed);
-        let d = caseworker_may_view(&caseworker("a", "1275", true), &c);
+        assert!(!caseworker_may_view(&caseworker("a", "1275", false), &c, None).allowed);
+        let d = caseworker_may_view(&caseworker("a", "1275", true), &c, None);
         assert!(d.allowed && d.policies.contains(&PROTECTED_IDENTITY.to_owned()));
         let c = case("1275", "ekonomi", "sv", Some("sekretessmarkering"));
-        assert!(caseworker_may_view(&caseworker("a", "1275", false), &c).allowed);
+        assert!(caseworker_may_view(&caseworker("a", "1275", false), &c, None).allowed);
     }
 }

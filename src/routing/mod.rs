@@ -1,10 +1,10 @@
-//! The router. This stage places every request in its routing home (ring 0); the router issue
-//! widens it to agreement partners and the rest of the federation.
-//!
-//! Placement is pure: it reads the federation and the request, and returns where the request
-//! goes with a trace explaining why, which the store commits with the case.
+//! The router: where a request may go (its routing home, and the rings the policies permit),
+//! and who among the caseworkers there should get it. Everything here is pure; the workflows
+//! read the inputs from the store and commit the outcome with its trace.
 
-use serde_json::json;
+pub mod permits;
+pub mod select;
+pub mod settings;
 
 use crate::auth::CitizenPrincipal;
 use crate::domain::federation::{Category, Federation};
@@ -30,8 +30,8 @@ pub enum PlacementError {
 #[derive(Clone, Debug, PartialEq)]
 pub struct Placement {
     pub home: MunicipalityCode,
-    pub ring: i64,
-    pub trace: serde_json::Value,
+    /// Why this is the home: `registered_home`, `stated_under_protected_identity`, …
+    pub reason: &'static str,
 }
 
 /// A member municipality named in the request: a malformed code is unknown, a well-formed code
@@ -78,20 +78,7 @@ pub fn place(
         }
         _ => (own_home, own_reason),
     };
-    let trace = json!({
-        "router": "home_only",
-        "home": home.as_str(),
-        "home_reason": reason,
-        "category": category.id.as_str(),
-        "rings": [{ "ring": 0, "municipalities": [home.as_str()] }],
-        "chosen_ring": 0,
-        "note": "ring 0 only until cross-border routing is enabled",
-    });
-    Ok(Placement {
-        home,
-        ring: 0,
-        trace,
-    })
+    Ok(Placement { home, reason })
 }
 
 #[cfg(test)]
@@ -137,8 +124,8 @@ mod tests {
         let p = place(&f, &oro, &Submitter::Citizen(&c), None, Some("1260")).expect("ok");
         assert_eq!(p.home.as_str(), "1260", "R10: the child's municipality");
         let p = place(&f, &ekonomi, &Submitter::Anonymous, Some("1282"), None).expect("ok");
-        assert_eq!((p.home.as_str(), p.ring), ("1282", 0));
-        assert_eq!(p.trace["home_reason"], "stated_by_anonymous_visitor");
+        assert_eq!(p.home.as_str(), "1282");
+        assert_eq!(p.reason, "stated_by_anonymous_visitor");
     }
 
     #[test]

@@ -22,7 +22,8 @@ use crate::domain::people::Availability;
 
 pub use records::{
     AuditRecord, CaseRecord, CaseWrite, CaseworkerRecord, ConsentRecord, MessageRecord,
-    NewAuditEvent, NewCase, NewMessage, Sender,
+    NewAuditEvent, NewCase, NewMessage, OfferRecord, OfferWrite, PermitRecord,
+    RoutingSettingsRecord, RoutingWrite, Sender, TraceRecord,
 };
 pub use sql::{PostgresStore, SqliteStore};
 
@@ -96,8 +97,45 @@ pub trait Store: Send + Sync + 'static {
         event: &CaseEvent,
         write: &CaseWrite,
     ) -> Result<(CaseRecord, Transition)>;
-    /// Queued cases whose routing home is `municipality`, most urgent and oldest first.
+    /// Queued cases that `municipality` may take at the ring each has reached (and, for a
+    /// transferred case, only its target), most urgent and oldest first.
     async fn queue(&self, municipality: &str, limit: u32) -> Result<Vec<CaseRecord>>;
+    /// Every queued case, most urgent and oldest first: the scheduler's work list.
+    async fn queued(&self, limit: u32) -> Result<Vec<CaseRecord>>;
+    async fn permits(&self, case_id: &str) -> Result<Vec<PermitRecord>>;
+    /// Re-routes a queued case (wider ring, interpreter flag) if it is still queued in
+    /// `expected_ring`; commits with its trace and audit event. `false` if something else
+    /// changed the case first.
+    async fn update_routing(
+        &self,
+        case_id: &str,
+        expected_ring: i64,
+        routing: &RoutingWrite,
+        trace: &serde_json::Value,
+        audit: &NewAuditEvent,
+    ) -> Result<bool>;
+
+    /// Every caseworker with the number of cases they hold (offered or owned).
+    async fn staff(&self) -> Result<Vec<(CaseworkerRecord, u32)>>;
+    /// Cross-border cases (handler ≠ home) assigned since `since`, per handling municipality.
+    async fn cross_border_since(&self, since: DateTime<Utc>) -> Result<Vec<(String, i64)>>;
+    /// The caseworker who last had a case of this citizen (continuity).
+    async fn previous_caseworker(&self, personnummer: &str) -> Result<Option<String>>;
+
+    async fn offer(&self, id: &str) -> Result<Option<OfferRecord>>;
+    /// Unended offers of the caseworker, oldest first.
+    async fn open_offers(&self, caseworker: &str) -> Result<Vec<OfferRecord>>;
+    /// Unended offers whose time ran out by `now`.
+    async fn expired_offers(&self, now: DateTime<Utc>) -> Result<Vec<OfferRecord>>;
+    /// The offer of a case that is open now, if any.
+    async fn open_offer_of_case(&self, case_id: &str) -> Result<Option<OfferRecord>>;
+    /// Caseworkers who rejected or let lapse an offer of this case.
+    async fn declined(&self, case_id: &str) -> Result<Vec<String>>;
+    async fn offer_counts(&self) -> Result<Vec<(String, i64)>>;
+
+    async fn routing_settings(&self) -> Result<Vec<RoutingSettingsRecord>>;
+    async fn put_routing_settings(&self, settings: &[RoutingSettingsRecord]) -> Result<()>;
+    async fn traces(&self, case_id: &str) -> Result<Vec<TraceRecord>>;
     /// Open cases offered to or owned by the caseworker, oldest first.
     async fn cases_of_owner(&self, caseworker: &str) -> Result<Vec<CaseRecord>>;
     /// All requests of one identified citizen, newest first.

@@ -20,6 +20,8 @@ pub struct CaseworkerRecord {
     pub status: Availability,
     pub protected_identity_clearance: bool,
     pub status_since: DateTime<Utc>,
+    /// When they last got a case (claim or accepted offer): "longest idle" in scoring.
+    pub last_assigned_at: Option<DateTime<Utc>>,
 }
 
 impl CaseworkerRecord {
@@ -59,6 +61,11 @@ pub struct CaseRecord {
     pub updated_at: DateTime<Utc>,
     pub queued_since: DateTime<Utc>,
     pub closed_at: Option<DateTime<Utc>>,
+    /// When the current ring began (ring timeouts count from here).
+    pub ring_since: Option<DateTime<Utc>>,
+    pub assigned_at: Option<DateTime<Utc>>,
+    pub target_municipality: Option<String>,
+    pub transfer_reason: Option<String>,
 }
 
 impl CaseRecord {
@@ -73,6 +80,78 @@ impl CaseRecord {
     pub fn is_anonymous(&self) -> bool {
         self.channel == "anonymous"
     }
+
+    pub fn is_child_concern(&self) -> bool {
+        self.category == "oro_barn"
+    }
+
+    pub fn ring_started(&self) -> DateTime<Utc> {
+        self.ring_since.unwrap_or(self.queued_since)
+    }
+}
+
+/// A municipality a case may be handled in, from the routing policy, with its reasons.
+#[derive(Clone, Debug, sqlx::FromRow)]
+pub struct PermitRecord {
+    pub case_id: String,
+    pub municipality: String,
+    pub ring: i64,
+    pub policies: Json<Vec<String>>,
+}
+
+#[derive(Clone, Debug, sqlx::FromRow)]
+pub struct OfferRecord {
+    pub id: String,
+    pub case_id: String,
+    pub caseworker_id: String,
+    pub created_at: DateTime<Utc>,
+    pub expires_at: DateTime<Utc>,
+    pub ended_at: Option<DateTime<Utc>>,
+    pub outcome: Option<String>,
+}
+
+#[derive(Clone, Debug, PartialEq, sqlx::FromRow)]
+pub struct RoutingSettingsRecord {
+    pub category: String,
+    /// `push` or `pull`.
+    pub mode: String,
+    /// Seconds a request waits in ring 0, then in ring 1, before widening.
+    pub ring_timeouts: Json<Vec<i64>>,
+    pub offer_timeout_secs: i64,
+    /// Cross-border cases a municipality takes per day per 10 000 inhabitants; `None` = no cap.
+    pub fair_share_per_10k: Option<f64>,
+    pub updated_at: DateTime<Utc>,
+    pub updated_by: String,
+}
+
+#[derive(Clone, Debug, sqlx::FromRow)]
+pub struct TraceRecord {
+    pub id: i64,
+    pub case_id: String,
+    pub at: DateTime<Utc>,
+    pub trace: Json<serde_json::Value>,
+}
+
+/// How an offer row changes with a transition.
+#[derive(Clone, Debug)]
+pub enum OfferWrite {
+    /// With [`crate::domain::case::CaseEvent::Offer`].
+    Create {
+        id: String,
+        expires_at: DateTime<Utc>,
+    },
+    /// With an accept (which also needs the offer unexpired) or an ended offer.
+    End { id: String, outcome: &'static str },
+}
+
+/// A change of where a case may go, written with a transition or on its own (widening).
+#[derive(Clone, Debug, Default)]
+pub struct RoutingWrite {
+    pub ring: Option<i64>,
+    pub interpreter_needed: Option<bool>,
+    /// `Some(None)` clears the target.
+    pub target_municipality: Option<Option<String>>,
+    pub transfer_reason: Option<String>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
@@ -160,6 +239,7 @@ pub struct NewCase {
     pub access_code_hash: Option<String>,
     pub ring: i64,
     pub interpreter_needed: bool,
+    pub permits: Vec<crate::routing::permits::Permit>,
     pub text: String,
     pub consent_cross_municipality: bool,
     pub consent_municipalities: Option<Vec<String>>,
@@ -175,6 +255,22 @@ pub struct CaseWrite {
     pub message: Option<NewMessage>,
     pub outcome: Option<Outcome>,
     pub trace: Option<serde_json::Value>,
+    pub offer: Option<OfferWrite>,
+    pub routing: Option<RoutingWrite>,
     /// Its `at`, `case_id` and `municipality` are filled in from the case by the store.
     pub audit: NewAuditEvent,
+}
+
+impl CaseWrite {
+    pub fn new(at: DateTime<Utc>, audit: NewAuditEvent) -> Self {
+        CaseWrite {
+            at,
+            message: None,
+            outcome: None,
+            trace: None,
+            offer: None,
+            routing: None,
+            audit,
+        }
+    }
 }

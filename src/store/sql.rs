@@ -20,9 +20,12 @@ use sqlx::types::Json;
 
 use super::{
     AuditRecord, CaseRecord, CaseWrite, CaseworkerRecord, ConsentRecord, MessageRecord,
-    NewAuditEvent, NewCase, Result, Store, StoreError,
+    NewAuditEvent, NewCase, OfferRecord, OfferWrite, PermitRecord, Result, RoutingSettingsRecord,
+    RoutingWrite, Store, StoreError, TraceRecord,
 };
-use crate::domain::case::{self, CaseEvent, CaseState, Load, OwnerChange, Transition};
+use crate::domain::case::{
+    self, CaseEvent, CaseState, Load, OwnerChange, Transition, TransitionError,
+};
 use crate::domain::federation::{Agreement, Category, CategoryKind, Federation, Municipality};
 use crate::domain::ids::{CategoryId, Language, MunicipalityCode};
 use crate::domain::people::Availability;
@@ -61,17 +64,31 @@ impl MigrationSource<'static> for Embedded {
     }
 }
 
-const SQLITE_MIGRATIONS: Embedded = Embedded(&[(
-    1,
-    "foundation",
-    include_str!("../../migrations/sqlite/0001_foundation.sql"),
-)]);
+const SQLITE_MIGRATIONS: Embedded = Embedded(&[
+    (
+        1,
+        "foundation",
+        include_str!("../../migrations/sqlite/0001_foundation.sql"),
+    ),
+    (
+        2,
+        "router",
+        include_str!("../../migrations/sqlite/0002_router.sql"),
+    ),
+]);
 
-const POSTGRES_MIGRATIONS: Embedded = Embedded(&[(
-    1,
-    "foundation",
-    include_str!("../../migrations/postgres/0001_foundation.sql"),
-)]);
+const POSTGRES_MIGRATIONS: Embedded = Embedded(&[
+    (
+        1,
+        "foundation",
+        include_str!("../../migrations/postgres/0001_foundation.sql"),
+    ),
+    (
+        2,
+        "router",
+        include_str!("../../migrations/postgres/0002_router.sql"),
+    ),
+]);
 
 pub struct SqliteStore {
     pool: SqlitePool,
@@ -109,6 +126,13 @@ impl PostgresStore {
         Migrator::new(POSTGRES_MIGRATIONS).await?.run(&pool).await?;
         Ok(PostgresStore { pool })
     }
+}
+
+#[derive(sqlx::FromRow)]
+struct StaffRow {
+    #[sqlx(flatten)]
+    caseworker: CaseworkerRecord,
+    open_cases: i64,
 }
 
 #[derive(sqlx::FromRow)]
@@ -325,22 +349,43 @@ macro_rules! sql_store {
             async fn select_case(conn: &mut $conn, id: &str, lock: bool) -> Result<Option<CaseRecord>> {
                 let sql = if lock {
                     concat!(
-                        "SELECT id, category, language, channel, urgent, home, citizen_personnummer, \
-                         citizen_home, citizen_protection, citizen_loa, access_code_hash, state, ring, owner, \
-                         handler, outcome, interpreter_needed, created_at, updated_at, queued_since, closed_at \
-                         FROM cases WHERE id = $1",
+                        "SELECT * FROM cases WHERE id = $1",
                         $lock
                     )
                 } else {
-                    "SELECT id, category, language, channel, urgent, home, citizen_personnummer, \
-                     citizen_home, citizen_protection, citizen_loa, access_code_hash, state, ring, owner, \
-                     handler, outcome, interpreter_needed, created_at, updated_at, queued_since, closed_at \
-                     FROM cases WHERE id = $1"
+                    "SELECT * FROM cases WHERE id = $1"
                 };
                 Ok(sqlx::query_as::<_, CaseRecord>(sql)
                     .bind(id)
                     .fetch_optional(&mut *conn)
                     .await?)
+            }
+
+            async fn write_routing(
+                conn: &mut $conn,
+                current: &CaseRecord,
+                routing: &RoutingWrite,
+                at: DateTime<Utc>,
+            ) -> Result<()> {
+                let ring = routing.ring.unwrap_or(current.ring);
+                let ring_since = if ring != current.ring { Some(at) } else { current.ring_since };
+                let target = match &routing.target_municipality {
+                    Some(target) => target.clone(),
+                    None => current.target_municipality.clone(),
+                };
+                sqlx::query(
+                    "UPDATE cases SET ring = $2, ring_since = $3, interpreter_needed = $4, \
+                     target_municipality = $5, transfer_reason = $6 WHERE id = $1",
+                )
+                .bind(&current.id)
+                .bind(ring)
+                .bind(ring_since)
+                .bind(routing.interpreter_needed.unwrap_or(current.interpreter_needed))
+                .bind(target)
+                .bind(routing.transfer_reason.clone().or_else(|| current.transfer_reason.clone()))
+                .execute(&mut *conn)
+                .await?;
+                Ok(())
             }
 
             async fn count_load(conn: &mut $conn, caseworker: &str) -> Result<u32> {
@@ -484,8 +529,7 @@ macro_rules! sql_store {
 
             async fn caseworker(&self, id: &str) -> Result<Option<CaseworkerRecord>> {
                 Ok(sqlx::query_as::<_, CaseworkerRecord>(
-                    "SELECT id, municipality, name, skills, languages, max_capacity, capacity, status, \
-                     protected_identity_clearance, status_since FROM caseworkers WHERE id = $1",
+                    "SELECT * FROM caseworkers WHERE id = $1",
                 )
                 .bind(id)
                 .fetch_optional(&self.pool)
@@ -494,8 +538,7 @@ macro_rules! sql_store {
 
             async fn caseworkers(&self) -> Result<Vec<CaseworkerRecord>> {
                 Ok(sqlx::query_as::<_, CaseworkerRecord>(
-                    "SELECT id, municipality, name, skills, languages, max_capacity, capacity, status, \
-                     protected_identity_clearance, status_since FROM caseworkers ORDER BY municipality, id",
+                    "SELECT * FROM caseworkers ORDER BY municipality, id",
                 )
                 .fetch_all(&self.pool)
                 .await?)
@@ -514,8 +557,7 @@ macro_rules! sql_store {
                     "UPDATE caseworkers SET status = $2, capacity = COALESCE($3, capacity), \
                      status_since = CASE WHEN status = $2 THEN status_since ELSE $4 END \
                      WHERE id = $1 AND COALESCE($3, capacity) <= max_capacity \
-                     RETURNING id, municipality, name, skills, languages, max_capacity, capacity, status, \
-                     protected_identity_clearance, status_since",
+                     RETURNING *",
                 )
                 .bind(id)
                 .bind(status.as_str())
@@ -587,9 +629,10 @@ macro_rules! sql_store {
                 sqlx::query(
                     "INSERT INTO cases (id, category, language, channel, urgent, home, citizen_personnummer, \
                      citizen_home, citizen_protection, citizen_loa, access_code_hash, state, ring, owner, \
-                     handler, outcome, interpreter_needed, created_at, updated_at, queued_since, closed_at) \
+                     handler, outcome, interpreter_needed, created_at, updated_at, queued_since, closed_at, \
+                     ring_since) \
                      VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, 'queued', $12, NULL, NULL, NULL, \
-                     $13, $14, $14, $14, NULL)",
+                     $13, $14, $14, $14, NULL, $14)",
                 )
                 .bind(&case.id)
                 .bind(&case.category)
@@ -622,6 +665,17 @@ macro_rules! sql_store {
                     body: case.text.clone(),
                 };
                 Self::insert_message(&mut tx, &case.id, &first, case.at).await?;
+                for permit in &case.permits {
+                    sqlx::query(
+                        "INSERT INTO case_permits (case_id, municipality, ring, policies) VALUES ($1, $2, $3, $4)",
+                    )
+                    .bind(&case.id)
+                    .bind(&permit.municipality)
+                    .bind(permit.ring)
+                    .bind(Json(&permit.policies))
+                    .execute(&mut *tx)
+                    .await?;
+                }
                 Self::insert_trace(&mut tx, &case.id, &case.trace, case.at).await?;
                 Self::insert_audit(&mut tx, &case.audit).await?;
                 let record = Self::select_case(&mut tx, &case.id, false)
@@ -687,6 +741,20 @@ macro_rules! sql_store {
                     }
                     None => (None, None),
                 };
+                if let Some(OfferWrite::End { id, outcome }) = &write.offer {
+                    let open: Option<OfferRecord> = sqlx::query_as(
+                        "SELECT * FROM offers WHERE id = $1 AND case_id = $2 AND ended_at IS NULL",
+                    )
+                    .bind(id)
+                    .bind(case_id)
+                    .fetch_optional(&mut *tx)
+                    .await?;
+                    // An accept needs the offer still open and in time; ending a gone offer is moot.
+                    match open {
+                        Some(offer) if *outcome != "accepted" || offer.expires_at > write.at => {}
+                        _ => return Err(TransitionError::OfferExpired.into()),
+                    }
+                }
                 let transition = case::apply(&current.snapshot(), event, load)?;
                 let next = next_row(&current, &transition, owner_municipality, write);
                 sqlx::query(
@@ -703,6 +771,47 @@ macro_rules! sql_store {
                 .bind(next.closed_at)
                 .execute(&mut *tx)
                 .await?;
+                if transition.to == CaseState::Assigned && transition.from != CaseState::WaitingCitizen {
+                    sqlx::query("UPDATE cases SET assigned_at = $2 WHERE id = $1")
+                        .bind(case_id)
+                        .bind(write.at)
+                        .execute(&mut *tx)
+                        .await?;
+                    if let Some(owner) = &next.owner {
+                        sqlx::query("UPDATE caseworkers SET last_assigned_at = $2 WHERE id = $1")
+                            .bind(owner)
+                            .bind(write.at)
+                            .execute(&mut *tx)
+                            .await?;
+                    }
+                }
+                match &write.offer {
+                    Some(OfferWrite::Create { id, expires_at }) => {
+                        sqlx::query(
+                            "INSERT INTO offers (id, case_id, caseworker_id, created_at, expires_at) \
+                             VALUES ($1, $2, $3, $4, $5)",
+                        )
+                        .bind(id)
+                        .bind(case_id)
+                        .bind(next.owner.as_deref().unwrap_or_default())
+                        .bind(write.at)
+                        .bind(expires_at)
+                        .execute(&mut *tx)
+                        .await?;
+                    }
+                    Some(OfferWrite::End { id, outcome }) => {
+                        sqlx::query("UPDATE offers SET ended_at = $2, outcome = $3 WHERE id = $1")
+                            .bind(id)
+                            .bind(write.at)
+                            .bind(*outcome)
+                            .execute(&mut *tx)
+                            .await?;
+                    }
+                    None => {}
+                }
+                if let Some(routing) = &write.routing {
+                    Self::write_routing(&mut tx, &current, routing, write.at).await?;
+                }
                 if let Some(message) = &write.message {
                     Self::insert_message(&mut tx, case_id, message, write.at).await?;
                 }
@@ -723,11 +832,10 @@ macro_rules! sql_store {
 
             async fn queue(&self, municipality: &str, limit: u32) -> Result<Vec<CaseRecord>> {
                 Ok(sqlx::query_as::<_, CaseRecord>(
-                    "SELECT id, category, language, channel, urgent, home, citizen_personnummer, \
-                     citizen_home, citizen_protection, citizen_loa, access_code_hash, state, ring, owner, \
-                     handler, outcome, interpreter_needed, created_at, updated_at, queued_since, closed_at \
-                     FROM cases WHERE home = $1 AND state = 'queued' \
-                     ORDER BY urgent DESC, queued_since ASC, id ASC LIMIT $2",
+                    "SELECT c.* FROM cases c JOIN case_permits p ON p.case_id = c.id \
+                     WHERE p.municipality = $1 AND p.ring <= c.ring AND c.state = 'queued' \
+                     AND (c.target_municipality IS NULL OR c.target_municipality = $1) \
+                     ORDER BY c.urgent DESC, c.queued_since ASC, c.id ASC LIMIT $2",
                 )
                 .bind(municipality)
                 .bind(i64::from(limit))
@@ -735,12 +843,181 @@ macro_rules! sql_store {
                 .await?)
             }
 
+            async fn queued(&self, limit: u32) -> Result<Vec<CaseRecord>> {
+                Ok(sqlx::query_as::<_, CaseRecord>(
+                    "SELECT * FROM cases WHERE state = 'queued' \
+                     ORDER BY urgent DESC, queued_since ASC, id ASC LIMIT $1",
+                )
+                .bind(i64::from(limit))
+                .fetch_all(&self.pool)
+                .await?)
+            }
+
+            async fn permits(&self, case_id: &str) -> Result<Vec<PermitRecord>> {
+                Ok(sqlx::query_as::<_, PermitRecord>(
+                    "SELECT * FROM case_permits WHERE case_id = $1 ORDER BY ring, municipality",
+                )
+                .bind(case_id)
+                .fetch_all(&self.pool)
+                .await?)
+            }
+
+            async fn update_routing(
+                &self,
+                case_id: &str,
+                expected_ring: i64,
+                routing: &RoutingWrite,
+                trace: &serde_json::Value,
+                audit: &NewAuditEvent,
+            ) -> Result<bool> {
+                let mut tx = self.pool.begin_with($begin).await?;
+                let Some(current) = Self::select_case(&mut tx, case_id, true).await? else {
+                    return Ok(false);
+                };
+                if current.state != CaseState::Queued || current.ring != expected_ring {
+                    return Ok(false);
+                }
+                Self::write_routing(&mut tx, &current, routing, audit.at).await?;
+                Self::insert_trace(&mut tx, case_id, trace, audit.at).await?;
+                let mut audit = audit.clone();
+                audit.case_id = Some(case_id.to_owned());
+                audit.municipality = current.home.clone();
+                Self::insert_audit(&mut tx, &audit).await?;
+                tx.commit().await?;
+                Ok(true)
+            }
+
+            async fn staff(&self) -> Result<Vec<(CaseworkerRecord, u32)>> {
+                let rows = sqlx::query_as::<_, StaffRow>(
+                    "SELECT w.*, (SELECT COUNT(*) FROM cases c WHERE c.owner = w.id \
+                     AND c.state IN ('offered', 'assigned', 'waiting_citizen')) AS open_cases \
+                     FROM caseworkers w ORDER BY w.municipality, w.id",
+                )
+                .fetch_all(&self.pool)
+                .await?;
+                Ok(rows.into_iter().map(|r| (r.caseworker, count(r.open_cases))).collect())
+            }
+
+            async fn cross_border_since(&self, since: DateTime<Utc>) -> Result<Vec<(String, i64)>> {
+                Ok(sqlx::query_as::<_, (String, i64)>(
+                    "SELECT handler, COUNT(*) FROM cases WHERE handler IS NOT NULL AND handler <> home \
+                     AND assigned_at >= $1 GROUP BY handler ORDER BY handler",
+                )
+                .bind(since)
+                .fetch_all(&self.pool)
+                .await?)
+            }
+
+            async fn previous_caseworker(&self, personnummer: &str) -> Result<Option<String>> {
+                Ok(sqlx::query_scalar(
+                    "SELECT owner FROM cases WHERE citizen_personnummer = $1 AND owner IS NOT NULL \
+                     AND assigned_at IS NOT NULL ORDER BY assigned_at DESC, id DESC LIMIT 1",
+                )
+                .bind(personnummer)
+                .fetch_optional(&self.pool)
+                .await?)
+            }
+
+            async fn offer(&self, id: &str) -> Result<Option<OfferRecord>> {
+                Ok(sqlx::query_as::<_, OfferRecord>("SELECT * FROM offers WHERE id = $1")
+                    .bind(id)
+                    .fetch_optional(&self.pool)
+                    .await?)
+            }
+
+            async fn open_offers(&self, caseworker: &str) -> Result<Vec<OfferRecord>> {
+                Ok(sqlx::query_as::<_, OfferRecord>(
+                    "SELECT * FROM offers WHERE caseworker_id = $1 AND ended_at IS NULL \
+                     ORDER BY created_at, id",
+                )
+                .bind(caseworker)
+                .fetch_all(&self.pool)
+                .await?)
+            }
+
+            async fn expired_offers(&self, now: DateTime<Utc>) -> Result<Vec<OfferRecord>> {
+                Ok(sqlx::query_as::<_, OfferRecord>(
+                    "SELECT * FROM offers WHERE ended_at IS NULL AND expires_at <= $1 \
+                     ORDER BY expires_at, id",
+                )
+                .bind(now)
+                .fetch_all(&self.pool)
+                .await?)
+            }
+
+            async fn open_offer_of_case(&self, case_id: &str) -> Result<Option<OfferRecord>> {
+                Ok(sqlx::query_as::<_, OfferRecord>(
+                    "SELECT * FROM offers WHERE case_id = $1 AND ended_at IS NULL",
+                )
+                .bind(case_id)
+                .fetch_optional(&self.pool)
+                .await?)
+            }
+
+            async fn declined(&self, case_id: &str) -> Result<Vec<String>> {
+                Ok(sqlx::query_scalar(
+                    "SELECT DISTINCT caseworker_id FROM offers WHERE case_id = $1 \
+                     AND outcome IN ('rejected', 'timed_out') ORDER BY caseworker_id",
+                )
+                .bind(case_id)
+                .fetch_all(&self.pool)
+                .await?)
+            }
+
+            async fn offer_counts(&self) -> Result<Vec<(String, i64)>> {
+                Ok(sqlx::query_as::<_, (String, i64)>(
+                    "SELECT COALESCE(outcome, 'open'), COUNT(*) FROM offers \
+                     GROUP BY COALESCE(outcome, 'open') ORDER BY 1",
+                )
+                .fetch_all(&self.pool)
+                .await?)
+            }
+
+            async fn routing_settings(&self) -> Result<Vec<RoutingSettingsRecord>> {
+                Ok(sqlx::query_as::<_, RoutingSettingsRecord>(
+                    "SELECT * FROM routing_settings ORDER BY category",
+                )
+                .fetch_all(&self.pool)
+                .await?)
+            }
+
+            async fn put_routing_settings(&self, settings: &[RoutingSettingsRecord]) -> Result<()> {
+                let mut tx = self.pool.begin_with($begin).await?;
+                for r in settings {
+                    sqlx::query(
+                        "INSERT INTO routing_settings (category, mode, ring_timeouts, offer_timeout_secs, \
+                         fair_share_per_10k, updated_at, updated_by) VALUES ($1, $2, $3, $4, $5, $6, $7) \
+                         ON CONFLICT (category) DO UPDATE SET mode = excluded.mode, \
+                         ring_timeouts = excluded.ring_timeouts, offer_timeout_secs = excluded.offer_timeout_secs, \
+                         fair_share_per_10k = excluded.fair_share_per_10k, updated_at = excluded.updated_at, \
+                         updated_by = excluded.updated_by",
+                    )
+                    .bind(&r.category)
+                    .bind(&r.mode)
+                    .bind(&r.ring_timeouts)
+                    .bind(r.offer_timeout_secs)
+                    .bind(r.fair_share_per_10k)
+                    .bind(r.updated_at)
+                    .bind(&r.updated_by)
+                    .execute(&mut *tx)
+                    .await?;
+                }
+                tx.commit().await?;
+                Ok(())
+            }
+
+            async fn traces(&self, case_id: &str) -> Result<Vec<TraceRecord>> {
+                Ok(sqlx::query_as::<_, TraceRecord>(
+                    "SELECT * FROM routing_traces WHERE case_id = $1 ORDER BY id",
+                )
+                .bind(case_id)
+                .fetch_all(&self.pool)
+                .await?)
+            }
+
             async fn cases_of_owner(&self, caseworker: &str) -> Result<Vec<CaseRecord>> {
                 Ok(sqlx::query_as::<_, CaseRecord>(
-                    "SELECT id, category, language, channel, urgent, home, citizen_personnummer, \
-                     citizen_home, citizen_protection, citizen_loa, access_code_hash, state, ring, owner, \
-                     handler, outcome, interpreter_needed, created_at, updated_at, queued_since, closed_at \
-                     FROM cases WHERE owner = $1 AND state IN ('offered', 'assigned', 'waiting_citizen') \
+                    "SELECT * FROM cases WHERE owner = $1 AND state IN ('offered', 'assigned', 'waiting_citizen') \
                      ORDER BY created_at ASC, id ASC",
                 )
                 .bind(caseworker)
@@ -750,10 +1027,7 @@ macro_rules! sql_store {
 
             async fn cases_of_citizen(&self, personnummer: &str) -> Result<Vec<CaseRecord>> {
                 Ok(sqlx::query_as::<_, CaseRecord>(
-                    "SELECT id, category, language, channel, urgent, home, citizen_personnummer, \
-                     citizen_home, citizen_protection, citizen_loa, access_code_hash, state, ring, owner, \
-                     handler, outcome, interpreter_needed, created_at, updated_at, queued_since, closed_at \
-                     FROM cases WHERE citizen_personnummer = $1 ORDER BY created_at DESC, id DESC",
+                    "SELECT * FROM cases WHERE citizen_personnummer = $1 ORDER BY created_at DESC, id DESC",
                 )
                 .bind(personnummer)
                 .fetch_all(&self.pool)

@@ -73,7 +73,7 @@ pub async fn spawn(backend: Backend) -> TestApp {
         config,
         Options {
             demo: true,
-            clock: None,
+            ..Options::default()
         },
     )
     .await

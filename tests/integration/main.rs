@@ -50,6 +50,7 @@ async fn add_caseworker(
             status: Availability::Available,
             protected_identity_clearance: false,
             status_since: Utc::now(),
+            last_assigned_at: None,
         })
         .await
         .expect("insert caseworker");

@@ -2,27 +2,70 @@
 //! answers) and the store (which commits). Each step is a policy decision with its reasons, a
 //! state transition through the domain's state machine, and an audit event naming the rules
 //! that allowed it, committed with the change.
+//!
+//! - this file: the shared context, errors, and the citizens' side;
+//! - `casework`: the caseworkers' side (queue, claim, thread, release, close, transfer);
+//! - `dispatch`: the router at work (rings, offers, the scheduler's tick).
+
+mod casework;
+mod dispatch;
 
 use std::sync::Arc;
 
+use serde::Serialize;
 use serde_json::json;
+use tokio::sync::broadcast;
 
 use crate::auth::{self, CitizenPrincipal};
 use crate::clock::Clock;
 use crate::config::Config;
-use crate::domain::case::{CaseEvent, Outcome, TransitionError};
+use crate::domain::case::{CaseEvent, TransitionError};
 use crate::domain::federation::{Category, Federation};
 use crate::domain::ids::{Language, MunicipalityCode};
-use crate::domain::people::Availability;
+use crate::domain::personnummer::Personnummer;
 use crate::policy::{self, Decision};
+use crate::routing::permits::{Consent, RoutingPolicy, RoutingSubject};
 use crate::routing::{self, PlacementError, Submitter};
 use crate::store::{
     CaseRecord, CaseWrite, CaseworkerRecord, ConsentRecord, MessageRecord, NewAuditEvent, NewCase,
     NewMessage, Sender, Store, StoreError,
 };
 
+pub use dispatch::TickReport;
+
 /// The longest message a citizen or caseworker may write, in characters.
 pub const MAX_TEXT_CHARS: usize = 20_000;
+
+/// Where new ids come from: random in service, a counter in simulations (so that a seeded run
+/// is reproducible, ties included).
+pub trait IdSource: Send + Sync + 'static {
+    fn next_id(&self) -> String;
+}
+
+#[derive(Debug, Default)]
+pub struct RandomIds;
+
+impl IdSource for RandomIds {
+    fn next_id(&self) -> String {
+        uuid::Uuid::new_v4().simple().to_string()
+    }
+}
+
+/// Something subscribers may need to hear about (server-sent events). Notices carry only
+/// non-identifying metadata; each delivery is checked against the subscriber's access.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Notice {
+    /// API.md's event name: `queue.changed`, `offer.created`, `offer.expired`, `case.message`,
+    /// `case.updated`, `alert.child_concern`.
+    pub event: &'static str,
+    pub case_id: String,
+    pub category: String,
+    pub home: String,
+    /// The one caseworker an offer or an owner's event is for.
+    pub caseworker: Option<String>,
+    /// The municipalities whose queues changed.
+    pub municipalities: Vec<String>,
+}
 
 /// Everything the workflows need, shared by all requests.
 #[derive(Clone)]
@@ -31,6 +74,9 @@ pub struct Context {
     pub federation: Arc<Federation>,
     pub clock: Arc<dyn Clock>,
     pub config: Arc<Config>,
+    pub routing_policy: Arc<dyn RoutingPolicy>,
+    pub ids: Arc<dyn IdSource>,
+    pub notices: broadcast::Sender<Notice>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -116,6 +162,7 @@ pub struct Emergency {
 /// A case as a caller may see it, and the rules that let them.
 pub struct CaseView {
     pub case: CaseRecord,
+    /// Empty for a caseworker outside home who does not have the case (R8: metadata only).
     pub messages: Vec<MessageRecord>,
     pub consent: Option<ConsentRecord>,
     pub legal_ground: Vec<String>,
@@ -146,19 +193,6 @@ fn new_access_code() -> String {
         .join("-")
 }
 
-fn audit(ctx: &Context, actor: String, actor_municipality: Option<String>) -> NewAuditEvent {
-    NewAuditEvent {
-        at: ctx.clock.now(),
-        actor,
-        actor_municipality,
-        municipality: String::new(),
-        action: String::new(),
-        case_id: None,
-        policies: Vec::new(),
-        detail: json!({}),
-    }
-}
-
 fn caseworker_actor(caseworker: &CaseworkerRecord) -> String {
     format!("caseworker:{}", caseworker.id)
 }
@@ -171,6 +205,58 @@ fn citizen_actor(key: &CitizenKey) -> &'static str {
 }
 
 impl Context {
+    /// An audit event by `actor` now; the store fills in the case and its chain.
+    fn audit(
+        &self,
+        actor: String,
+        actor_municipality: Option<String>,
+        action: &str,
+        policies: Vec<String>,
+    ) -> NewAuditEvent {
+        NewAuditEvent {
+            at: self.clock.now(),
+            actor,
+            actor_municipality,
+            municipality: String::new(),
+            action: action.to_owned(),
+            case_id: None,
+            policies,
+            detail: json!({}),
+        }
+    }
+
+    fn caseworker_audit(
+        &self,
+        caseworker: &CaseworkerRecord,
+        action: &str,
+        policies: Vec<String>,
+    ) -> NewAuditEvent {
+        self.audit(
+            caseworker_actor(caseworker),
+            Some(caseworker.municipality.clone()),
+            action,
+            policies,
+        )
+    }
+
+    /// Tells subscribers; nobody listening is fine.
+    fn notify(
+        &self,
+        event: &'static str,
+        case: &CaseRecord,
+        caseworker: Option<&str>,
+        municipalities: Vec<String>,
+    ) {
+        let _ = self.notices.send(Notice {
+            event,
+            case_id: case.id.clone(),
+            category: case.category.clone(),
+            home: case.home.clone(),
+            caseworker: caseworker.map(str::to_owned),
+            municipalities,
+        });
+    }
+
     fn category(&self, id: &str) -> Result<&Category> {
         self.federation
             .category(id)
@@ -220,20 +306,63 @@ impl Context {
             input.municipality.as_deref(),
             input.child_municipality.as_deref(),
         )?;
+        let today = self.clock.today();
+        let age = submitter
+            .and_then(|c| c.personnummer.as_deref())
+            .and_then(|p| Personnummer::parse(p, today).ok())
+            .map(|p| p.age_on(today));
+        let permits = self.routing_policy.permits(
+            &self.federation,
+            &RoutingSubject {
+                home: &placement.home,
+                category: &category,
+                anonymous: submitter.is_none(),
+                consent: Consent {
+                    cross_municipality: input.consent.cross_municipality,
+                    municipalities: consent_municipalities.as_deref(),
+                },
+                protection: submitter.map(|c| c.protection).unwrap_or_default(),
+                age,
+                without_swedish_number: submitter.is_some_and(|c| c.personnummer.is_none()),
+            },
+            today,
+        );
+        let previous = match submitter.and_then(|c| c.personnummer.as_deref()) {
+            Some(number) => self.store.previous_caseworker(number).await?,
+            None => None,
+        };
+        let selection = self
+            .select(
+                &permits,
+                &dispatch::Request {
+                    category: category.id.as_str(),
+                    language: language.as_str(),
+                    child_concern: category.is_child_concern(),
+                    interpreter_needed: false,
+                    ring: 0,
+                    previous_caseworker: previous.as_deref(),
+                    target_municipality: None,
+                    declined: &[],
+                },
+            )
+            .await?;
+        let mut trace = selection.trace.clone();
+        trace["home"] = json!(placement.home.as_str());
+        trace["home_reason"] = json!(placement.reason);
+        trace["event"] = json!("submitted");
         let now = self.clock.now();
-        let id = uuid::Uuid::new_v4().simple().to_string();
+        let id = self.ids.next_id();
         let access_code = submitter.is_none().then(new_access_code);
         let home = placement.home.as_str().to_owned();
-        let mut event = audit(
-            self,
+        let mut event = self.audit(
             submitter.map_or("anonymous", |_| "citizen").to_owned(),
             None,
+            "submit",
+            vec![policy::HOME.to_owned()],
         );
         event.municipality = home.clone();
-        event.action = "submit".into();
         event.case_id = Some(id.clone());
-        event.policies = vec![policy::HOME.to_owned()];
-        event.detail = json!({ "category": category.id.as_str(), "ring": placement.ring });
+        event.detail = json!({ "category": category.id.as_str(), "ring": selection.ring });
         let case = self
             .store
             .create_case(&NewCase {
@@ -250,17 +379,23 @@ impl Context {
                 access_code_hash: access_code
                     .as_deref()
                     .map(|c| auth::token_hash(&normalize_access_code(c))),
-                ring: placement.ring,
+                ring: selection.ring,
                 interpreter_needed: false,
+                permits: permits.permitted.clone(),
                 text,
                 consent_cross_municipality: input.consent.cross_municipality,
                 consent_municipalities,
-                trace: placement.trace,
+                trace,
                 audit: event,
                 at: now,
             })
             .await?;
-        let emergency = matches!(category.id.as_str(), "vald" | "oro_barn").then(|| Emergency {
+        if category.is_child_concern() {
+            // R10: every home caseworker with the skill hears at once, available or not.
+            self.notify("alert.child_concern", &case, None, vec![home.clone()]);
+        }
+        let case = self.dispatch(case, Some(selection)).await?;
+        let emergency = category.urgent.then(|| Emergency {
             call: "112",
             socialjour_phone: self
                 .federation
@@ -302,11 +437,14 @@ impl Context {
         let (case, ground) = self.citizen_case(key, id).await?;
         let messages = self.store.messages(id).await?;
         let consent = self.store.consent(id).await?;
-        let mut event = audit(self, citizen_actor(key).to_owned(), None);
+        let mut event = self.audit(
+            citizen_actor(key).to_owned(),
+            None,
+            "view",
+            vec![ground.to_owned()],
+        );
         event.municipality = case.home.clone();
-        event.action = "view".into();
         event.case_id = Some(case.id.clone());
-        event.policies = vec![ground.to_owned()];
         self.store.append_audit(&event).await?;
         Ok(CaseView {
             case,
@@ -324,43 +462,55 @@ impl Context {
     ) -> Result<CaseRecord> {
         let text = check_text(text)?;
         let (case, ground) = self.citizen_case(key, id).await?;
-        let mut event = audit(self, citizen_actor(key).to_owned(), None);
-        event.action = CaseEvent::CitizenWrites.name().into();
-        event.policies = vec![ground.to_owned()];
-        let write = CaseWrite {
-            at: self.clock.now(),
-            message: Some(NewMessage {
-                sender: Sender::Citizen,
-                author: None,
-                body: text,
-            }),
-            outcome: None,
-            trace: None,
-            audit: event,
-        };
-        let (case, _) = self
-            .store
-            .transition(&case.id, &CaseEvent::CitizenWrites, &write)
-            .await?;
+        let event = CaseEvent::CitizenWrites;
+        let mut write = CaseWrite::new(
+            self.clock.now(),
+            self.audit(
+                citizen_actor(key).to_owned(),
+                None,
+                event.name(),
+                vec![ground.to_owned()],
+            ),
+        );
+        write.message = Some(NewMessage {
+            sender: Sender::Citizen,
+            author: None,
+            body: text,
+        });
+        let (case, _) = self.store.transition(&case.id, &event, &write).await?;
+        if let Some(owner) = case.owner.as_deref().filter(|_| case.state.is_owned()) {
+            self.notify("case.message", &case, Some(owner), Vec::new());
+        }
         Ok(case)
     }
 
     pub async fn cancel(&self, key: &CitizenKey, id: &str) -> Result<CaseRecord> {
         let (case, ground) = self.citizen_case(key, id).await?;
-        let mut event = audit(self, citizen_actor(key).to_owned(), None);
-        event.action = CaseEvent::Cancel.name().into();
-        event.policies = vec![ground.to_owned()];
-        let write = CaseWrite {
-            at: self.clock.now(),
-            message: None,
-            outcome: None,
-            trace: None,
-            audit: event,
-        };
-        let (case, _) = self
-            .store
-            .transition(&case.id, &CaseEvent::Cancel, &write)
-            .await?;
+        let event = CaseEvent::Cancel;
+        let write = CaseWrite::new(
+            self.clock.now(),
+            self.audit(
+                citizen_actor(key).to_owned(),
+                None,
+                event.name(),
+                vec![ground.to_owned()],
+            ),
+        );
+        let offered_to = case.owner.clone();
+        let offer = self.store.open_offer_of_case(&case.id).await?;
+        let mut write = write;
+        if let Some(offer) = &offer {
+            write.offer = Some(crate::store::OfferWrite::End {
+                id: offer.id.clone(),
+                outcome: "withdrawn",
+            });
+        }
+        let (case, _) = self.store.transition(&case.id, &event, &write).await?;
+        if let Some(caseworker) = offered_to.as_deref().filter(|_| offer.is_some()) {
+            self.notify("offer.expired", &case, Some(caseworker), Vec::new());
+            self.capacity_freed(caseworker).await?;
+        }
+        self.notify_queues(&case).await?;
         Ok(case)
     }
 
@@ -368,208 +518,6 @@ impl Context {
         match &citizen.personnummer {
             Some(number) => Ok(self.store.cases_of_citizen(number).await?),
             None => Ok(Vec::new()),
-        }
-    }
-
-    /// The caseworker behind a session, fresh from the store so that an administrator's change
-    /// of skills or clearance takes effect at once. A removed caseworker is logged out.
-    pub async fn caseworker(&self, id: &str) -> Result<CaseworkerRecord> {
-        self.store.caseworker(id).await?.ok_or(Error::NotFound)
-    }
-
-    /// The case, if the caseworker may see it; 404 otherwise (existence never leaks).
-    async fn visible_case(
-        &self,
-        caseworker: &CaseworkerRecord,
-        id: &str,
-    ) -> Result<(CaseRecord, Decision)> {
-        let case = self.store.case(id).await?.ok_or(Error::NotFound)?;
-        let decision = policy::caseworker_may_view(caseworker, &case);
-        if !decision.allowed {
-            tracing::debug!(case = %id, policies = ?decision.policies, "case hidden from caseworker");
-            return Err(Error::NotFound);
-        }
-        Ok((case, decision))
-    }
-
-    /// Queued cases the caseworker may claim now, most urgent and oldest first. One audit event
-    /// names the ids shown.
-    pub async fn queue(&self, caseworker: &CaseworkerRecord) -> Result<Vec<CaseRecord>> {
-        let candidates = self
-            .store
-            .queue(&caseworker.municipality, self.config.queue_limit)
-            .await?;
-        let items: Vec<CaseRecord> = candidates
-            .into_iter()
-            .filter(|case| policy::caseworker_may_claim(caseworker, case).allowed)
-            .collect();
-        let mut event = audit(
-            self,
-            caseworker_actor(caseworker),
-            Some(caseworker.municipality.clone()),
-        );
-        event.municipality = caseworker.municipality.clone();
-        event.action = "list_queue".into();
-        event.policies = vec![policy::HOME.to_owned()];
-        event.detail = json!({ "ids": items.iter().map(|c| c.id.as_str()).collect::<Vec<_>>() });
-        self.store.append_audit(&event).await?;
-        Ok(items)
-    }
-
-    pub async fn claim(&self, caseworker: &CaseworkerRecord, id: &str) -> Result<CaseRecord> {
-        let (case, _) = self.visible_case(caseworker, id).await?;
-        let decision = policy::caseworker_may_claim(caseworker, &case);
-        if !decision.allowed {
-            return Err(Error::NotEligible(decision));
-        }
-        let mut event = audit(
-            self,
-            caseworker_actor(caseworker),
-            Some(caseworker.municipality.clone()),
-        );
-        let claim = CaseEvent::Claim {
-            caseworker: caseworker.id.clone(),
-        };
-        event.action = claim.name().into();
-        event.policies = decision.policies;
-        let write = CaseWrite {
-            at: self.clock.now(),
-            message: None,
-            outcome: None,
-            trace: None,
-            audit: event,
-        };
-        let event = claim;
-        let (case, _) = self.store.transition(&case.id, &event, &write).await?;
-        Ok(case)
-    }
-
-    pub async fn view_case(&self, caseworker: &CaseworkerRecord, id: &str) -> Result<CaseView> {
-        let (case, decision) = self.visible_case(caseworker, id).await?;
-        let messages = self.store.messages(id).await?;
-        let consent = self.store.consent(id).await?;
-        let mut event = audit(
-            self,
-            caseworker_actor(caseworker),
-            Some(caseworker.municipality.clone()),
-        );
-        event.municipality = case.home.clone();
-        event.action = "view".into();
-        event.case_id = Some(case.id.clone());
-        event.policies = decision.policies.clone();
-        self.store.append_audit(&event).await?;
-        Ok(CaseView {
-            case,
-            messages,
-            consent,
-            legal_ground: decision.policies,
-        })
-    }
-
-    /// Reply, release or close: owner-only actions on a visible case.
-    async fn owner_transition(
-        &self,
-        caseworker: &CaseworkerRecord,
-        id: &str,
-        event: CaseEvent,
-        message: Option<NewMessage>,
-        outcome: Option<Outcome>,
-    ) -> Result<CaseRecord> {
-        let (case, _) = self.visible_case(caseworker, id).await?;
-        if case.state.is_final() {
-            return Err(Error::Conflict(TransitionError::InvalidTransition {
-                from: case.state,
-                event: event.name(),
-            }));
-        }
-        let decision = policy::caseworker_may_act_as_owner(caseworker, &case);
-        if !decision.allowed {
-            return Err(Error::Denied(decision));
-        }
-        let mut audit_event = audit(
-            self,
-            caseworker_actor(caseworker),
-            Some(caseworker.municipality.clone()),
-        );
-        audit_event.action = event.name().into();
-        audit_event.policies = decision.policies;
-        if let Some(outcome) = outcome {
-            audit_event.detail = json!({ "outcome": outcome.as_str() });
-        }
-        let write = CaseWrite {
-            at: self.clock.now(),
-            message,
-            outcome,
-            trace: None,
-            audit: audit_event,
-        };
-        let (case, _) = self.store.transition(&case.id, &event, &write).await?;
-        Ok(case)
-    }
-
-    pub async fn caseworker_writes(
-        &self,
-        caseworker: &CaseworkerRecord,
-        id: &str,
-        text: &str,
-    ) -> Result<CaseRecord> {
-        let text = check_text(text)?;
-        let event = CaseEvent::CaseworkerWrites {
-            caseworker: caseworker.id.clone(),
-        };
-        let message = NewMessage {
-            sender: Sender::Caseworker,
-            author: Some(caseworker.id.clone()),
-            body: text,
-        };
-        self.owner_transition(caseworker, id, event, Some(message), None)
-            .await
-    }
-
-    pub async fn release(&self, caseworker: &CaseworkerRecord, id: &str) -> Result<CaseRecord> {
-        let event = CaseEvent::Release {
-            caseworker: caseworker.id.clone(),
-        };
-        self.owner_transition(caseworker, id, event, None, None)
-            .await
-    }
-
-    pub async fn close(
-        &self,
-        caseworker: &CaseworkerRecord,
-        id: &str,
-        outcome: Outcome,
-    ) -> Result<CaseRecord> {
-        let event = CaseEvent::Close {
-            caseworker: caseworker.id.clone(),
-            outcome,
-        };
-        self.owner_transition(caseworker, id, event, None, Some(outcome))
-            .await
-    }
-
-    pub async fn my_cases(&self, caseworker: &CaseworkerRecord) -> Result<Vec<CaseRecord>> {
-        Ok(self.store.cases_of_owner(&caseworker.id).await?)
-    }
-
-    pub async fn set_availability(
-        &self,
-        caseworker: &CaseworkerRecord,
-        status: Availability,
-        capacity: Option<u32>,
-    ) -> Result<CaseworkerRecord> {
-        if let Some(capacity) = capacity
-            && i64::from(capacity) > caseworker.max_capacity
-        {
-            return Err(Error::InvalidField("capacity"));
-        }
-        match self
-            .store
-            .set_availability(&caseworker.id, status, capacity, self.clock.now())
-            .await
-        {
-            Err(StoreError::Invalid(_)) => Err(Error::InvalidField("capacity")),
-            other => Ok(other?),
         }
     }
 }

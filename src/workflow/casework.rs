@@ -1,0 +1,377 @@
+//! The caseworkers' side: queue, claim, the case thread, release, close, transfer, availability.
+
+use serde_json::json;
+
+use super::{Context, Error, Result, check_text};
+use crate::domain::case::{CaseEvent, OfferEnd, Outcome, TransferActor, TransitionError};
+use crate::domain::people::Availability;
+use crate::policy::{self, Decision};
+use crate::store::{
+    CaseRecord, CaseWrite, CaseworkerRecord, NewMessage, PermitRecord, RoutingWrite, Sender,
+    StoreError,
+};
+
+use super::CaseView;
+
+/// Who moves a case to another municipality or caseworker.
+pub enum Transferrer<'a> {
+    Caseworker(&'a CaseworkerRecord),
+    /// A municipality's administrator (of the case's home), or a federation administrator
+    /// (`None`).
+    Admin(Option<&'a str>),
+}
+
+pub struct TransferInput {
+    pub municipality: Option<String>,
+    pub caseworker_id: Option<String>,
+    pub reason: String,
+}
+
+impl Context {
+    /// The caseworker behind a session, fresh from the store so that an administrator's change
+    /// of skills or clearance takes effect at once.
+    pub async fn caseworker(&self, id: &str) -> Result<CaseworkerRecord> {
+        self.store.caseworker(id).await?.ok_or(Error::NotFound)
+    }
+
+    fn permit_of<'p>(permits: &'p [PermitRecord], municipality: &str) -> Option<&'p PermitRecord> {
+        permits.iter().find(|p| p.municipality == municipality)
+    }
+
+    /// The case, if the caseworker may see it; 404 otherwise (existence never leaks).
+    async fn visible_case(
+        &self,
+        caseworker: &CaseworkerRecord,
+        id: &str,
+    ) -> Result<(CaseRecord, Vec<PermitRecord>, Decision)> {
+        let case = self.store.case(id).await?.ok_or(Error::NotFound)?;
+        let permits = self.store.permits(id).await?;
+        let decision = policy::caseworker_may_view(
+            caseworker,
+            &case,
+            Self::permit_of(&permits, &caseworker.municipality),
+        );
+        if !decision.allowed {
+            tracing::debug!(case = %id, policies = ?decision.policies, "case hidden from caseworker");
+            return Err(Error::NotFound);
+        }
+        Ok((case, permits, decision))
+    }
+
+    /// Queued cases the caseworker may claim now, most urgent and oldest first. One audit event
+    /// names the ids shown.
+    pub async fn queue(&self, caseworker: &CaseworkerRecord) -> Result<Vec<CaseRecord>> {
+        let candidates = self
+            .store
+            .queue(&caseworker.municipality, self.config.queue_limit)
+            .await?;
+        let capped = self.over_fair_share_all().await?;
+        let mut items = Vec::new();
+        for case in candidates {
+            let permits = self.store.permits(&case.id).await?;
+            let permit = Self::permit_of(&permits, &caseworker.municipality);
+            let over = case.home != caseworker.municipality
+                && capped.iter().any(|(category, m)| {
+                    *category == case.category && *m == caseworker.municipality
+                });
+            if !over && policy::caseworker_may_claim(caseworker, &case, permit).allowed {
+                items.push(case);
+            }
+        }
+        let mut event =
+            self.caseworker_audit(caseworker, "list_queue", vec![policy::HOME.to_owned()]);
+        event.municipality = caseworker.municipality.clone();
+        event.detail = json!({ "ids": items.iter().map(|c| c.id.as_str()).collect::<Vec<_>>() });
+        self.store.append_audit(&event).await?;
+        Ok(items)
+    }
+
+    pub async fn claim(&self, caseworker: &CaseworkerRecord, id: &str) -> Result<CaseRecord> {
+        let (case, permits, _) = self.visible_case(caseworker, id).await?;
+        let decision = policy::caseworker_may_claim(
+            caseworker,
+            &case,
+            Self::permit_of(&permits, &caseworker.municipality),
+        );
+        if !decision.allowed {
+            return Err(Error::NotEligible(decision));
+        }
+        if case.home != caseworker.municipality
+            && self
+                .over_fair_share(&case.category)
+                .await?
+                .contains(&caseworker.municipality)
+        {
+            return Err(Error::Denied(Decision {
+                allowed: false,
+                policies: vec![policy::FAIR_SHARE.to_owned()],
+            }));
+        }
+        let claim = CaseEvent::Claim {
+            caseworker: caseworker.id.clone(),
+        };
+        let write = CaseWrite::new(
+            self.clock.now(),
+            self.caseworker_audit(caseworker, claim.name(), decision.policies),
+        );
+        let (case, _) = self.store.transition(&case.id, &claim, &write).await?;
+        self.notify_queues(&case).await?;
+        Ok(case)
+    }
+
+    pub async fn view_case(&self, caseworker: &CaseworkerRecord, id: &str) -> Result<CaseView> {
+        let (case, _, decision) = self.visible_case(caseworker, id).await?;
+        // R8: outside home, nothing but metadata until the caseworker has the case.
+        let content = case.home == caseworker.municipality
+            || case.owner.as_deref() == Some(caseworker.id.as_str()) && case.state.is_owned();
+        let messages = if content {
+            self.store.messages(id).await?
+        } else {
+            Vec::new()
+        };
+        let consent = self.store.consent(id).await?;
+        let mut event = self.caseworker_audit(
+            caseworker,
+            if content { "view" } else { "view_metadata" },
+            decision.policies.clone(),
+        );
+        event.municipality = case.home.clone();
+        event.case_id = Some(case.id.clone());
+        self.store.append_audit(&event).await?;
+        Ok(CaseView {
+            case,
+            messages,
+            consent,
+            legal_ground: decision.policies,
+        })
+    }
+
+    /// Reply, release or close: owner-only actions on a visible case.
+    async fn owner_transition(
+        &self,
+        caseworker: &CaseworkerRecord,
+        id: &str,
+        event: CaseEvent,
+        message: Option<NewMessage>,
+        outcome: Option<Outcome>,
+    ) -> Result<CaseRecord> {
+        let (case, _, _) = self.visible_case(caseworker, id).await?;
+        if case.state.is_final() {
+            return Err(Error::Conflict(TransitionError::InvalidTransition {
+                from: case.state,
+                event: event.name(),
+            }));
+        }
+        let decision = policy::caseworker_may_act_as_owner(caseworker, &case);
+        if !decision.allowed {
+            return Err(Error::Denied(decision));
+        }
+        let mut write = CaseWrite::new(
+            self.clock.now(),
+            self.caseworker_audit(caseworker, event.name(), decision.policies),
+        );
+        if let Some(outcome) = outcome {
+            write.audit.detail = json!({ "outcome": outcome.as_str() });
+        }
+        write.message = message;
+        write.outcome = outcome;
+        let (case, _) = self.store.transition(&case.id, &event, &write).await?;
+        Ok(case)
+    }
+
+    pub async fn caseworker_writes(
+        &self,
+        caseworker: &CaseworkerRecord,
+        id: &str,
+        text: &str,
+    ) -> Result<CaseRecord> {
+        let text = check_text(text)?;
+        let event = CaseEvent::CaseworkerWrites {
+            caseworker: caseworker.id.clone(),
+        };
+        let message = NewMessage {
+            sender: Sender::Caseworker,
+            author: Some(caseworker.id.clone()),
+            body: text,
+        };
+        self.owner_transition(caseworker, id, event, Some(message), None)
+            .await
+    }
+
+    /// Back to the queue; the freed slot is matched at once.
+    pub async fn release(&self, caseworker: &CaseworkerRecord, id: &str) -> Result<CaseRecord> {
+        let event = CaseEvent::Release {
+            caseworker: caseworker.id.clone(),
+        };
+        let case = self
+            .owner_transition(caseworker, id, event, None, None)
+            .await?;
+        let case = self.dispatch(case, None).await?;
+        self.capacity_freed(&caseworker.id).await?;
+        Ok(case)
+    }
+
+    pub async fn close(
+        &self,
+        caseworker: &CaseworkerRecord,
+        id: &str,
+        outcome: Outcome,
+    ) -> Result<CaseRecord> {
+        let event = CaseEvent::Close {
+            caseworker: caseworker.id.clone(),
+            outcome,
+        };
+        let case = self
+            .owner_transition(caseworker, id, event, None, Some(outcome))
+            .await?;
+        self.capacity_freed(&caseworker.id).await?;
+        Ok(case)
+    }
+
+    pub async fn my_cases(&self, caseworker: &CaseworkerRecord) -> Result<Vec<CaseRecord>> {
+        Ok(self.store.cases_of_owner(&caseworker.id).await?)
+    }
+
+    /// `away` rescinds pending offers (they go to the next candidate); coming back or raising
+    /// capacity matches waiting requests at once.
+    pub async fn set_availability(
+        &self,
+        caseworker: &CaseworkerRecord,
+        status: Availability,
+        capacity: Option<u32>,
+    ) -> Result<CaseworkerRecord> {
+        if let Some(capacity) = capacity
+            && i64::from(capacity) > caseworker.max_capacity
+        {
+            return Err(Error::InvalidField("capacity"));
+        }
+        let updated = match self
+            .store
+            .set_availability(&caseworker.id, status, capacity, self.clock.now())
+            .await
+        {
+            Err(StoreError::Invalid(_)) => return Err(Error::InvalidField("capacity")),
+            other => other?,
+        };
+        match status {
+            Availability::Away => {
+                for offer in self.store.open_offers(&caseworker.id).await? {
+                    self.end_offer(&offer, OfferEnd::CaseworkerAway).await?;
+                }
+            }
+            Availability::Available => self.capacity_freed(&caseworker.id).await?,
+        }
+        Ok(updated)
+    }
+
+    /// A case back into a queue, with a target and the reason kept (DESIGN.md's transfer row).
+    pub async fn transfer(
+        &self,
+        by: Transferrer<'_>,
+        id: &str,
+        input: TransferInput,
+    ) -> Result<CaseRecord> {
+        let reason = input.reason.trim().to_owned();
+        if reason.is_empty() || reason.chars().count() > 2_000 {
+            return Err(Error::InvalidField("reason"));
+        }
+        let (case, permits, actor, actor_municipality, transfer_by) = match &by {
+            Transferrer::Caseworker(caseworker) => {
+                let (case, permits, _) = self.visible_case(caseworker, id).await?;
+                let decision = policy::caseworker_may_act_as_owner(caseworker, &case);
+                if !decision.allowed {
+                    return Err(Error::Denied(decision));
+                }
+                (
+                    case,
+                    permits,
+                    super::caseworker_actor(caseworker),
+                    Some(caseworker.municipality.clone()),
+                    TransferActor::Owner(caseworker.id.clone()),
+                )
+            }
+            Transferrer::Admin(municipality) => {
+                let case = self.store.case(id).await?.ok_or(Error::NotFound)?;
+                if municipality.is_some_and(|m| m != case.home) {
+                    return Err(Error::NotFound);
+                }
+                let permits = self.store.permits(id).await?;
+                (
+                    case,
+                    permits,
+                    format!("admin:{}", municipality.unwrap_or("federation")),
+                    municipality.map(str::to_owned),
+                    TransferActor::HomeAdmin,
+                )
+            }
+        };
+        let target_caseworker = match input.caseworker_id.as_deref() {
+            Some(cid) => Some(
+                self.store
+                    .caseworker(cid)
+                    .await?
+                    .ok_or(Error::Unprocessable("unknown_caseworker"))?,
+            ),
+            None => None,
+        };
+        let target = match (&input.municipality, &target_caseworker) {
+            (Some(m), Some(c)) if *m != c.municipality => {
+                return Err(Error::InvalidField("caseworker_id"));
+            }
+            (Some(m), _) => Some(self.member(m)?.as_str().to_owned()),
+            (None, Some(c)) => Some(c.municipality.clone()),
+            (None, None) => None,
+        };
+        // The target must be permitted by the routing policy, whatever the transferrer wants.
+        let target_ring = match &target {
+            Some(m) => match Self::permit_of(&permits, m) {
+                Some(p) => Some(p.ring),
+                None => {
+                    return Err(Error::Denied(Decision {
+                        allowed: false,
+                        policies: vec![crate::routing::permits::rule::NO_AGREEMENT.to_owned()],
+                    }));
+                }
+            },
+            None => None,
+        };
+        if let Some(c) = &target_caseworker {
+            let permit = Self::permit_of(&permits, &c.municipality);
+            let decision = policy::caseworker_may_claim(c, &case, permit);
+            if !decision.allowed {
+                return Err(Error::NotEligible(decision));
+            }
+        }
+        let event = CaseEvent::Transfer { by: transfer_by };
+        let mut write = CaseWrite::new(
+            self.clock.now(),
+            self.audit(
+                actor,
+                actor_municipality,
+                event.name(),
+                vec![policy::HOME.to_owned()],
+            ),
+        );
+        write.audit.detail = json!({
+            "reason": reason,
+            "municipality": target,
+            "caseworker": input.caseworker_id,
+        });
+        write.routing = Some(RoutingWrite {
+            ring: target_ring.map(|r| r.max(case.ring)),
+            interpreter_needed: None,
+            target_municipality: Some(target.clone()),
+            transfer_reason: Some(reason),
+        });
+        let former_owner = case.owner.clone().filter(|_| case.state.holds_capacity());
+        let (case, _) = self.store.transition(&case.id, &event, &write).await?;
+        let case = match &target_caseworker {
+            Some(c) => self.offer_to(case, c, None).await?,
+            None => self.dispatch(case, None).await?,
+        };
+        if let Some(owner) = former_owner {
+            self.capacity_freed(&owner).await?;
+        }
+        Ok(case)
+    }
+}
