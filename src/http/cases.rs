@@ -8,10 +8,12 @@ use serde::Deserialize;
 
 use super::AppState;
 use super::error::ApiError;
-use super::extract::{ApiJson, CaseworkerAuth};
+use super::extract::{ApiJson, CaseworkerAuth, MaybePrincipal};
 use super::views::{CaseworkerCaseView, CaseworkerView, QueueItemView};
+use crate::auth::Principal;
 use crate::domain::case::Outcome;
 use crate::domain::people::Availability;
+use crate::workflow::{TransferInput, Transferrer};
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -22,6 +24,7 @@ pub fn router() -> Router<AppState> {
         .route("/api/v1/cases/{id}/messages", post(write))
         .route("/api/v1/cases/{id}/release", post(release))
         .route("/api/v1/cases/{id}/close", post(close))
+        .route("/api/v1/cases/{id}/transfer", post(transfer))
         .route("/api/v1/me/availability", put(availability).get(me))
 }
 
@@ -130,4 +133,53 @@ async fn availability(
         .set_availability(&me, body.status, body.capacity)
         .await?;
     Ok(Json(CaseworkerView::from(&updated)))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct TransferBody {
+    #[serde(default)]
+    municipality: Option<String>,
+    #[serde(default)]
+    caseworker_id: Option<String>,
+    reason: String,
+}
+
+/// The owner, or an administrator of the case's home (or of the federation), moves the case.
+async fn transfer(
+    State(app): State<AppState>,
+    MaybePrincipal(principal): MaybePrincipal,
+    Path(id): Path<String>,
+    ApiJson(body): ApiJson<TransferBody>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let input = TransferInput {
+        municipality: body.municipality,
+        caseworker_id: body.caseworker_id,
+        reason: body.reason,
+    };
+    let case = match principal {
+        None => return Err(ApiError::Unauthenticated),
+        Some(Principal::Caseworker { caseworker_id, .. }) => {
+            let me = app
+                .ctx
+                .caseworker(&caseworker_id)
+                .await
+                .map_err(|_| ApiError::Unauthenticated)?;
+            let case = app
+                .ctx
+                .transfer(Transferrer::Caseworker(&me), &id, input)
+                .await?;
+            serde_json::to_value(CaseworkerCaseView::summary(&case, &me))
+        }
+        Some(Principal::Admin { municipality }) => {
+            let case = app
+                .ctx
+                .transfer(Transferrer::Admin(municipality.as_deref()), &id, input)
+                .await?;
+            serde_json::to_value(QueueItemView::from(&case))
+        }
+        Some(Principal::Citizen(_)) => return Err(ApiError::Forbidden),
+    };
+    case.map(Json)
+        .map_err(|e| ApiError::Internal(e.to_string()))
 }

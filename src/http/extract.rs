@@ -175,6 +175,25 @@ where
     }
 }
 
+/// A logged-in administrator: `Some(code)` of one municipality, `None` for the federation.
+pub struct AdminAuth(pub Option<String>);
+
+impl<S> FromRequestParts<S> for AdminAuth
+where
+    S: Send + Sync,
+    AppState: FromRef<S>,
+{
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        match MaybePrincipal::from_request_parts(parts, state).await?.0 {
+            Some(Principal::Admin { municipality }) => Ok(AdminAuth(municipality)),
+            Some(_) => Err(ApiError::Forbidden),
+            None => Err(ApiError::Unauthenticated),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

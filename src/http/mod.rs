@@ -1,10 +1,13 @@
 //! The HTTP layer (axum): routes, extractors, JSON views and the error mapping. Handlers parse,
 //! call one workflow and answer; they never decide policy or set a case's state.
 
+mod admin;
 mod cases;
 mod demo;
 pub mod error;
+mod events;
 pub mod extract;
+mod offers;
 mod ops;
 mod requests;
 mod views;
@@ -60,7 +63,10 @@ pub fn router(state: AppState) -> Router {
     let mut api = Router::new()
         .merge(ops::router())
         .merge(requests::router())
-        .merge(cases::router());
+        .merge(cases::router())
+        .merge(offers::router())
+        .merge(admin::router())
+        .merge(events::router());
     if state.demo {
         api = api.merge(demo::router());
     }

@@ -336,8 +336,14 @@ impl Context {
             None => None,
         };
         if let Some(c) = &target_caseworker {
+            // Judge the case as it will stand after the transfer: queued, aimed at the target.
+            let mut after = case.clone();
+            after.state = crate::domain::case::CaseState::Queued;
+            after.owner = None;
+            after.target_municipality = target.clone();
+            after.ring = target_ring.map_or(case.ring, |r| r.max(case.ring));
             let permit = Self::permit_of(&permits, &c.municipality);
-            let decision = policy::caseworker_may_claim(c, &case, permit);
+            let decision = policy::caseworker_may_claim(c, &after, permit);
             if !decision.allowed {
                 return Err(Error::NotEligible(decision));
             }

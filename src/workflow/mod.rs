@@ -7,6 +7,7 @@
 //! - `casework`: the caseworkers' side (queue, claim, thread, release, close, transfer);
 //! - `dispatch`: the router at work (rings, offers, the scheduler's tick).
 
+mod administration;
 mod casework;
 mod dispatch;
 
@@ -31,6 +32,7 @@ use crate::store::{
     NewMessage, Sender, Store, StoreError,
 };
 
+pub use casework::{TransferInput, Transferrer};
 pub use dispatch::TickReport;
 
 /// The longest message a citizen or caseworker may write, in characters.

@@ -8,8 +8,11 @@
 use std::sync::Arc;
 
 use brygga::app::{Application, Options};
+use brygga::clock::ManualClock;
 use brygga::config::Config;
 use brygga::store::Store;
+use brygga::workflow::Context;
+use chrono::{DurationRound, Utc};
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 use sqlx::Connection;
@@ -25,6 +28,10 @@ pub struct TestApp {
     pub base: String,
     pub client: reqwest::Client,
     pub store: Arc<dyn Store>,
+    /// The application's context: tests run the scheduler's tick with it.
+    pub ctx: Context,
+    /// The application's clock, moved by tests (no sleeping for timeouts).
+    pub clock: Arc<ManualClock>,
     shutdown: Option<oneshot::Sender<()>>,
     _dir: tempfile::TempDir,
 }
@@ -69,10 +76,15 @@ pub async fn spawn(backend: Backend) -> TestApp {
         log: "warn".into(),
         ..Config::default()
     };
+    let start = Utc::now()
+        .duration_trunc(chrono::Duration::seconds(1))
+        .expect("truncate");
+    let clock = Arc::new(ManualClock::new(start));
     let app = Application::build(
         config,
         Options {
             demo: true,
+            clock: Some(clock.clone()),
             ..Options::default()
         },
     )
@@ -80,6 +92,7 @@ pub async fn spawn(backend: Backend) -> TestApp {
     .expect("application starts");
     let addr = app.local_addr().expect("bound");
     let store = app.state().ctx.store.clone();
+    let ctx = app.state().ctx.clone();
     let (tx, rx) = oneshot::channel();
     tokio::spawn(app.run_until(async {
         let _ = rx.await;
@@ -88,6 +101,8 @@ pub async fn spawn(backend: Backend) -> TestApp {
         base: format!("http://{addr}"),
         client: reqwest::Client::new(),
         store,
+        ctx,
+        clock,
         shutdown: Some(tx),
         _dir: dir,
     }
@@ -157,6 +172,12 @@ impl TestApp {
             Some(body.to_string().into_bytes()),
         )
         .await
+    }
+
+    /// Moves the clock and runs one scheduler tick, as the background scheduler would.
+    pub async fn advance(&self, seconds: i64) -> brygga::workflow::TickReport {
+        self.clock.advance(chrono::Duration::seconds(seconds));
+        self.ctx.tick().await.expect("tick")
     }
 
     pub async fn put(&self, path: &str, auth: Option<&str>, body: Value) -> Answer {

@@ -3,6 +3,9 @@
 
 mod cli;
 mod harness;
+mod routing;
+
+use routing::*;
 
 use brygga::domain::people::Availability;
 use brygga::domain::personnummer::Personnummer;
@@ -917,4 +920,11 @@ on_both_backends!(
     anonymous_visitors_use_an_access_code,
     routing_homes_and_queue_order,
     availability_and_capacity_settings,
+    widens_at_once_when_home_has_nobody,
+    ring_timeout_widens_and_traces_explain,
+    routing_settings_are_for_federation_admins,
+    offers_are_accepted_rejected_or_expire,
+    away_rescinds_and_freed_capacity_is_matched_at_once,
+    transfers_keep_their_target_and_reason,
+    interpreter_needed_after_the_last_ring,
 );

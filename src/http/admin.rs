@@ -1,0 +1,74 @@
+//! Administrators' routes of the router: routing settings per category, and the routing trace
+//! of a case.
+
+use axum::extract::{Path, State};
+use axum::routing::get;
+use axum::{Json, Router};
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+
+use super::AppState;
+use super::error::ApiError;
+use super::extract::{AdminAuth, ApiJson};
+use crate::routing::settings::CategoryRouting;
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/api/v1/admin/routing", get(settings).put(put_settings))
+        .route("/api/v1/admin/cases/{id}/routing", get(traces))
+}
+
+#[derive(Serialize)]
+struct SettingsView {
+    categories: Vec<CategoryRouting>,
+}
+
+async fn settings(
+    State(app): State<AppState>,
+    AdminAuth(_): AdminAuth,
+) -> Result<Json<SettingsView>, ApiError> {
+    let settings = app.ctx.routing_settings().await?;
+    Ok(Json(SettingsView {
+        categories: settings.all().cloned().collect(),
+    }))
+}
+
+/// Federation administrators only: the settings are shared by every member.
+async fn put_settings(
+    State(app): State<AppState>,
+    AdminAuth(municipality): AdminAuth,
+    ApiJson(body): ApiJson<Vec<CategoryRouting>>,
+) -> Result<Json<SettingsView>, ApiError> {
+    if municipality.is_some() {
+        return Err(ApiError::Forbidden);
+    }
+    app.ctx
+        .set_routing_settings("admin:federation", &body)
+        .await?;
+    settings(State(app), AdminAuth(None)).await
+}
+
+#[derive(Serialize)]
+struct TraceView {
+    at: DateTime<Utc>,
+    trace: serde_json::Value,
+}
+
+/// Every routing decision about the case, oldest first. A municipality administrator sees the
+/// cases whose home is theirs; others get 404.
+async fn traces(
+    State(app): State<AppState>,
+    AdminAuth(municipality): AdminAuth,
+    Path(id): Path<String>,
+) -> Result<Json<Vec<TraceView>>, ApiError> {
+    let traces = app.ctx.routing_traces(municipality.as_deref(), &id).await?;
+    Ok(Json(
+        traces
+            .into_iter()
+            .map(|t| TraceView {
+                at: t.at,
+                trace: t.trace.0,
+            })
+            .collect(),
+    ))
+}
