@@ -75,19 +75,27 @@ impl Context {
         DateTime::<Utc>::from_naive_utc_and_offset(midnight, Utc) - Duration::hours(1)
     }
 
-    async fn snapshot(&self) -> Result<Snapshot> {
-        let settings = self.routing_settings().await?;
+    /// Per category with a cap: the municipalities at their fair share of cross-border cases
+    /// today.
+    async fn fair_share_caps(
+        &self,
+        settings: &RoutingSettings,
+    ) -> Result<BTreeMap<String, Vec<String>>> {
+        let capped_categories: Vec<_> = settings
+            .all()
+            .filter_map(|r| r.fair_share_per_10k.map(|f| (r.category.clone(), f)))
+            .collect();
+        let mut over_fair_share = BTreeMap::new();
+        if capped_categories.is_empty() {
+            return Ok(over_fair_share);
+        }
         let counts: BTreeMap<String, i64> = self
             .store
             .cross_border_since(self.start_of_today())
             .await?
             .into_iter()
             .collect();
-        let mut over_fair_share = BTreeMap::new();
-        for routing in settings.all() {
-            let Some(per_10k) = routing.fair_share_per_10k else {
-                continue;
-            };
+        for (category, per_10k) in capped_categories {
             let capped: Vec<String> = self
                 .federation
                 .municipalities
@@ -98,8 +106,14 @@ impl Context {
                 })
                 .map(|m| m.code.as_str().to_owned())
                 .collect();
-            over_fair_share.insert(routing.category.clone(), capped);
+            over_fair_share.insert(category, capped);
         }
+        Ok(over_fair_share)
+    }
+
+    async fn snapshot(&self) -> Result<Snapshot> {
+        let settings = self.routing_settings().await?;
+        let over_fair_share = self.fair_share_caps(&settings).await?;
         Ok(Snapshot {
             staff: self.store.staff().await?,
             settings,
@@ -109,19 +123,19 @@ impl Context {
 
     /// Municipalities at their fair share of cross-border cases of `category` today.
     pub(super) async fn over_fair_share(&self, category: &str) -> Result<Vec<String>> {
+        let settings = self.routing_settings().await?;
         Ok(self
-            .snapshot()
+            .fair_share_caps(&settings)
             .await?
-            .over_fair_share
             .remove(category)
             .unwrap_or_default())
     }
 
     pub(super) async fn over_fair_share_all(&self) -> Result<Vec<(String, String)>> {
+        let settings = self.routing_settings().await?;
         Ok(self
-            .snapshot()
+            .fair_share_caps(&settings)
             .await?
-            .over_fair_share
             .into_iter()
             .flat_map(|(c, ms)| ms.into_iter().map(move |m| (c.clone(), m)))
             .collect())
@@ -522,12 +536,16 @@ impl Context {
         let mut snapshot = self.snapshot().await?;
         for case in self.store.queued(self.config.queue_limit.max(1000)).await? {
             let routing = snapshot.settings.get(&case.category);
-            let (selection, permits) = self.selection_for(&snapshot, &case).await?;
             let timeout = routing
                 .ring_timeout(case.ring)
                 .or_else(|| routing.ring_timeouts.last().copied())
                 .unwrap_or(i64::MAX);
             let due = now - case.ring_started() >= Duration::seconds(timeout);
+            // A pull-mode request whose ring time is not up needs nothing from the scheduler.
+            if !due && routing.mode == Mode::Pull {
+                continue;
+            }
+            let (selection, permits) = self.selection_for(&snapshot, &case).await?;
             let mut change = RoutingWrite::default();
             let mut event = None;
             // R10: a child concern never widens.

@@ -927,4 +927,5 @@ on_both_backends!(
     away_rescinds_and_freed_capacity_is_matched_at_once,
     transfers_keep_their_target_and_reason,
     interpreter_needed_after_the_last_ring,
+    fair_share_caps_cross_border_work,
 );

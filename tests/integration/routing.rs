@@ -741,3 +741,106 @@ pub async fn interpreter_needed_after_the_last_ring(backend: Backend) {
     assert_eq!(claimed.status, StatusCode::OK, "{}", claimed.body);
     assert_eq!(claimed.body["interpreter_needed"], true);
 }
+
+/// The fair-share cap: a municipality that has taken its share of cross-border cases today
+/// neither sees nor may claim more; its own citizens' requests are not affected.
+pub async fn fair_share_caps_cross_border_work(backend: Backend) {
+    let app = spawn(backend).await;
+    let admin = federation_admin(&app).await;
+    let current = app.get("/api/v1/admin/routing", Some(&admin)).await;
+    let mut entry = current.body["categories"]
+        .as_array()
+        .expect("categories")
+        .iter()
+        .find(|c| c["category"] == "ekonomi")
+        .expect("ekonomi")
+        .clone();
+    // 0.01 per 10 000 inhabitants rounds down to the floor of one case a day for everyone.
+    entry["fair_share_per_10k"] = json!(0.01);
+    assert_eq!(
+        app.put("/api/v1/admin/routing", Some(&admin), json!([entry]))
+            .await
+            .status,
+        StatusCode::OK
+    );
+    away(&app, "1275-01").await;
+    away(&app, "1275-02").await;
+    let helsingborg = app.caseworker("1283-01").await;
+
+    let first = submit_with(
+        &app,
+        &app.citizen(&person(51), "1275").await,
+        "ekonomi",
+        "sv",
+        true,
+    )
+    .await;
+    let second = submit_with(
+        &app,
+        &app.citizen(&person(52), "1275").await,
+        "ekonomi",
+        "sv",
+        true,
+    )
+    .await;
+    let (first, second) = (
+        first["id"].as_str().expect("id"),
+        second["id"].as_str().expect("id"),
+    );
+    assert!(in_queue(&app, &helsingborg, second).await.is_some());
+    let took = app
+        .post(
+            &format!("/api/v1/cases/{first}/claim"),
+            Some(&helsingborg),
+            json!({}),
+        )
+        .await;
+    assert_eq!(took.status, StatusCode::OK, "{}", took.body);
+
+    assert!(
+        in_queue(&app, &helsingborg, second).await.is_none(),
+        "capped for today"
+    );
+    let refused = app
+        .post(
+            &format!("/api/v1/cases/{second}/claim"),
+            Some(&helsingborg),
+            json!({}),
+        )
+        .await;
+    assert_eq!(
+        (refused.status, refused.error()),
+        (StatusCode::FORBIDDEN, "forbidden")
+    );
+    assert_eq!(refused.body["policies"], json!(["fair-share-cap"]));
+    // Another partner still may; and Helsingborg's own citizens are unaffected.
+    let landskrona = app.caseworker("1282-01").await;
+    assert!(in_queue(&app, &landskrona, second).await.is_some());
+    let own = submit_with(
+        &app,
+        &app.citizen(&person(53), "1283").await,
+        "ekonomi",
+        "sv",
+        false,
+    )
+    .await;
+    let own_id = own["id"].as_str().expect("id");
+    assert_eq!(
+        app.post(
+            &format!("/api/v1/cases/{own_id}/claim"),
+            Some(&helsingborg),
+            json!({})
+        )
+        .await
+        .status,
+        StatusCode::OK
+    );
+    // A new day, a new share (and, 24 hours on, a new login: sessions last 12 hours).
+    app.advance(24 * 3600).await;
+    assert_eq!(
+        app.get("/api/v1/queue", Some(&helsingborg)).await.status,
+        StatusCode::UNAUTHORIZED
+    );
+    let helsingborg = app.caseworker("1283-01").await;
+    assert!(in_queue(&app, &helsingborg, second).await.is_some());
+}
