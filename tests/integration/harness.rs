@@ -32,6 +32,7 @@ pub struct TestApp {
     pub ctx: Context,
     /// The application's clock, moved by tests (no sleeping for timeouts).
     pub clock: Arc<ManualClock>,
+    pub database_url: String,
     shutdown: Option<oneshot::Sender<()>>,
     _dir: tempfile::TempDir,
 }
@@ -71,7 +72,7 @@ pub async fn spawn(backend: Backend) -> TestApp {
     };
     let config = Config {
         listen: "127.0.0.1:0".parse().expect("addr"),
-        database_url,
+        database_url: database_url.clone(),
         max_connections: 8,
         log: "warn".into(),
         ..Config::default()
@@ -103,6 +104,7 @@ pub async fn spawn(backend: Backend) -> TestApp {
         store,
         ctx,
         clock,
+        database_url,
         shutdown: Some(tx),
         _dir: dir,
     }
@@ -172,6 +174,29 @@ impl TestApp {
             Some(body.to_string().into_bytes()),
         )
         .await
+    }
+
+    /// Another gateway on the same database and clock (a replica, or this one restarted),
+    /// built from nothing but the configuration: whatever it knows comes from the database.
+    pub async fn replica(&self) -> Context {
+        let config = Config {
+            listen: "127.0.0.1:0".parse().expect("addr"),
+            database_url: self.database_url.clone(),
+            max_connections: 4,
+            log: "warn".into(),
+            ..Config::default()
+        };
+        let app = Application::build(
+            config,
+            Options {
+                demo: true,
+                clock: Some(self.clock.clone()),
+                ..Options::default()
+            },
+        )
+        .await
+        .expect("replica starts");
+        app.state().ctx.clone()
     }
 
     /// Moves the clock and runs one scheduler tick, as the background scheduler would.

@@ -844,3 +844,29 @@ pub async fn fair_share_caps_cross_border_work(backend: Backend) {
     let helsingborg = app.caseworker("1283-01").await;
     assert!(in_queue(&app, &helsingborg, second).await.is_some());
 }
+
+/// Everything the scheduler needs is in the database: a gateway started afresh on it (after a
+/// crash, or another replica) expires the offer another one made, and re-routes the request.
+pub async fn scheduler_state_survives_a_restart(backend: Backend) {
+    let app = spawn(backend).await;
+    set_mode(&app, "ekonomi", "push", 60).await;
+    let citizen = app.citizen(ANNA, "1275").await;
+    let submitted = submit_with(&app, &citizen, "ekonomi", "sv", true).await;
+    assert_eq!(submitted["state"], "offered");
+    let id = submitted["id"].as_str().expect("id");
+
+    let restarted = app.replica().await;
+    app.clock.advance(chrono::Duration::seconds(61));
+    let report = restarted.tick().await.expect("tick");
+    assert_eq!(report.offers_expired, 1, "{report:?}");
+    let case = app.store.case(id).await.expect("case").expect("exists");
+    assert_eq!(
+        case.state.as_str(),
+        "offered",
+        "re-offered to the next candidate"
+    );
+    assert_ne!(case.owner.as_deref(), Some("1275-01"));
+    // The first gateway's tick finds nothing left to do for that offer.
+    let again = app.ctx.tick().await.expect("tick");
+    assert_eq!(again.offers_expired, 0);
+}
