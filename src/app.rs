@@ -57,6 +57,7 @@ pub struct Application {
     listener: TcpListener,
     state: AppState,
     scheduler: bool,
+    shutdown: tokio::sync::watch::Sender<bool>,
 }
 
 /// Opens the store, and on first start seeds the federation from its file.
@@ -107,6 +108,7 @@ impl Application {
                     addr: config.listen,
                     source,
                 })?;
+        let (shutdown, shutdown_rx) = tokio::sync::watch::channel(false);
         let state = AppState {
             ctx: Context {
                 store,
@@ -118,11 +120,13 @@ impl Application {
                 notices: tokio::sync::broadcast::channel(1024).0,
             },
             demo: options.demo,
+            shutdown: shutdown_rx,
         };
         Ok(Application {
             listener,
             state,
             scheduler: options.scheduler,
+            shutdown,
         })
     }
 
@@ -143,8 +147,12 @@ impl Application {
             .scheduler
             .then(|| tokio::spawn(run_scheduler(self.state.ctx.clone())));
         let router = http::router(self.state);
+        let signal = self.shutdown;
         let served = axum::serve(self.listener, router)
-            .with_graceful_shutdown(shutdown)
+            .with_graceful_shutdown(async move {
+                shutdown.await;
+                let _ = signal.send(true);
+            })
             .await;
         if let Some(task) = scheduler {
             task.abort();

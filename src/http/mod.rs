@@ -25,6 +25,9 @@ pub struct AppState {
     pub ctx: Context,
     /// `brygga demo`: the demo login routes exist only then.
     pub demo: bool,
+    /// Turns `true` when the server begins to shut down: long-lived answers (server-sent
+    /// events) end then, so a graceful shutdown is not held open by subscribers.
+    pub shutdown: tokio::sync::watch::Receiver<bool>,
 }
 
 impl From<workflow::Error> for ApiError {

@@ -46,15 +46,13 @@ impl Context {
         if admin_of.is_some_and(|m| m != case.home) {
             return Err(Error::NotFound);
         }
-        let mut event = self.audit(
+        let event = self.audit(
             format!("admin:{}", admin_of.unwrap_or("federation")),
             admin_of.map(str::to_owned),
             "read_routing_trace",
             vec!["R15-follow-up".to_owned()],
         );
-        event.municipality = case.home.clone();
-        event.case_id = Some(case.id.clone());
-        self.store.append_audit(&event).await?;
+        self.record_read(event, &case).await?;
         Ok(self.store.traces(id).await?)
     }
 }

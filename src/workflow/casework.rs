@@ -130,14 +130,12 @@ impl Context {
             Vec::new()
         };
         let consent = self.store.consent(id).await?;
-        let mut event = self.caseworker_audit(
+        let event = self.caseworker_audit(
             caseworker,
             if content { "view" } else { "view_metadata" },
             decision.policies.clone(),
         );
-        event.municipality = case.home.clone();
-        event.case_id = Some(case.id.clone());
-        self.store.append_audit(&event).await?;
+        self.record_read(event, &case).await?;
         Ok(CaseView {
             case,
             messages,
@@ -176,6 +174,8 @@ impl Context {
         write.message = message;
         write.outcome = outcome;
         let (case, _) = self.store.transition(&case.id, &event, &write).await?;
+        // The caseworker's other windows follow the change.
+        self.notify("case.updated", &case, Some(&caseworker.id), Vec::new());
         Ok(case)
     }
 
@@ -376,6 +376,7 @@ impl Context {
             None => self.dispatch(case, None).await?,
         };
         if let Some(owner) = former_owner {
+            self.notify("case.updated", &case, Some(&owner), Vec::new());
             self.capacity_freed(&owner).await?;
         }
         Ok(case)

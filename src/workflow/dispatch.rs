@@ -21,18 +21,6 @@ use crate::store::{
     CaseRecord, CaseWrite, CaseworkerRecord, OfferRecord, OfferWrite, PermitRecord, RoutingWrite,
 };
 
-/// The request's side of a selection (the rest comes from the snapshot).
-pub(super) struct Request<'a> {
-    pub category: &'a str,
-    pub language: &'a str,
-    pub child_concern: bool,
-    pub interpreter_needed: bool,
-    pub ring: i64,
-    pub previous_caseworker: Option<&'a str>,
-    pub target_municipality: Option<&'a str>,
-    pub declined: &'a [String],
-}
-
 /// What the router reads once per decision (or once per scheduler tick).
 struct Snapshot {
     staff: Vec<(CaseworkerRecord, u32)>,
@@ -141,7 +129,9 @@ impl Context {
             .collect())
     }
 
-    fn select_in(snapshot: &Snapshot, permits: &Permits, request: &Request<'_>) -> Selection {
+    /// Selects with the snapshot's staff and today's fair-share caps for the category (any
+    /// `over_fair_share` in `need` is replaced).
+    fn select_in(snapshot: &Snapshot, permits: &Permits, need: &Need<'_>) -> Selection {
         let staff: Vec<Staff<'_>> = snapshot
             .staff
             .iter()
@@ -150,31 +140,19 @@ impl Context {
                 open: *open,
             })
             .collect();
-        let empty = Vec::new();
         let need = Need {
-            category: request.category,
-            language: request.language,
-            child_concern: request.child_concern,
-            interpreter_needed: request.interpreter_needed,
-            ring: request.ring,
-            previous_caseworker: request.previous_caseworker,
-            target_municipality: request.target_municipality,
-            declined: request.declined,
             over_fair_share: snapshot
                 .over_fair_share
-                .get(request.category)
-                .unwrap_or(&empty),
+                .get(need.category)
+                .map_or(&[], Vec::as_slice),
+            ..need.clone()
         };
         select::select(permits, &staff, &need)
     }
 
-    pub(super) async fn select(
-        &self,
-        permits: &Permits,
-        request: &Request<'_>,
-    ) -> Result<Selection> {
+    pub(super) async fn select(&self, permits: &Permits, need: &Need<'_>) -> Result<Selection> {
         let snapshot = self.snapshot().await?;
-        Ok(Self::select_in(&snapshot, permits, request))
+        Ok(Self::select_in(&snapshot, permits, need))
     }
 
     /// The selection for a stored, queued case.
@@ -192,7 +170,7 @@ impl Context {
         let selection = Self::select_in(
             snapshot,
             &permits,
-            &Request {
+            &Need {
                 category: &case.category,
                 language: &case.language,
                 child_concern: case.is_child_concern(),
@@ -201,9 +179,23 @@ impl Context {
                 previous_caseworker: previous.as_deref(),
                 target_municipality: case.target_municipality.as_deref(),
                 declined: &declined,
+                over_fair_share: &[],
             },
         );
         Ok((selection, permits))
+    }
+
+    /// Appends the audit event of a read of `case` (its content, metadata or trace), on the
+    /// chain of the case's home (R15).
+    pub(super) async fn record_read(
+        &self,
+        mut event: crate::store::NewAuditEvent,
+        case: &CaseRecord,
+    ) -> Result<()> {
+        event.municipality = case.home.clone();
+        event.case_id = Some(case.id.clone());
+        self.store.append_audit(&event).await?;
+        Ok(())
     }
 
     /// Tells the queues of every municipality permitted at the case's ring.
@@ -500,7 +492,10 @@ impl Context {
             outcome: "accepted",
         });
         match self.store.transition(&offer.case_id, &event, &write).await {
-            Ok((case, _)) => Ok(case),
+            Ok((case, _)) => {
+                self.notify("case.updated", &case, Some(&caseworker.id), Vec::new());
+                Ok(case)
+            }
             Err(crate::store::StoreError::Transition(TransitionError::OfferExpired)) => {
                 // Too late: if the scheduler has not yet ended it, end it now and move on.
                 if offer.ended_at.is_none() {

@@ -336,7 +336,7 @@ impl Context {
         let selection = self
             .select(
                 &permits,
-                &dispatch::Request {
+                &crate::routing::select::Need {
                     category: category.id.as_str(),
                     language: language.as_str(),
                     child_concern: category.is_child_concern(),
@@ -345,6 +345,7 @@ impl Context {
                     previous_caseworker: previous.as_deref(),
                     target_municipality: None,
                     declined: &[],
+                    over_fair_share: &[],
                 },
             )
             .await?;
@@ -439,15 +440,13 @@ impl Context {
         let (case, ground) = self.citizen_case(key, id).await?;
         let messages = self.store.messages(id).await?;
         let consent = self.store.consent(id).await?;
-        let mut event = self.audit(
+        let event = self.audit(
             citizen_actor(key).to_owned(),
             None,
             "view",
             vec![ground.to_owned()],
         );
-        event.municipality = case.home.clone();
-        event.case_id = Some(case.id.clone());
-        self.store.append_audit(&event).await?;
+        self.record_read(event, &case).await?;
         Ok(CaseView {
             case,
             messages,

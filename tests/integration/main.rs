@@ -2,9 +2,11 @@
 //! PostgreSQL (see `harness`).
 
 mod cli;
+mod events;
 mod harness;
 mod routing;
 
+use events::*;
 use routing::*;
 
 use brygga::domain::people::Availability;
@@ -928,4 +930,11 @@ on_both_backends!(
     transfers_keep_their_target_and_reason,
     interpreter_needed_after_the_last_ring,
     fair_share_caps_cross_border_work,
+    scheduler_state_survives_a_restart,
+    events_queue_changes_reach_only_that_municipality,
+    events_child_concern_alerts_home_staff_and_admins,
+    events_offers_reach_only_the_offered_caseworker,
+    events_case_messages_reach_the_owner_only,
+    events_need_a_caseworker_or_an_admin,
+    events_end_when_the_server_shuts_down,
 );
