@@ -12,5 +12,6 @@ pub mod http;
 pub mod i18n;
 pub mod policy;
 pub mod routing;
+pub mod simulate;
 pub mod store;
 pub mod workflow;

@@ -39,6 +39,20 @@ enum Command {
         #[arg(long, value_name = "FILE")]
         config: Option<PathBuf>,
     },
+    /// Replay a day of requests on a simulated clock and print wait times, the cross-border
+    /// share, offer outcomes and any broken routing invariant.
+    Simulate {
+        /// The federation file; the built-in Familjen Helsingborg federation when not given.
+        #[arg(long, value_name = "FILE")]
+        federation: Option<PathBuf>,
+        #[arg(long, default_value_t = 2000, value_name = "N")]
+        requests: u32,
+        #[arg(long, default_value_t = 1, value_name = "S")]
+        seed: u64,
+        /// Print the report as JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 fn init_tracing(filter: &str) {
@@ -128,6 +142,37 @@ async fn run(cli: Cli) -> Result<(), String> {
                 federation.id,
                 federation.municipalities.len()
             );
+            Ok(())
+        }
+        Command::Simulate {
+            federation,
+            requests,
+            seed,
+            json,
+        } => {
+            init_tracing("warn");
+            let text = match &federation {
+                Some(path) => std::fs::read_to_string(path)
+                    .map_err(|e| format!("cannot read {}: {e}", path.display()))?,
+                None => app::BUILTIN_FEDERATION.to_owned(),
+            };
+            let config = brygga::simulate::SimulationConfig::new(text, requests, seed);
+            let report = brygga::simulate::run(config)
+                .await
+                .map_err(|e| e.to_string())?;
+            if json {
+                let text = serde_json::to_string_pretty(&report).map_err(|e| e.to_string())?;
+                println!("{text}");
+            } else {
+                print!("{report}");
+            }
+            // A broken invariant is a failure for scripts and CI, not only a line in the table.
+            if report.violations.total() > 0 {
+                return Err(format!(
+                    "{} routing invariant violations",
+                    report.violations.total()
+                ));
+            }
             Ok(())
         }
     }

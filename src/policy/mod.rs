@@ -69,13 +69,20 @@ pub fn caseworker_may_view(
     permit: Option<&PermitRecord>,
 ) -> Decision {
     let strict = protection(case).is_strict();
+    // R11 before anything else: not even an owner without clearance (or outside home) may see
+    // a protected-identity case; the router never makes such an owner, this is the second wall.
+    if strict && (!caseworker.protected_identity_clearance || case.home != caseworker.municipality)
+    {
+        return Decision::deny(&[PROTECTED_IDENTITY]);
+    }
     if case.owner.as_deref() == Some(caseworker.id.as_str()) && case.state.holds_capacity() {
-        return Decision::allow(&[OWNER]);
+        return if strict {
+            Decision::allow(&[OWNER, PROTECTED_IDENTITY])
+        } else {
+            Decision::allow(&[OWNER])
+        };
     }
     if case.home == caseworker.municipality {
-        if strict && !caseworker.protected_identity_clearance {
-            return Decision::deny(&[PROTECTED_IDENTITY]);
-        }
         return if strict {
             Decision::allow(&[HOME, PROTECTED_IDENTITY])
         } else {

@@ -48,6 +48,8 @@ pub struct Need<'a> {
     pub child_concern: bool,
     /// Set once nobody permitted speaks the language (DESIGN.md "Rings").
     pub interpreter_needed: bool,
+    /// Protected identity (R11): only caseworkers with clearance.
+    pub protected_identity: bool,
     /// The ring reached by waiting (ring timeouts).
     pub ring: i64,
     pub previous_caseworker: Option<&'a str>,
@@ -68,6 +70,7 @@ pub enum Filtered {
     Declined,
     Full,
     FairShareCap,
+    NoClearance,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
@@ -89,7 +92,8 @@ pub struct Selection {
     pub ring: i64,
     /// Eligible candidates within that ring, best first.
     pub ranked: Vec<Ranked>,
-    /// Whether any permitted caseworker (available or not) speaks the language.
+    /// Whether any permitted caseworker who could take it (skill, clearance; available or not)
+    /// speaks the language.
     pub language_available: bool,
     pub trace: serde_json::Value,
 }
@@ -101,6 +105,9 @@ fn filter(staff: &Staff<'_>, need: &Need<'_>, ring: i64) -> Result<(), Filtered>
     }
     if !c.has_skill(need.category) {
         return Err(Filtered::NoSkill);
+    }
+    if need.protected_identity && !c.protected_identity_clearance {
+        return Err(Filtered::NoClearance);
     }
     if !need.interpreter_needed && !c.speaks(need.language) {
         return Err(Filtered::NoLanguage);
@@ -157,7 +164,11 @@ pub fn select(permits: &Permits, staff: &[Staff<'_>], need: &Need<'_>) -> Select
             .iter()
             .filter(|s| municipalities.contains(&s.caseworker.municipality.as_str()))
         {
-            language_available |= s.caseworker.speaks(need.language);
+            // Only someone who could take it counts as offering the language: a speaker
+            // without the skill does not spare the request an interpreter.
+            language_available |= s.caseworker.speaks(need.language)
+                && s.caseworker.has_skill(need.category)
+                && (!need.protected_identity || s.caseworker.protected_identity_clearance);
             match filter(s, need, ring) {
                 Ok(()) => in_ring.push(Ranked {
                     caseworker: s.caseworker.id.clone(),
@@ -337,6 +348,56 @@ mod tests {
         );
         assert_eq!(s.ranked.len(), 1);
         assert!(!s.ranked[0].speaks_language);
+    }
+
+    #[test]
+    fn protected_identity_needs_clearance_and_language_needs_skill() {
+        let p = permits(&[("1275", 0)]);
+        let plain = cw("plain", "1275", &["sv", "fa"], 5, 0);
+        let mut cleared = cw("cleared", "1275", &["sv"], 5, 0);
+        cleared.protected_identity_clearance = true;
+        let staff = [
+            Staff {
+                caseworker: &plain,
+                open: 0,
+            },
+            Staff {
+                caseworker: &cleared,
+                open: 0,
+            },
+        ];
+        let s = select(
+            &p,
+            &staff,
+            &Need {
+                protected_identity: true,
+                ..need()
+            },
+        );
+        assert_eq!(
+            s.ranked
+                .iter()
+                .map(|r| r.caseworker.as_str())
+                .collect::<Vec<_>>(),
+            vec!["cleared"]
+        );
+        assert_eq!(s.trace["rings"][0]["filtered"][0]["reason"], "no_clearance");
+        // A Persian speaker without the category's skill does not count.
+        let mut unskilled = cw("unskilled", "1275", &["sv", "fa"], 5, 0);
+        unskilled.skills = Json(vec!["aldre".into()]);
+        let staff = [Staff {
+            caseworker: &unskilled,
+            open: 0,
+        }];
+        let s = select(
+            &p,
+            &staff,
+            &Need {
+                language: "fa",
+                ..need()
+            },
+        );
+        assert!(!s.language_available);
     }
 
     #[test]

@@ -117,8 +117,9 @@ pub trait Store: Send + Sync + 'static {
 
     /// Every caseworker with the number of cases they hold (offered or owned).
     async fn staff(&self) -> Result<Vec<(CaseworkerRecord, u32)>>;
-    /// Cross-border cases (handler ≠ home) assigned since `since`, per handling municipality.
-    async fn cross_border_since(&self, since: DateTime<Utc>) -> Result<Vec<(String, i64)>>;
+    /// Cross-border cases (handler ≠ home) assigned since `since`, per handling municipality
+    /// and category.
+    async fn cross_border_since(&self, since: DateTime<Utc>) -> Result<Vec<(String, String, i64)>>;
     /// The caseworker who last had a case of this citizen (continuity).
     async fn previous_caseworker(&self, personnummer: &str) -> Result<Option<String>>;
 
@@ -129,8 +130,8 @@ pub trait Store: Send + Sync + 'static {
     async fn expired_offers(&self, now: DateTime<Utc>) -> Result<Vec<OfferRecord>>;
     /// The offer of a case that is open now, if any.
     async fn open_offer_of_case(&self, case_id: &str) -> Result<Option<OfferRecord>>;
-    /// Caseworkers who rejected or let lapse an offer of this case.
-    async fn declined(&self, case_id: &str) -> Result<Vec<String>>;
+    /// Caseworkers who rejected or let lapse an offer of this case since `since`.
+    async fn declined(&self, case_id: &str, since: DateTime<Utc>) -> Result<Vec<String>>;
     async fn offer_counts(&self) -> Result<Vec<(String, i64)>>;
 
     async fn routing_settings(&self) -> Result<Vec<RoutingSettingsRecord>>;

@@ -81,6 +81,14 @@ impl CaseRecord {
         self.channel == "anonymous"
     }
 
+    /// Protected identity (R11): `skyddad_folkbokforing` or `fingerade`.
+    pub fn is_protected_identity(&self) -> bool {
+        self.citizen_protection
+            .as_deref()
+            .and_then(crate::domain::people::Protection::parse)
+            .is_some_and(|p| p.is_strict())
+    }
+
     pub fn is_child_concern(&self) -> bool {
         self.category == "oro_barn"
     }

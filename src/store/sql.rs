@@ -898,10 +898,11 @@ macro_rules! sql_store {
                 Ok(rows.into_iter().map(|r| (r.caseworker, count(r.open_cases))).collect())
             }
 
-            async fn cross_border_since(&self, since: DateTime<Utc>) -> Result<Vec<(String, i64)>> {
-                Ok(sqlx::query_as::<_, (String, i64)>(
-                    "SELECT handler, COUNT(*) FROM cases WHERE handler IS NOT NULL AND handler <> home \
-                     AND assigned_at >= $1 GROUP BY handler ORDER BY handler",
+            async fn cross_border_since(&self, since: DateTime<Utc>) -> Result<Vec<(String, String, i64)>> {
+                Ok(sqlx::query_as::<_, (String, String, i64)>(
+                    "SELECT handler, category, COUNT(*) FROM cases WHERE handler IS NOT NULL \
+                     AND handler <> home AND assigned_at >= $1 GROUP BY handler, category \
+                     ORDER BY handler, category",
                 )
                 .bind(since)
                 .fetch_all(&self.pool)
@@ -954,12 +955,13 @@ macro_rules! sql_store {
                 .await?)
             }
 
-            async fn declined(&self, case_id: &str) -> Result<Vec<String>> {
+            async fn declined(&self, case_id: &str, since: DateTime<Utc>) -> Result<Vec<String>> {
                 Ok(sqlx::query_scalar(
                     "SELECT DISTINCT caseworker_id FROM offers WHERE case_id = $1 \
-                     AND outcome IN ('rejected', 'timed_out') ORDER BY caseworker_id",
+                     AND outcome IN ('rejected', 'timed_out') AND ended_at >= $2 ORDER BY caseworker_id",
                 )
                 .bind(case_id)
+                .bind(since)
                 .fetch_all(&self.pool)
                 .await?)
             }

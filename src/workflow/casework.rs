@@ -206,7 +206,7 @@ impl Context {
         let case = self
             .owner_transition(caseworker, id, event, None, None)
             .await?;
-        let case = self.dispatch(case, None).await?;
+        let case = self.dispatch_passing_over(case, &caseworker.id).await?;
         self.capacity_freed(&caseworker.id).await?;
         Ok(case)
     }

@@ -77,11 +77,13 @@ impl Context {
         if capped_categories.is_empty() {
             return Ok(over_fair_share);
         }
-        let counts: BTreeMap<String, i64> = self
+        // (handler, category) → cross-border cases of that category taken today.
+        let counts: BTreeMap<(String, String), i64> = self
             .store
             .cross_border_since(self.start_of_today())
             .await?
             .into_iter()
+            .map(|(handler, category, n)| ((handler, category), n))
             .collect();
         for (category, per_10k) in capped_categories {
             let capped: Vec<String> = self
@@ -89,7 +91,10 @@ impl Context {
                 .municipalities
                 .iter()
                 .filter(|m| {
-                    counts.get(m.code.as_str()).copied().unwrap_or(0)
+                    counts
+                        .get(&(m.code.as_str().to_owned(), category.clone()))
+                        .copied()
+                        .unwrap_or(0)
                         >= fair_share_cap(per_10k, m.population)
                 })
                 .map(|m| m.code.as_str().to_owned())
@@ -156,13 +161,28 @@ impl Context {
     }
 
     /// The selection for a stored, queued case.
+    ///
+    /// A caseworker who rejected an offer of the case, or let it lapse, is passed over for one
+    /// ring timeout; after that a new round may reach them again, so one "no" can never strand
+    /// a request that nobody else may take. `passed_over` adds someone for this decision only
+    /// (a caseworker who just released it).
     async fn selection_for(
         &self,
         snapshot: &Snapshot,
         case: &CaseRecord,
+        passed_over: Option<&str>,
     ) -> Result<(Selection, Permits)> {
         let permits = permits_of(&self.store.permits(&case.id).await?);
-        let declined = self.store.declined(&case.id).await?;
+        let routing = snapshot.settings.get(&case.category);
+        let window = routing
+            .ring_timeout(case.ring)
+            .or_else(|| routing.ring_timeouts.last().copied())
+            .unwrap_or(0);
+        let mut declined = self
+            .store
+            .declined(&case.id, self.clock.now() - Duration::seconds(window))
+            .await?;
+        declined.extend(passed_over.map(str::to_owned));
         let previous = match case.citizen_personnummer.as_deref() {
             Some(number) => self.store.previous_caseworker(number).await?,
             None => None,
@@ -175,6 +195,7 @@ impl Context {
                 language: &case.language,
                 child_concern: case.is_child_concern(),
                 interpreter_needed: case.interpreter_needed,
+                protected_identity: case.is_protected_identity(),
                 ring: case.ring,
                 previous_caseworker: previous.as_deref(),
                 target_municipality: case.target_municipality.as_deref(),
@@ -224,7 +245,22 @@ impl Context {
             return Ok(case);
         }
         let snapshot = self.snapshot().await?;
-        self.dispatch_in(&snapshot, case, selection)
+        self.dispatch_in(&snapshot, case, selection, None)
+            .await
+            .map(|(case, _)| case)
+    }
+
+    /// As [`Context::dispatch`], but not back to `caseworker` this time (they just released it).
+    pub(super) async fn dispatch_passing_over(
+        &self,
+        case: CaseRecord,
+        caseworker: &str,
+    ) -> Result<CaseRecord> {
+        if case.state != CaseState::Queued {
+            return Ok(case);
+        }
+        let snapshot = self.snapshot().await?;
+        self.dispatch_in(&snapshot, case, None, Some(caseworker))
             .await
             .map(|(case, _)| case)
     }
@@ -234,10 +270,11 @@ impl Context {
         snapshot: &Snapshot,
         mut case: CaseRecord,
         selection: Option<Selection>,
+        passed_over: Option<&str>,
     ) -> Result<(CaseRecord, bool)> {
         let selection = match selection {
             Some(s) => s,
-            None => self.selection_for(snapshot, &case).await?.0,
+            None => self.selection_for(snapshot, &case, passed_over).await?.0,
         };
         if selection.ring > case.ring {
             let mut trace = selection.trace.clone();
@@ -410,23 +447,37 @@ impl Context {
         let Some(caseworker) = self.store.caseworker(caseworker_id).await? else {
             return Ok(());
         };
+        if caseworker.status != crate::domain::people::Availability::Available {
+            return Ok(());
+        }
+        let load = i64::from(self.store.load_of(caseworker_id).await?);
+        let mut free = caseworker.capacity - load;
         let waiting = self
             .store
             .queue(&caseworker.municipality, self.config.queue_limit)
             .await?;
         let settings = self.routing_settings().await?;
         let mut pull_changed = false;
-        let free = usize::try_from(caseworker.capacity.max(0)).unwrap_or(0);
-        let mut tried = 0;
         for case in waiting {
-            if tried >= free.max(1) {
+            if free <= 0 {
                 break;
             }
+            let permits = self.store.permits(&case.id).await?;
+            let permit = permits
+                .iter()
+                .find(|p| p.municipality == caseworker.municipality);
+            // Only what this caseworker could take: others' waiting work is not theirs to free.
+            if !policy::caseworker_may_claim(&caseworker, &case, permit).allowed {
+                continue;
+            }
             if settings.get(&case.category).mode == Mode::Push {
-                tried += 1;
-                self.dispatch(case, None).await?;
+                let dispatched = self.dispatch(case, None).await?;
+                if dispatched.owner.as_deref() == Some(caseworker_id) {
+                    free -= 1;
+                }
             } else {
                 pull_changed = true;
+                free -= 1;
             }
         }
         if pull_changed {
@@ -479,6 +530,26 @@ impl Context {
         offer_id: &str,
     ) -> Result<CaseRecord> {
         let offer = self.own_offer(caseworker, offer_id).await?;
+        // Re-checked at accept: clearance, skills or the case may have changed since the offer.
+        let case = self
+            .store
+            .case(&offer.case_id)
+            .await?
+            .ok_or(Error::NotFound)?;
+        let permits = self.store.permits(&case.id).await?;
+        let permit = permits
+            .iter()
+            .find(|p| p.municipality == caseworker.municipality);
+        let still_theirs = offer.ended_at.is_none()
+            && case.state == CaseState::Offered
+            && case.owner.as_deref() == Some(caseworker.id.as_str());
+        // A gone offer is `offer_expired` (below), whatever else has changed.
+        if still_theirs {
+            let decision = policy::caseworker_may_claim(caseworker, &case, permit);
+            if !decision.allowed {
+                return Err(Error::NotEligible(decision));
+            }
+        }
         let event = CaseEvent::Accept {
             caseworker: caseworker.id.clone(),
         };
@@ -540,7 +611,7 @@ impl Context {
             if !due && routing.mode == Mode::Pull {
                 continue;
             }
-            let (selection, permits) = self.selection_for(&snapshot, &case).await?;
+            let (selection, permits) = self.selection_for(&snapshot, &case, None).await?;
             let mut change = RoutingWrite::default();
             let mut event = None;
             // R10: a child concern never widens.
@@ -575,7 +646,7 @@ impl Context {
                         report.interpreter_flagged += 1;
                     }
                     let updated = self.store.case(&case.id).await?.ok_or(Error::NotFound)?;
-                    if self.dispatch_in(&snapshot, updated, None).await?.1 {
+                    if self.dispatch_in(&snapshot, updated, None, None).await?.1 {
                         report.offers_made += 1;
                         snapshot = self.snapshot().await?;
                     }
@@ -584,7 +655,10 @@ impl Context {
             }
             if routing.mode == Mode::Push
                 && !selection.ranked.is_empty()
-                && self.dispatch_in(&snapshot, case, Some(selection)).await?.1
+                && self
+                    .dispatch_in(&snapshot, case, Some(selection), None)
+                    .await?
+                    .1
             {
                 report.offers_made += 1;
                 snapshot = self.snapshot().await?;

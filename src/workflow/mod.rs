@@ -341,6 +341,7 @@ impl Context {
                     language: language.as_str(),
                     child_concern: category.is_child_concern(),
                     interpreter_needed: false,
+                    protected_identity: submitter.is_some_and(|c| c.protection.is_strict()),
                     ring: 0,
                     previous_caseworker: previous.as_deref(),
                     target_municipality: None,

@@ -931,6 +931,7 @@ on_both_backends!(
     interpreter_needed_after_the_last_ring,
     fair_share_caps_cross_border_work,
     scheduler_state_survives_a_restart,
+    protected_identity_is_offered_only_to_cleared_staff,
     events_queue_changes_reach_only_that_municipality,
     events_child_concern_alerts_home_staff_and_admins,
     events_offers_reach_only_the_offered_caseworker,

@@ -570,7 +570,7 @@ pub async fn away_rescinds_and_freed_capacity_is_matched_at_once(backend: Backen
     // A rescinded offer is not a decline: back at work, it is theirs to take again.
     assert!(
         app.store
-            .declined(&after.id)
+            .declined(&after.id, chrono::DateTime::<chrono::Utc>::UNIX_EPOCH)
             .await
             .expect("declined")
             .is_empty()
@@ -869,4 +869,36 @@ pub async fn scheduler_state_survives_a_restart(backend: Backend) {
     // The first gateway's tick finds nothing left to do for that offer.
     let again = app.ctx.tick().await.expect("tick");
     assert_eq!(again.offers_expired, 0);
+}
+
+/// R11 in push mode: a protected-identity request is offered only to cleared home staff, and
+/// when they go away it waits rather than go to anyone else.
+pub async fn protected_identity_is_offered_only_to_cleared_staff(backend: Backend) {
+    let app = spawn(backend).await;
+    set_mode(&app, "ekonomi", "push", 60).await;
+    let protected = app
+        .login(json!({"role": "citizen", "personnummer": person(61), "municipality": "1283", "protection": "skyddad_folkbokforing"}))
+        .await;
+    let submitted = submit_with(&app, &protected, "ekonomi", "sv", true).await;
+    let id = submitted["id"].as_str().expect("id");
+    let case = app.store.case(id).await.expect("case").expect("exists");
+    assert_eq!(
+        (case.state.as_str(), case.owner.as_deref()),
+        ("offered", Some("1283-01")),
+        "the cleared generalist"
+    );
+    away(&app, "1283-01").await;
+    let case = app.store.case(id).await.expect("case").expect("exists");
+    assert_eq!(
+        (case.state.as_str(), case.owner),
+        ("queued", None),
+        "nobody else is cleared"
+    );
+    app.advance(7200).await;
+    let case = app.store.case(id).await.expect("case").expect("exists");
+    assert_eq!(
+        (case.state.as_str(), case.ring),
+        ("queued", 0),
+        "never offered to uncleared staff, never widened"
+    );
 }
