@@ -95,6 +95,9 @@ pub struct Selection {
     /// Whether any permitted caseworker who could take it (skill, clearance; available or not)
     /// speaks the language.
     pub language_available: bool,
+    /// Whether any permitted caseworker (available or not) could take it but for the language:
+    /// only then can an interpreter help.
+    pub skill_available: bool,
     pub trace: serde_json::Value,
 }
 
@@ -152,6 +155,7 @@ pub fn select(permits: &Permits, staff: &[Staff<'_>], need: &Need<'_>) -> Select
     let mut eligible: Vec<Ranked> = Vec::new();
     let mut first_eligible_ring: Option<i64> = None;
     let mut language_available = false;
+    let mut skill_available = false;
     for ring in 0..=permits.max_ring() {
         let municipalities: Vec<&str> = permits
             .in_ring(ring)
@@ -166,9 +170,10 @@ pub fn select(permits: &Permits, staff: &[Staff<'_>], need: &Need<'_>) -> Select
         {
             // Only someone who could take it counts as offering the language: a speaker
             // without the skill does not spare the request an interpreter.
-            language_available |= s.caseworker.speaks(need.language)
-                && s.caseworker.has_skill(need.category)
+            let could_take = s.caseworker.has_skill(need.category)
                 && (!need.protected_identity || s.caseworker.protected_identity_clearance);
+            skill_available |= could_take;
+            language_available |= could_take && s.caseworker.speaks(need.language);
             match filter(s, need, ring) {
                 Ok(()) => in_ring.push(Ranked {
                     caseworker: s.caseworker.id.clone(),
@@ -218,6 +223,7 @@ pub fn select(permits: &Permits, staff: &[Staff<'_>], need: &Need<'_>) -> Select
         ring,
         ranked: eligible,
         language_available,
+        skill_available,
         trace,
     }
 }

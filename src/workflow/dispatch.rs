@@ -622,6 +622,7 @@ impl Context {
                 && case.ring >= permits.max_ring()
                 && !case.interpreter_needed
                 && !selection.language_available
+                && selection.skill_available
             {
                 change.interpreter_needed = Some(true);
                 event = Some("interpreter_needed");
