@@ -251,6 +251,15 @@ fn unique<'a>(
     Ok(())
 }
 
+/// The shipped Familjen Helsingborg federation, for tests across the crate.
+#[cfg(test)]
+pub(crate) fn familjen_helsingborg() -> Federation {
+    Federation::parse_toml(include_str!(
+        "../../deploy/federations/familjen-helsingborg.toml"
+    ))
+    .expect("the shipped federation parses")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -87,10 +87,7 @@ mod tests {
     use crate::domain::people::{Loa, Protection};
 
     fn fh() -> Federation {
-        Federation::parse_toml(include_str!(
-            "../../deploy/federations/familjen-helsingborg.toml"
-        ))
-        .expect("federation")
+        crate::domain::federation::familjen_helsingborg()
     }
 
     fn citizen(home: &str, protection: Protection) -> CitizenPrincipal {

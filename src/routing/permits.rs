@@ -267,10 +267,7 @@ mod tests {
     use super::*;
 
     fn fh() -> Federation {
-        Federation::parse_toml(include_str!(
-            "../../deploy/federations/familjen-helsingborg.toml"
-        ))
-        .expect("federation")
+        crate::domain::federation::familjen_helsingborg()
     }
 
     fn day(y: i32, m: u32, d: u32) -> NaiveDate {

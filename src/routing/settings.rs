@@ -157,10 +157,7 @@ mod tests {
     use super::*;
 
     fn fh() -> Federation {
-        Federation::parse_toml(include_str!(
-            "../../deploy/federations/familjen-helsingborg.toml"
-        ))
-        .expect("federation")
+        crate::domain::federation::familjen_helsingborg()
     }
 
     #[test]
