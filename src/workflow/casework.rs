@@ -373,7 +373,7 @@ impl Context {
         let (case, _) = self.store.transition(&case.id, &event, &write).await?;
         let case = match &target_caseworker {
             Some(c) => self.offer_to(case, c, None).await?,
-            None => self.dispatch(case, None).await?,
+            None => self.dispatch(case).await?,
         };
         if let Some(owner) = former_owner {
             self.notify("case.updated", &case, Some(&owner), Vec::new());

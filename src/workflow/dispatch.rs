@@ -22,7 +22,7 @@ use crate::store::{
 };
 
 /// What the router reads once per decision (or once per scheduler tick).
-struct Snapshot {
+pub(super) struct Snapshot {
     staff: Vec<(CaseworkerRecord, u32)>,
     settings: RoutingSettings,
     /// Per category: municipalities at their fair share of cross-border cases today.
@@ -104,7 +104,7 @@ impl Context {
         Ok(over_fair_share)
     }
 
-    async fn snapshot(&self) -> Result<Snapshot> {
+    pub(super) async fn snapshot(&self) -> Result<Snapshot> {
         let settings = self.routing_settings().await?;
         let over_fair_share = self.fair_share_caps(&settings).await?;
         Ok(Snapshot {
@@ -136,7 +136,7 @@ impl Context {
 
     /// Selects with the snapshot's staff and today's fair-share caps for the category (any
     /// `over_fair_share` in `need` is replaced).
-    fn select_in(snapshot: &Snapshot, permits: &Permits, need: &Need<'_>) -> Selection {
+    pub(super) fn select_in(snapshot: &Snapshot, permits: &Permits, need: &Need<'_>) -> Selection {
         let staff: Vec<Staff<'_>> = snapshot
             .staff
             .iter()
@@ -153,11 +153,6 @@ impl Context {
             ..need.clone()
         };
         select::select(permits, &staff, &need)
-    }
-
-    pub(super) async fn select(&self, permits: &Permits, need: &Need<'_>) -> Result<Selection> {
-        let snapshot = self.snapshot().await?;
-        Ok(Self::select_in(&snapshot, permits, need))
     }
 
     /// The selection for a stored, queued case.
@@ -236,16 +231,12 @@ impl Context {
     /// Routes a queued case: widens at once past rings with nobody eligible, and in push mode
     /// offers it to the best candidate (the next one if an offer cannot be made). Returns the
     /// case as it now stands.
-    pub(super) async fn dispatch(
-        &self,
-        case: CaseRecord,
-        selection: Option<Selection>,
-    ) -> Result<CaseRecord> {
+    pub(super) async fn dispatch(&self, case: CaseRecord) -> Result<CaseRecord> {
         if case.state != CaseState::Queued {
             return Ok(case);
         }
         let snapshot = self.snapshot().await?;
-        self.dispatch_in(&snapshot, case, selection, None)
+        self.dispatch_in(&snapshot, case, None, None)
             .await
             .map(|(case, _)| case)
     }
@@ -265,7 +256,7 @@ impl Context {
             .map(|(case, _)| case)
     }
 
-    async fn dispatch_in(
+    pub(super) async fn dispatch_in(
         &self,
         snapshot: &Snapshot,
         mut case: CaseRecord,
@@ -437,7 +428,7 @@ impl Context {
             Some(&offer.caseworker_id),
             Vec::new(),
         );
-        self.dispatch(case, None).await?;
+        self.dispatch(case).await?;
         Ok(true)
     }
 
@@ -471,7 +462,7 @@ impl Context {
                 continue;
             }
             if settings.get(&case.category).mode == Mode::Push {
-                let dispatched = self.dispatch(case, None).await?;
+                let dispatched = self.dispatch(case).await?;
                 if dispatched.owner.as_deref() == Some(caseworker_id) {
                     free -= 1;
                 }

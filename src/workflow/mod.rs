@@ -333,23 +333,25 @@ impl Context {
             Some(number) => self.store.previous_caseworker(number).await?,
             None => None,
         };
-        let selection = self
-            .select(
-                &permits,
-                &crate::routing::select::Need {
-                    category: category.id.as_str(),
-                    language: language.as_str(),
-                    child_concern: category.is_child_concern(),
-                    interpreter_needed: false,
-                    protected_identity: submitter.is_some_and(|c| c.protection.is_strict()),
-                    ring: 0,
-                    previous_caseworker: previous.as_deref(),
-                    target_municipality: None,
-                    declined: &[],
-                    over_fair_share: &[],
-                },
-            )
-            .await?;
+        // One snapshot (settings, fair share, every caseworker's load) serves both the
+        // selection stored with the case and the dispatch that follows it.
+        let snapshot = self.snapshot().await?;
+        let selection = Self::select_in(
+            &snapshot,
+            &permits,
+            &crate::routing::select::Need {
+                category: category.id.as_str(),
+                language: language.as_str(),
+                child_concern: category.is_child_concern(),
+                interpreter_needed: false,
+                protected_identity: submitter.is_some_and(|c| c.protection.is_strict()),
+                ring: 0,
+                previous_caseworker: previous.as_deref(),
+                target_municipality: None,
+                declined: &[],
+                over_fair_share: &[],
+            },
+        );
         let mut trace = selection.trace.clone();
         trace["home"] = json!(placement.home.as_str());
         trace["home_reason"] = json!(placement.reason);
@@ -398,7 +400,9 @@ impl Context {
             // R10: every home caseworker with the skill hears at once, available or not.
             self.notify("alert.child_concern", &case, None, vec![home.clone()]);
         }
-        let case = self.dispatch(case, Some(selection)).await?;
+        let (case, _) = self
+            .dispatch_in(&snapshot, case, Some(selection), None)
+            .await?;
         let emergency = category.urgent.then(|| Emergency {
             call: "112",
             socialjour_phone: self
@@ -489,7 +493,7 @@ impl Context {
     pub async fn cancel(&self, key: &CitizenKey, id: &str) -> Result<CaseRecord> {
         let (case, ground) = self.citizen_case(key, id).await?;
         let event = CaseEvent::Cancel;
-        let write = CaseWrite::new(
+        let mut write = CaseWrite::new(
             self.clock.now(),
             self.audit(
                 citizen_actor(key).to_owned(),
@@ -500,7 +504,6 @@ impl Context {
         );
         let offered_to = case.owner.clone();
         let offer = self.store.open_offer_of_case(&case.id).await?;
-        let mut write = write;
         if let Some(offer) = &offer {
             write.offer = Some(crate::store::OfferWrite::End {
                 id: offer.id.clone(),
