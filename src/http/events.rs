@@ -270,7 +270,6 @@ fn sse(event: &str, data: &Value) -> Event {
 
 #[cfg(test)]
 mod tests {
-    use chrono::Utc;
     use sqlx::types::Json;
 
     use super::*;
@@ -303,48 +302,22 @@ mod tests {
 
     fn caseworker(id: &str, municipality: &str, skills: &[&str]) -> CaseworkerRecord {
         CaseworkerRecord {
-            id: id.into(),
-            municipality: municipality.into(),
-            name: id.into(),
             skills: Json(skills.iter().map(|s| (*s).to_owned()).collect()),
-            languages: Json(vec!["sv".into()]),
-            max_capacity: 3,
-            capacity: 3,
             status: Availability::Away,
-            protected_identity_clearance: false,
-            status_since: Utc::now(),
-            last_assigned_at: None,
+            ..CaseworkerRecord::fixture(id, municipality)
         }
     }
 
     fn case(state: CaseState, owner: Option<&str>, protection: Option<&str>) -> CaseRecord {
-        let now = Utc::now();
         CaseRecord {
-            id: "c1".into(),
             category: "oro_barn".into(),
-            language: "sv".into(),
-            channel: "identified".into(),
             urgent: true,
-            home: "1275".into(),
             citizen_personnummer: None,
-            citizen_home: Some("1275".into()),
             citizen_protection: protection.map(str::to_owned),
-            citizen_loa: Some("loa3".into()),
-            access_code_hash: None,
             state,
-            ring: 0,
             owner: owner.map(str::to_owned),
             handler: owner.map(|_| "1283".to_owned()),
-            outcome: None,
-            interpreter_needed: false,
-            created_at: now,
-            updated_at: now,
-            queued_since: now,
-            closed_at: None,
-            ring_since: None,
-            assigned_at: None,
-            target_municipality: None,
-            transfer_reason: None,
+            ..CaseRecord::fixture("1275")
         }
     }
 

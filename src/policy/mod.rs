@@ -146,54 +146,21 @@ pub fn caseworker_may_act_as_owner(caseworker: &CaseworkerRecord, case: &CaseRec
 mod tests {
     use super::*;
     use crate::domain::case::CaseState;
-    use crate::domain::people::Availability;
-    use chrono::Utc;
     use sqlx::types::Json;
 
     fn caseworker(id: &str, municipality: &str, clearance: bool) -> CaseworkerRecord {
         CaseworkerRecord {
-            id: id.into(),
-            municipality: municipality.into(),
-            name: "Test".into(),
-            skills: Json(vec!["ekonomi".into()]),
-            languages: Json(vec!["sv".into()]),
-            max_capacity: 5,
-            capacity: 5,
-            status: Availability::Available,
             protected_identity_clearance: clearance,
-            status_since: Utc::now(),
-            last_assigned_at: None,
+            ..CaseworkerRecord::fixture(id, municipality)
         }
     }
 
     fn case(home: &str, category: &str, language: &str, protection: Option<&str>) -> CaseRecord {
-        let now = Utc::now();
         CaseRecord {
-            id: "c1".into(),
             category: category.into(),
             language: language.into(),
-            channel: "identified".into(),
-            urgent: false,
-            home: home.into(),
-            citizen_personnummer: Some("198112189876".into()),
-            citizen_home: Some(home.into()),
             citizen_protection: protection.map(str::to_owned),
-            citizen_loa: Some("loa3".into()),
-            access_code_hash: None,
-            state: CaseState::Queued,
-            ring: 0,
-            owner: None,
-            handler: None,
-            outcome: None,
-            interpreter_needed: false,
-            created_at: now,
-            updated_at: now,
-            queued_since: now,
-            closed_at: None,
-            ring_since: None,
-            assigned_at: None,
-            target_municipality: None,
-            transfer_reason: None,
+            ..CaseRecord::fixture(home)
         }
     }
 

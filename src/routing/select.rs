@@ -233,7 +233,6 @@ mod tests {
     use super::*;
     use crate::domain::people::Availability;
     use crate::routing::permits::Permit;
-    use chrono::TimeZone;
     use proptest::prelude::*;
     use sqlx::types::Json;
 
@@ -244,19 +243,13 @@ mod tests {
         capacity: i64,
         idle_minutes: i64,
     ) -> CaseworkerRecord {
+        let base = CaseworkerRecord::fixture(id, municipality);
         CaseworkerRecord {
-            id: id.into(),
-            municipality: municipality.into(),
-            name: id.into(),
-            skills: Json(vec!["ekonomi".into()]),
             languages: Json(languages.iter().map(|l| (*l).to_owned()).collect()),
             max_capacity: capacity,
             capacity,
-            status: Availability::Available,
-            protected_identity_clearance: false,
-            status_since: Utc.timestamp_opt(1_800_000_000, 0).single().expect("time")
-                - chrono::Duration::minutes(idle_minutes),
-            last_assigned_at: None,
+            status_since: base.status_since - chrono::Duration::minutes(idle_minutes),
+            ..base
         }
     }
 

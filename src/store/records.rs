@@ -98,6 +98,68 @@ impl CaseRecord {
     }
 }
 
+/// A fixed instant for unit-test records, so nothing in them depends on when tests run.
+#[cfg(test)]
+fn fixture_time() -> DateTime<Utc> {
+    DateTime::from_timestamp(1_800_000_000, 0).unwrap_or_default()
+}
+
+#[cfg(test)]
+impl CaseworkerRecord {
+    /// A caseworker for unit tests: available, Swedish, the `ekonomi` skill, capacity 5, no
+    /// clearance. Tests change what they are about with struct update syntax.
+    pub(crate) fn fixture(id: &str, municipality: &str) -> Self {
+        CaseworkerRecord {
+            id: id.into(),
+            municipality: municipality.into(),
+            name: id.into(),
+            skills: Json(vec!["ekonomi".into()]),
+            languages: Json(vec!["sv".into()]),
+            max_capacity: 5,
+            capacity: 5,
+            status: Availability::Available,
+            protected_identity_clearance: false,
+            status_since: fixture_time(),
+            last_assigned_at: None,
+        }
+    }
+}
+
+#[cfg(test)]
+impl CaseRecord {
+    /// An identified, queued `ekonomi` request in Swedish from `home`, for unit tests.
+    pub(crate) fn fixture(home: &str) -> Self {
+        let at = fixture_time();
+        CaseRecord {
+            id: "c1".into(),
+            category: "ekonomi".into(),
+            language: "sv".into(),
+            channel: "identified".into(),
+            urgent: false,
+            home: home.into(),
+            citizen_personnummer: Some("198112189876".into()),
+            citizen_home: Some(home.into()),
+            citizen_protection: None,
+            citizen_loa: Some("loa3".into()),
+            access_code_hash: None,
+            state: CaseState::Queued,
+            ring: 0,
+            owner: None,
+            handler: None,
+            outcome: None,
+            interpreter_needed: false,
+            created_at: at,
+            updated_at: at,
+            queued_since: at,
+            closed_at: None,
+            ring_since: None,
+            assigned_at: None,
+            target_municipality: None,
+            transfer_reason: None,
+        }
+    }
+}
+
 /// A municipality a case may be handled in, from the routing policy, with its reasons.
 #[derive(Clone, Debug, sqlx::FromRow)]
 pub struct PermitRecord {
