@@ -12,7 +12,6 @@ use crate::clock::{Clock, SystemClock};
 use crate::config::Config;
 use crate::domain::federation::{Federation, FederationError};
 use crate::http::{self, AppState};
-use crate::routing::permits::AgreementRules;
 use crate::store::{self, Store, StoreError};
 use crate::workflow::{Context, IdSource, RandomIds};
 
@@ -34,6 +33,8 @@ pub enum StartupError {
     },
     #[error("database: {0}")]
     Store(#[from] StoreError),
+    #[error("policies: {0}")]
+    Policies(String),
     #[error("cannot listen on {addr}: {source}")]
     Listen {
         addr: SocketAddr,
@@ -101,6 +102,9 @@ impl Application {
             }
             tracing::info!(caseworkers = staff.len(), "demo caseworkers seeded");
         }
+        let policy = crate::workflow::load_policies(store.as_ref(), clock.now())
+            .await
+            .map_err(StartupError::Policies)?;
         let listener =
             TcpListener::bind(config.listen)
                 .await
@@ -115,7 +119,7 @@ impl Application {
                 federation,
                 clock,
                 config: Arc::new(config),
-                routing_policy: Arc::new(AgreementRules),
+                policy: Arc::new(policy),
                 ids: options.ids.unwrap_or_else(|| Arc::new(RandomIds)),
                 notices: tokio::sync::broadcast::channel(1024).0,
             },

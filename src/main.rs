@@ -1,4 +1,4 @@
-//! The `brygga` command: serve, demo, migrate.
+//! The `brygga` command: serve, demo, migrate, simulate, policy.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -53,6 +53,112 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Check and test the legal and consent policies (Cedar).
+    Policy {
+        #[command(subcommand)]
+        command: PolicyCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum PolicyCommand {
+    /// Check the policy set against the schema (every policy with an @id, routing permits
+    /// with a @ring).
+    Validate {
+        /// A directory like `policies/`: schema.cedarschema, *.cedar. The shipped set when not
+        /// given.
+        #[arg(long, value_name = "DIR")]
+        dir: Option<PathBuf>,
+    },
+    /// Validate, then run the policy tests (DIR/tests/*.toml) and list any failure.
+    Test {
+        #[arg(long, value_name = "DIR")]
+        dir: Option<PathBuf>,
+    },
+}
+
+/// A policy directory's schema, policy set and tests, each as one text (files in name order).
+struct PolicyFiles {
+    schema: String,
+    policies: String,
+    tests: String,
+}
+
+fn read_sorted(dir: &std::path::Path, extension: &str) -> Result<String, String> {
+    let mut paths: Vec<PathBuf> = std::fs::read_dir(dir)
+        .map_err(|e| format!("cannot read {}: {e}", dir.display()))?
+        .filter_map(|entry| entry.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|x| x == extension))
+        .collect();
+    paths.sort();
+    let mut text = String::new();
+    for path in paths {
+        let content = std::fs::read_to_string(&path)
+            .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+        text.push_str(&content);
+        text.push('\n');
+    }
+    Ok(text)
+}
+
+fn policy_files(dir: Option<&std::path::Path>) -> Result<PolicyFiles, String> {
+    use brygga::policy::{engine, testing};
+    match dir {
+        None => Ok(PolicyFiles {
+            schema: engine::SCHEMA_TEXT.to_owned(),
+            policies: engine::default_text(),
+            tests: testing::default_text(),
+        }),
+        Some(dir) => {
+            let schema_path = dir.join("schema.cedarschema");
+            Ok(PolicyFiles {
+                schema: std::fs::read_to_string(&schema_path)
+                    .map_err(|e| format!("cannot read {}: {e}", schema_path.display()))?,
+                policies: read_sorted(dir, "cedar")?,
+                tests: read_sorted(&dir.join("tests"), "toml")?,
+            })
+        }
+    }
+}
+
+fn policy_command(command: PolicyCommand) -> Result<(), String> {
+    use brygga::policy::{engine, testing};
+    let (dir, run_tests) = match &command {
+        PolicyCommand::Validate { dir } => (dir.as_deref(), false),
+        PolicyCommand::Test { dir } => (dir.as_deref(), true),
+    };
+    let files = policy_files(dir)?;
+    let schema = engine::parse_schema(&files.schema).map_err(|e| e.join("\n"))?;
+    let compiled = engine::compile(&files.policies, &schema)
+        .map_err(|errors| format!("the policy set is invalid:\n  {}", errors.join("\n  ")))?;
+    println!(
+        "{} policies valid against the schema: {}",
+        compiled.ids.len(),
+        compiled.ids.join(", ")
+    );
+    if !run_tests {
+        return Ok(());
+    }
+    let tests = testing::parse("tests", &files.tests)?;
+    let failures = testing::run(&compiled, &schema, &tests);
+    for f in &failures {
+        println!("FAIL [{}] {}: {}", f.rule, f.name, f.message);
+    }
+    let untested = testing::untested(&compiled, &tests);
+    if !untested.is_empty() {
+        println!("policies no test names: {}", untested.join(", "));
+    }
+    println!(
+        "{} tests, {} passed, {} failed",
+        tests.len(),
+        tests.len() - failures.len(),
+        failures.len()
+    );
+    if failures.is_empty() && untested.is_empty() {
+        Ok(())
+    } else {
+        Err("policy tests failed".to_owned())
+    }
 }
 
 fn init_tracing(filter: &str) {
@@ -144,6 +250,7 @@ async fn run(cli: Cli) -> Result<(), String> {
             );
             Ok(())
         }
+        Command::Policy { command } => policy_command(command),
         Command::Simulate {
             federation,
             requests,

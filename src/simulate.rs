@@ -31,7 +31,6 @@ use crate::domain::case::{CaseState, Outcome, TransitionError};
 use crate::domain::federation::{CategoryKind, Federation, FederationError};
 use crate::domain::people::{Availability, Loa, Protection};
 use crate::domain::personnummer::Personnummer;
-use crate::routing::permits::AgreementRules;
 use crate::routing::settings::{CategoryRouting, Mode};
 use crate::store::{self, CaseRecord, CaseworkerRecord, OfferRecord, PermitRecord, StoreError};
 use crate::workflow::{self, CitizenKey, ConsentInput, Context, IdSource, Notice, SubmitInput};
@@ -205,6 +204,8 @@ pub enum SimulationError {
     Store(#[from] StoreError),
     #[error("workflow: {0}")]
     Workflow(#[from] workflow::Error),
+    #[error("policies: {0}")]
+    Policies(String),
     #[error("cannot create the simulation's database directory {path}: {source}")]
     Scratch {
         path: PathBuf,
@@ -424,12 +425,15 @@ pub async fn run(config: SimulationConfig) -> Result<Report, SimulationError> {
         )
         .await?;
     let clock = Arc::new(ManualClock::new(start));
+    let policy = crate::workflow::load_policies(store.as_ref(), start)
+        .await
+        .map_err(SimulationError::Policies)?;
     let ctx = Context {
         store,
         federation: Arc::new(federation),
         clock: clock.clone(),
         config: Arc::new(Config::default()),
-        routing_policy: Arc::new(AgreementRules),
+        policy: Arc::new(policy),
         ids: Arc::new(CountingIds::default()),
         notices: broadcast::channel(1024).0,
     };

@@ -39,9 +39,7 @@ async fn put_settings(
     AdminAuth(municipality): AdminAuth,
     ApiJson(body): ApiJson<Vec<CategoryRouting>>,
 ) -> Result<Json<SettingsView>, ApiError> {
-    if municipality.is_some() {
-        return Err(ApiError::Forbidden);
-    }
+    app.ctx.may_administer_federation(municipality.as_deref())?;
     app.ctx
         .set_routing_settings("admin:federation", &body)
         .await?;

@@ -25,6 +25,7 @@ pub fn router() -> Router<AppState> {
         .route("/api/v1/cases/{id}/release", post(release))
         .route("/api/v1/cases/{id}/close", post(close))
         .route("/api/v1/cases/{id}/transfer", post(transfer))
+        .route("/api/v1/cases/{id}/harm-assessment", post(harm_assessment))
         .route("/api/v1/me/availability", put(availability).get(me))
 }
 
@@ -133,6 +134,34 @@ async fn availability(
         .set_availability(&me, body.status, body.capacity)
         .await?;
     Ok(Json(CaseworkerView::from(&updated)))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct HarmAssessmentBody {
+    cross_border_ok: bool,
+    reason: String,
+}
+
+/// A home caseworker records whether a request with sekretessmarkering may leave home (R12).
+async fn harm_assessment(
+    State(app): State<AppState>,
+    CaseworkerAuth(me): CaseworkerAuth,
+    Path(id): Path<String>,
+    ApiJson(body): ApiJson<HarmAssessmentBody>,
+) -> Result<(axum::http::StatusCode, Json<serde_json::Value>), ApiError> {
+    let case = app
+        .ctx
+        .record_harm_assessment(&me, &id, body.cross_border_ok, &body.reason)
+        .await?;
+    Ok((
+        axum::http::StatusCode::CREATED,
+        Json(serde_json::json!({
+            "id": case.id,
+            "harm_assessment": case.harm_assessment,
+            "state": case.state,
+        })),
+    ))
 }
 
 #[derive(Deserialize)]

@@ -44,6 +44,9 @@ pub enum ApiError {
     /// A rule of API.md's 422 list, by its code (`unknown_category`, …).
     #[error("unprocessable: {0}")]
     Unprocessable(&'static str),
+    /// A policy version that does not validate or fails its tests; the errors say why.
+    #[error("policy invalid")]
+    PolicyInvalid { errors: Vec<String> },
     #[error("service unavailable: {0}")]
     Unavailable(String),
     #[error("internal error: {0}")]
@@ -56,6 +59,7 @@ pub struct ErrorBody {
     pub code: &'static str,
     pub field: Option<String>,
     pub policies: Option<Vec<String>>,
+    pub errors: Option<Vec<String>>,
 }
 
 #[derive(Serialize)]
@@ -66,6 +70,8 @@ struct Wire<'a> {
     field: Option<&'a str>,
     #[serde(skip_serializing_if = "Option::is_none")]
     policies: Option<&'a [String]>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    errors: Option<&'a [String]>,
 }
 
 impl ApiError {
@@ -81,9 +87,9 @@ impl ApiError {
             ApiError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             ApiError::Conflict(_) => StatusCode::CONFLICT,
             ApiError::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
-            ApiError::InvalidField { .. } | ApiError::Unprocessable(_) => {
-                StatusCode::UNPROCESSABLE_ENTITY
-            }
+            ApiError::InvalidField { .. }
+            | ApiError::Unprocessable(_)
+            | ApiError::PolicyInvalid { .. } => StatusCode::UNPROCESSABLE_ENTITY,
             ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -112,6 +118,7 @@ impl ApiError {
             ApiError::PayloadTooLarge => "payload_too_large",
             ApiError::InvalidField { .. } => "invalid_field",
             ApiError::Unprocessable(code) => code,
+            ApiError::PolicyInvalid { .. } => "policy_invalid",
             ApiError::Unavailable(_) => "unavailable",
             ApiError::Internal(_) => "internal",
         }
@@ -142,6 +149,10 @@ impl IntoResponse for ApiError {
             code: self.code(),
             field: match &self {
                 ApiError::InvalidField { field } => Some(field.clone()),
+                _ => None,
+            },
+            errors: match &self {
+                ApiError::PolicyInvalid { errors } => Some(errors.clone()),
                 _ => None,
             },
             policies: match self {
@@ -179,6 +190,7 @@ pub async fn localize(request: Request, next: Next) -> Response {
         message,
         field: body.field.as_deref(),
         policies: body.policies.as_deref(),
+        errors: body.errors.as_deref(),
     };
     let (mut parts, _) = response.into_parts();
     let bytes = serde_json::to_vec(&wire).unwrap_or_default();

@@ -9,7 +9,6 @@
 //! released, transferred or closed in the meantime must not leak.
 
 use std::convert::Infallible;
-use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
@@ -25,7 +24,7 @@ use super::error::ApiError;
 use super::extract::MaybePrincipal;
 use crate::auth::Principal;
 use crate::policy;
-use crate::store::{CaseRecord, CaseworkerRecord, PermitRecord, Store, StoreError};
+use crate::store::{CaseRecord, CaseworkerRecord, StoreError};
 use crate::workflow::{self, Notice};
 
 const QUEUE_CHANGED: &str = "queue.changed";
@@ -102,7 +101,7 @@ async fn events(
     // Subscribed before the answer goes out, so nothing sent after the client sees the 200 is
     // missed.
     let feed = Feed {
-        store: app.ctx.store.clone(),
+        ctx: app.ctx.clone(),
         subscriber,
         notices: app.ctx.notices.subscribe(),
         shutdown: app.shutdown.clone(),
@@ -110,10 +109,10 @@ async fn events(
     Ok(Sse::new(feed.into_stream()).keep_alive(KeepAlive::new().interval(KEEP_ALIVE)))
 }
 
-/// One subscriber's view of the broadcast. It holds the store, not the whole application
-/// state, because it only ever reads.
+/// One subscriber's view of the broadcast. It holds the workflow context (the store and the
+/// policies), not the whole application state, because it only ever reads.
 struct Feed {
-    store: Arc<dyn Store>,
+    ctx: workflow::Context,
     subscriber: Subscriber,
     notices: broadcast::Receiver<Notice>,
     /// The server is shutting down: the stream ends so the connection can close.
@@ -151,7 +150,7 @@ impl Feed {
             let Some(delivery) = audience(&notice, &self.subscriber) else {
                 continue;
             };
-            match confirm(self.store.as_ref(), &notice, delivery).await {
+            match confirm(&self.ctx, &notice, delivery).await {
                 Ok(Verdict::Send(event)) => return Some(event),
                 Ok(Verdict::Skip) => {}
                 Ok(Verdict::End) => return None,
@@ -212,7 +211,7 @@ fn audience<'s>(notice: &Notice, subscriber: &'s Subscriber) -> Option<Delivery<
 
 /// Turns a delivery into an event, reading what may have changed since the notice was sent.
 async fn confirm(
-    store: &dyn Store,
+    ctx: &workflow::Context,
     notice: &Notice,
     delivery: Delivery<'_>,
 ) -> Result<Verdict, StoreError> {
@@ -220,15 +219,21 @@ async fn confirm(
         Delivery::Ready { event, data } => return Ok(Verdict::Send(sse(event, &data))),
         Delivery::Recheck { event, caseworker } => (event, caseworker),
     };
-    let Some(caseworker) = store.caseworker(caseworker_id).await? else {
+    let Some(caseworker) = ctx.store.caseworker(caseworker_id).await? else {
         return Ok(Verdict::End);
     };
-    let Some(case) = store.case(&notice.case_id).await? else {
+    let Some(case) = ctx.store.case(&notice.case_id).await? else {
         return Ok(Verdict::Skip);
     };
-    let permits = store.permits(&case.id).await?;
+    let view = ctx.policy.caseworker_may(
+        policy::Action::View,
+        &ctx.federation,
+        &caseworker,
+        &case,
+        ctx.clock.today(),
+    );
     Ok(
-        match rechecked(event, notice, &caseworker, &case, &permits) {
+        match rechecked(event, notice, &caseworker, &case, &view) {
             Some(data) => Verdict::Send(sse(event, &data)),
             None => Verdict::Skip,
         },
@@ -242,13 +247,10 @@ fn rechecked(
     notice: &Notice,
     caseworker: &CaseworkerRecord,
     case: &CaseRecord,
-    permits: &[PermitRecord],
+    view: &policy::Decision,
 ) -> Option<Value> {
-    let permit = permits
-        .iter()
-        .find(|p| p.municipality == caseworker.municipality);
     // Also for child concerns: R11 lets only cleared staff know a protected case exists.
-    if !policy::caseworker_may_view(caseworker, case, permit).allowed {
+    if !view.allowed {
         return None;
     }
     if event == CHILD_CONCERN {
@@ -285,6 +287,21 @@ mod tests {
             caseworker: caseworker.map(str::to_owned),
             municipalities: municipalities.iter().map(|m| (*m).to_owned()).collect(),
         }
+    }
+
+    /// `rechecked` with the shipped policies' view decision, as `confirm` makes it.
+    fn recheck(
+        event: &str,
+        notice: &Notice,
+        caseworker: &CaseworkerRecord,
+        case: &CaseRecord,
+    ) -> Option<Value> {
+        let engine = policy::Engine::with_defaults().expect("policies");
+        let federation = crate::domain::federation::familjen_helsingborg();
+        let today = chrono::NaiveDate::from_ymd_opt(2026, 11, 23).expect("date");
+        let view =
+            engine.caseworker_may(policy::Action::View, &federation, caseworker, case, today);
+        rechecked(event, notice, caseworker, case, &view)
     }
 
     fn caseworker_subscriber(id: &str, municipality: &str) -> Subscriber {
@@ -419,24 +436,30 @@ mod tests {
     fn case_events_follow_the_case_as_it_is_now() {
         let message = notice(CASE_MESSAGE, Some("1283-01"), &[]);
         let owner = caseworker("1283-01", "1283", &["ekonomi"]);
+        // An adult's consented ekonomi case, which the agreement lets Helsingborg handle.
+        let case = |state, owner| CaseRecord {
+            category: "ekonomi".into(),
+            urgent: false,
+            citizen_personnummer: Some("198112189876".into()),
+            consent_cross_municipality: true,
+            ..case(state, owner, None)
+        };
         assert_eq!(
-            rechecked(
+            recheck(
                 CASE_MESSAGE,
                 &message,
                 &owner,
-                &case(CaseState::Assigned, Some("1283-01"), None),
-                &[]
+                &case(CaseState::Assigned, Some("1283-01")),
             ),
             Some(json!({ "id": "c1", "state": "assigned" }))
         );
         // Released or transferred since: outside home, a former owner hears nothing more.
         assert_eq!(
-            rechecked(
+            recheck(
                 CASE_MESSAGE,
                 &message,
                 &owner,
-                &case(CaseState::Assigned, Some("1283-02"), None),
-                &[]
+                &case(CaseState::Assigned, Some("1283-02")),
             ),
             None
         );
@@ -448,29 +471,29 @@ mod tests {
         let queued = case(CaseState::Queued, None, None);
         let skilled = caseworker("1275-01", "1275", &["oro_barn", "ekonomi"]);
         assert_eq!(
-            rechecked(CHILD_CONCERN, &alert, &skilled, &queued, &[]),
+            recheck(CHILD_CONCERN, &alert, &skilled, &queued),
             Some(json!({ "id": "c1", "category": "oro_barn", "home": "1275" }))
         );
         let unskilled = caseworker("1275-02", "1275", &["ekonomi"]);
         assert_eq!(
-            rechecked(CHILD_CONCERN, &alert, &unskilled, &queued, &[]),
+            recheck(CHILD_CONCERN, &alert, &unskilled, &queued),
             None
         );
         let elsewhere = caseworker("1283-01", "1283", &["oro_barn"]);
         assert_eq!(
-            rechecked(CHILD_CONCERN, &alert, &elsewhere, &queued, &[]),
+            recheck(CHILD_CONCERN, &alert, &elsewhere, &queued),
             None
         );
         // R11: an uncleared caseworker must not learn that a protected case exists.
         let protected = case(CaseState::Queued, None, Some("skyddad_folkbokforing"));
         assert_eq!(
-            rechecked(CHILD_CONCERN, &alert, &skilled, &protected, &[]),
+            recheck(CHILD_CONCERN, &alert, &skilled, &protected),
             None
         );
         let cleared = CaseworkerRecord {
             protected_identity_clearance: true,
             ..skilled
         };
-        assert!(rechecked(CHILD_CONCERN, &alert, &cleared, &protected, &[]).is_some());
+        assert!(recheck(CHILD_CONCERN, &alert, &cleared, &protected).is_some());
     }
 }

@@ -8,6 +8,7 @@ pub mod error;
 mod events;
 pub mod extract;
 mod offers;
+mod policies;
 mod ops;
 mod requests;
 mod views;
@@ -48,6 +49,7 @@ impl From<workflow::Error> for ApiError {
                 field: field.to_owned(),
             },
             W::Unprocessable(code) => ApiError::Unprocessable(code),
+            W::PolicyInvalid(errors) => ApiError::PolicyInvalid { errors },
             W::Store(s) => ApiError::from(s),
         }
     }
@@ -69,6 +71,7 @@ pub fn router(state: AppState) -> Router {
         .merge(cases::router())
         .merge(offers::router())
         .merge(admin::router())
+        .merge(policies::router())
         .merge(events::router());
     if state.demo {
         api = api.merge(demo::router());

@@ -2,14 +2,14 @@
 
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode, header};
-use axum::routing::{get, post};
+use axum::routing::{get, post, put};
 use axum::{Json, Router};
 use serde::Deserialize;
 
 use super::AppState;
 use super::error::ApiError;
 use super::extract::{ApiJson, CitizenAuth, CitizenSide, MaybePrincipal};
-use super::views::{RequestView, SubmittedView};
+use super::views::{ConsentHistoryView, RequestView, SubmittedView};
 use crate::auth::Principal;
 use crate::i18n::Lang;
 use crate::workflow::{ConsentInput, SubmitInput};
@@ -20,6 +20,7 @@ pub fn router() -> Router<AppState> {
         .route("/api/v1/requests/{id}", get(view))
         .route("/api/v1/requests/{id}/messages", post(write))
         .route("/api/v1/requests/{id}/cancel", post(cancel))
+        .route("/api/v1/requests/{id}/consent", put(consent))
         .route("/api/v1/me/requests", get(mine))
 }
 
@@ -114,6 +115,30 @@ async fn cancel(
 ) -> Result<Json<RequestView>, ApiError> {
     let case = app.ctx.cancel(&key, &id).await?;
     Ok(Json(RequestView::summary(&case)))
+}
+
+/// Gives, narrows or withdraws consent to cross-municipality handling; a withdrawal takes
+/// effect at once (R9) and the history is kept.
+async fn consent(
+    State(app): State<AppState>,
+    CitizenSide(key): CitizenSide,
+    Path(id): Path<String>,
+    ApiJson(body): ApiJson<ConsentBody>,
+) -> Result<Json<ConsentHistoryView>, ApiError> {
+    let history = app
+        .ctx
+        .set_consent(
+            &key,
+            &id,
+            ConsentInput {
+                cross_municipality: body.cross_municipality,
+                municipalities: body.municipalities,
+            },
+        )
+        .await?;
+    ConsentHistoryView::new(&history)
+        .map(Json)
+        .ok_or_else(|| ApiError::Internal("a request without consent history".into()))
 }
 
 async fn mine(

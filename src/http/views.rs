@@ -33,6 +33,47 @@ pub struct ConsentView {
     pub given_at: DateTime<Utc>,
 }
 
+/// The consent as it stands now, with every earlier version (R9: the history is kept).
+#[derive(Serialize)]
+pub struct ConsentHistoryView {
+    pub cross_municipality: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub municipalities: Option<Vec<String>>,
+    pub given_at: DateTime<Utc>,
+    pub history: Vec<ConsentEntryView>,
+}
+
+#[derive(Serialize)]
+pub struct ConsentEntryView {
+    pub cross_municipality: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub municipalities: Option<Vec<String>>,
+    pub at: DateTime<Utc>,
+    /// `citizen`, `anonymous` or `system`.
+    pub by: String,
+}
+
+impl ConsentHistoryView {
+    /// `None` for an empty history (a request always has its first consent).
+    pub fn new(history: &[ConsentRecord]) -> Option<Self> {
+        let current = history.last()?;
+        Some(ConsentHistoryView {
+            cross_municipality: current.cross_municipality,
+            municipalities: current.municipalities.as_ref().map(|m| m.0.clone()),
+            given_at: current.at,
+            history: history
+                .iter()
+                .map(|c| ConsentEntryView {
+                    cross_municipality: c.cross_municipality,
+                    municipalities: c.municipalities.as_ref().map(|m| m.0.clone()),
+                    at: c.at,
+                    by: c.actor.clone(),
+                })
+                .collect(),
+        })
+    }
+}
+
 impl From<&ConsentRecord> for ConsentView {
     fn from(c: &ConsentRecord) -> Self {
         ConsentView {

@@ -21,9 +21,10 @@ use crate::domain::federation::Federation;
 use crate::domain::people::Availability;
 
 pub use records::{
-    AuditRecord, CaseRecord, CaseWrite, CaseworkerRecord, ConsentRecord, MessageRecord,
-    NewAuditEvent, NewCase, NewMessage, OfferRecord, OfferWrite, PermitRecord,
-    RoutingSettingsRecord, RoutingWrite, Sender, TraceRecord,
+    AuditRecord, CaseRecord, CaseWrite, CaseworkerRecord, ConsentRecord, ConsentWrite,
+    HarmAssessmentRecord, HarmWrite, MessageRecord, NewAuditEvent, NewCase, NewMessage,
+    OfferRecord, OfferWrite, PermitRecord, PolicyVersionRecord, RoutingSettingsRecord,
+    RoutingWrite, Sender, TraceRecord,
 };
 pub use sql::{PostgresStore, SqliteStore};
 
@@ -89,6 +90,9 @@ pub trait Store: Send + Sync + 'static {
     async fn case(&self, id: &str) -> Result<Option<CaseRecord>>;
     async fn messages(&self, case_id: &str) -> Result<Vec<MessageRecord>>;
     async fn consent(&self, case_id: &str) -> Result<Option<ConsentRecord>>;
+    /// Every consent of the case, oldest first (R9: the history is kept).
+    async fn consents(&self, case_id: &str) -> Result<Vec<ConsentRecord>>;
+    async fn harm_assessments(&self, case_id: &str) -> Result<Vec<HarmAssessmentRecord>>;
     /// Applies `event` through the domain's state machine under the case's lock (and, for an
     /// event that takes capacity, the caseworker's), then commits the change with `write`.
     async fn transition(
@@ -97,6 +101,16 @@ pub trait Store: Send + Sync + 'static {
         event: &CaseEvent,
         write: &CaseWrite,
     ) -> Result<(CaseRecord, Transition)>;
+    /// Commits `write` (consent, harm assessment, permits, routing, trace, audit) under the
+    /// case's lock without a change of state; the state must still be `expected`.
+    async fn amend(
+        &self,
+        case_id: &str,
+        expected: crate::domain::case::CaseState,
+        write: &CaseWrite,
+    ) -> Result<CaseRecord>;
+    /// Open cases (offered, assigned, waiting for the citizen) held outside their home.
+    async fn cross_border_open(&self) -> Result<Vec<CaseRecord>>;
     /// Queued cases that `municipality` may take at the ring each has reached (and, for a
     /// transferred case, only its target), most urgent and oldest first.
     async fn queue(&self, municipality: &str, limit: u32) -> Result<Vec<CaseRecord>>;
@@ -141,6 +155,27 @@ pub trait Store: Send + Sync + 'static {
     async fn cases_of_owner(&self, caseworker: &str) -> Result<Vec<CaseRecord>>;
     /// All requests of one identified citizen, newest first.
     async fn cases_of_citizen(&self, personnummer: &str) -> Result<Vec<CaseRecord>>;
+
+    async fn policy_versions(&self) -> Result<Vec<PolicyVersionRecord>>;
+    async fn policy_version(&self, version: i64) -> Result<Option<PolicyVersionRecord>>;
+    async fn active_policy_version(&self) -> Result<Option<PolicyVersionRecord>>;
+    /// Stores a new version (the next number) and returns it; `activate` makes it the active one
+    /// at once (only for the first, shipped version).
+    async fn insert_policy_version(
+        &self,
+        policies: &str,
+        tests: &str,
+        author: &str,
+        at: DateTime<Utc>,
+        activate: bool,
+    ) -> Result<i64>;
+    /// Makes `version` the active one, with its audit event, in one transaction.
+    async fn activate_policy_version(
+        &self,
+        version: i64,
+        by: &str,
+        audit: &NewAuditEvent,
+    ) -> Result<()>;
 
     /// Audit events for reads and listings (writes append theirs inside their transaction).
     async fn append_audit(&self, event: &NewAuditEvent) -> Result<()>;

@@ -66,6 +66,11 @@ pub struct CaseRecord {
     pub assigned_at: Option<DateTime<Utc>>,
     pub target_municipality: Option<String>,
     pub transfer_reason: Option<String>,
+    /// The consent as it stands (its history is in `consents`).
+    pub consent_cross_municipality: bool,
+    pub consent_municipalities: Option<Json<Vec<String>>>,
+    /// The latest harm assessment (R12): `cross_border_ok` or `stay_home`.
+    pub harm_assessment: Option<String>,
 }
 
 impl CaseRecord {
@@ -156,6 +161,9 @@ impl CaseRecord {
             assigned_at: None,
             target_municipality: None,
             transfer_reason: None,
+            consent_cross_municipality: false,
+            consent_municipalities: None,
+            harm_assessment: None,
         }
     }
 }
@@ -257,6 +265,46 @@ pub struct ConsentRecord {
     pub cross_municipality: bool,
     pub municipalities: Option<Json<Vec<String>>>,
     pub at: DateTime<Utc>,
+    /// `citizen`, `anonymous` or `system`.
+    pub actor: String,
+}
+
+#[derive(Clone, Debug, sqlx::FromRow)]
+pub struct HarmAssessmentRecord {
+    pub id: i64,
+    pub case_id: String,
+    pub caseworker_id: String,
+    pub cross_border_ok: bool,
+    pub reason: String,
+    pub at: DateTime<Utc>,
+}
+
+#[derive(Clone, Debug, sqlx::FromRow)]
+pub struct PolicyVersionRecord {
+    pub version: i64,
+    pub policies: String,
+    pub tests: String,
+    pub author: String,
+    pub created_at: DateTime<Utc>,
+    pub activated_at: Option<DateTime<Utc>>,
+    pub activated_by: Option<String>,
+    pub active: bool,
+}
+
+/// A new consent, recorded in the history and set on the case.
+#[derive(Clone, Debug)]
+pub struct ConsentWrite {
+    pub cross_municipality: bool,
+    pub municipalities: Option<Vec<String>>,
+    pub actor: &'static str,
+}
+
+/// A home caseworker's harm assessment (R12).
+#[derive(Clone, Debug)]
+pub struct HarmWrite {
+    pub caseworker_id: String,
+    pub cross_border_ok: bool,
+    pub reason: String,
 }
 
 #[derive(Clone, Debug, sqlx::FromRow)]
@@ -327,6 +375,10 @@ pub struct CaseWrite {
     pub trace: Option<serde_json::Value>,
     pub offer: Option<OfferWrite>,
     pub routing: Option<RoutingWrite>,
+    /// Replaces the municipalities the case may be handled in.
+    pub permits: Option<Vec<crate::routing::permits::Permit>>,
+    pub consent: Option<ConsentWrite>,
+    pub harm_assessment: Option<HarmWrite>,
     /// Its `at`, `case_id` and `municipality` are filled in from the case by the store.
     pub audit: NewAuditEvent,
 }
@@ -340,6 +392,9 @@ impl CaseWrite {
             trace: None,
             offer: None,
             routing: None,
+            permits: None,
+            consent: None,
+            harm_assessment: None,
             audit,
         }
     }

@@ -19,9 +19,10 @@ use sqlx::sqlite::{
 use sqlx::types::Json;
 
 use super::{
-    AuditRecord, CaseRecord, CaseWrite, CaseworkerRecord, ConsentRecord, MessageRecord,
-    NewAuditEvent, NewCase, OfferRecord, OfferWrite, PermitRecord, Result, RoutingSettingsRecord,
-    RoutingWrite, Store, StoreError, TraceRecord,
+    AuditRecord, CaseRecord, CaseWrite, CaseworkerRecord, ConsentRecord, HarmAssessmentRecord,
+    MessageRecord, NewAuditEvent, NewCase, OfferRecord, OfferWrite, PermitRecord,
+    PolicyVersionRecord, Result, RoutingSettingsRecord, RoutingWrite, Store, StoreError,
+    TraceRecord,
 };
 use crate::domain::case::{
     self, CaseEvent, CaseState, Load, OwnerChange, Transition, TransitionError,
@@ -75,6 +76,11 @@ const SQLITE_MIGRATIONS: Embedded = Embedded(&[
         "router",
         include_str!("../../migrations/sqlite/0002_router.sql"),
     ),
+    (
+        3,
+        "policies",
+        include_str!("../../migrations/sqlite/0003_policies.sql"),
+    ),
 ]);
 
 const POSTGRES_MIGRATIONS: Embedded = Embedded(&[
@@ -87,6 +93,11 @@ const POSTGRES_MIGRATIONS: Embedded = Embedded(&[
         2,
         "router",
         include_str!("../../migrations/postgres/0002_router.sql"),
+    ),
+    (
+        3,
+        "policies",
+        include_str!("../../migrations/postgres/0003_policies.sql"),
     ),
 ]);
 
@@ -388,6 +399,99 @@ macro_rules! sql_store {
                 Ok(())
             }
 
+            /// What a write carries besides a change of state: consent, harm assessment,
+            /// permits, routing, message, trace and the audit event.
+            async fn write_extras(
+                conn: &mut $conn,
+                current: &CaseRecord,
+                write: &CaseWrite,
+            ) -> Result<()> {
+                let case_id = current.id.as_str();
+                if let Some(consent) = &write.consent {
+                    sqlx::query(
+                        "INSERT INTO consents (case_id, cross_municipality, municipalities, at, actor) \
+                         VALUES ($1, $2, $3, $4, $5)",
+                    )
+                    .bind(case_id)
+                    .bind(consent.cross_municipality)
+                    .bind(consent.municipalities.as_ref().map(Json))
+                    .bind(write.at)
+                    .bind(consent.actor)
+                    .execute(&mut *conn)
+                    .await?;
+                    sqlx::query(
+                        "UPDATE cases SET consent_cross_municipality = $2, consent_municipalities = $3 \
+                         WHERE id = $1",
+                    )
+                    .bind(case_id)
+                    .bind(consent.cross_municipality)
+                    .bind(consent.municipalities.as_ref().map(Json))
+                    .execute(&mut *conn)
+                    .await?;
+                }
+                if let Some(harm) = &write.harm_assessment {
+                    sqlx::query(
+                        "INSERT INTO harm_assessments (case_id, caseworker_id, cross_border_ok, reason, at) \
+                         VALUES ($1, $2, $3, $4, $5)",
+                    )
+                    .bind(case_id)
+                    .bind(&harm.caseworker_id)
+                    .bind(harm.cross_border_ok)
+                    .bind(&harm.reason)
+                    .bind(write.at)
+                    .execute(&mut *conn)
+                    .await?;
+                    sqlx::query("UPDATE cases SET harm_assessment = $2 WHERE id = $1")
+                        .bind(case_id)
+                        .bind(if harm.cross_border_ok { "cross_border_ok" } else { "stay_home" })
+                        .execute(&mut *conn)
+                        .await?;
+                }
+                if let Some(permits) = &write.permits {
+                    Self::insert_permits(conn, case_id, permits, true).await?;
+                }
+                if let Some(routing) = &write.routing {
+                    Self::write_routing(conn, current, routing, write.at).await?;
+                }
+                if let Some(message) = &write.message {
+                    Self::insert_message(conn, case_id, message, write.at).await?;
+                }
+                if let Some(trace) = &write.trace {
+                    Self::insert_trace(conn, case_id, trace, write.at).await?;
+                }
+                let mut audit = write.audit.clone();
+                audit.at = write.at;
+                audit.case_id = Some(case_id.to_owned());
+                audit.municipality = current.home.clone();
+                Self::insert_audit(conn, &audit).await
+            }
+
+            async fn insert_permits(
+                conn: &mut $conn,
+                case_id: &str,
+                permits: &[crate::routing::permits::Permit],
+                replace: bool,
+            ) -> Result<()> {
+                if replace {
+                    sqlx::query("DELETE FROM case_permits WHERE case_id = $1")
+                        .bind(case_id)
+                        .execute(&mut *conn)
+                        .await?;
+                }
+                for permit in permits {
+                    sqlx::query(
+                        "INSERT INTO case_permits (case_id, municipality, ring, policies) VALUES ($1, $2, $3, $4)",
+                    )
+                    .bind(case_id)
+                    .bind(&permit.municipality)
+                    .bind(permit.ring)
+                    .bind(Json(&permit.policies))
+                    .execute(&mut *conn)
+                    .await?;
+                }
+                Ok(())
+            }
+
             async fn count_load(conn: &mut $conn, caseworker: &str) -> Result<u32> {
                 let n: i64 = sqlx::query_scalar(
                     "SELECT COUNT(*) FROM cases WHERE owner = $1 \
@@ -630,9 +734,9 @@ macro_rules! sql_store {
                     "INSERT INTO cases (id, category, language, channel, urgent, home, citizen_personnummer, \
                      citizen_home, citizen_protection, citizen_loa, access_code_hash, state, ring, owner, \
                      handler, outcome, interpreter_needed, created_at, updated_at, queued_since, closed_at, \
-                     ring_since) \
+                     ring_since, consent_cross_municipality, consent_municipalities) \
                      VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, 'queued', $12, NULL, NULL, NULL, \
-                     $13, $14, $14, $14, NULL, $14)",
+                     $13, $14, $14, $14, NULL, $14, $15, $16)",
                 )
                 .bind(&case.id)
                 .bind(&case.category)
@@ -648,15 +752,19 @@ macro_rules! sql_store {
                 .bind(case.ring)
                 .bind(case.interpreter_needed)
                 .bind(case.at)
+                .bind(case.consent_cross_municipality)
+                .bind(case.consent_municipalities.as_ref().map(Json))
                 .execute(&mut *tx)
                 .await?;
                 sqlx::query(
-                    "INSERT INTO consents (case_id, cross_municipality, municipalities, at) VALUES ($1, $2, $3, $4)",
+                    "INSERT INTO consents (case_id, cross_municipality, municipalities, at, actor) \
+                     VALUES ($1, $2, $3, $4, $5)",
                 )
                 .bind(&case.id)
                 .bind(case.consent_cross_municipality)
                 .bind(case.consent_municipalities.as_ref().map(Json))
                 .bind(case.at)
+                .bind(if case.anonymous { "anonymous" } else { "citizen" })
                 .execute(&mut *tx)
                 .await?;
                 let first = super::NewMessage {
@@ -665,17 +773,7 @@ macro_rules! sql_store {
                     body: case.text.clone(),
                 };
                 Self::insert_message(&mut tx, &case.id, &first, case.at).await?;
-                for permit in &case.permits {
-                    sqlx::query(
-                        "INSERT INTO case_permits (case_id, municipality, ring, policies) VALUES ($1, $2, $3, $4)",
-                    )
-                    .bind(&case.id)
-                    .bind(&permit.municipality)
-                    .bind(permit.ring)
-                    .bind(Json(&permit.policies))
-                    .execute(&mut *tx)
-                    .await?;
-                }
+                Self::insert_permits(&mut tx, &case.id, &case.permits, false).await?;
                 Self::insert_trace(&mut tx, &case.id, &case.trace, case.at).await?;
                 Self::insert_audit(&mut tx, &case.audit).await?;
                 let record = Self::select_case(&mut tx, &case.id, false)
@@ -701,8 +799,7 @@ macro_rules! sql_store {
 
             async fn consent(&self, case_id: &str) -> Result<Option<ConsentRecord>> {
                 Ok(sqlx::query_as::<_, ConsentRecord>(
-                    "SELECT id, case_id, cross_municipality, municipalities, at FROM consents \
-                     WHERE case_id = $1 ORDER BY id DESC LIMIT 1",
+                    "SELECT * FROM consents WHERE case_id = $1 ORDER BY id DESC LIMIT 1",
                 )
                 .bind(case_id)
                 .fetch_optional(&self.pool)
@@ -809,25 +906,168 @@ macro_rules! sql_store {
                     }
                     None => {}
                 }
-                if let Some(routing) = &write.routing {
-                    Self::write_routing(&mut tx, &current, routing, write.at).await?;
-                }
-                if let Some(message) = &write.message {
-                    Self::insert_message(&mut tx, case_id, message, write.at).await?;
-                }
-                if let Some(trace) = &write.trace {
-                    Self::insert_trace(&mut tx, case_id, trace, write.at).await?;
-                }
-                let mut audit = write.audit.clone();
-                audit.at = write.at;
-                audit.case_id = Some(case_id.to_owned());
-                audit.municipality = current.home.clone();
-                Self::insert_audit(&mut tx, &audit).await?;
+                Self::write_extras(&mut tx, &current, write).await?;
                 let updated = Self::select_case(&mut tx, case_id, false)
                     .await?
                     .ok_or(StoreError::NotFound)?;
                 tx.commit().await?;
                 Ok((updated, transition))
+            }
+
+            async fn consents(&self, case_id: &str) -> Result<Vec<ConsentRecord>> {
+                Ok(sqlx::query_as::<_, ConsentRecord>(
+                    "SELECT * FROM consents WHERE case_id = $1 ORDER BY id",
+                )
+                .bind(case_id)
+                .fetch_all(&self.pool)
+                .await?)
+            }
+
+            async fn harm_assessments(&self, case_id: &str) -> Result<Vec<HarmAssessmentRecord>> {
+                Ok(sqlx::query_as::<_, HarmAssessmentRecord>(
+                    "SELECT * FROM harm_assessments WHERE case_id = $1 ORDER BY id",
+                )
+                .bind(case_id)
+                .fetch_all(&self.pool)
+                .await?)
+            }
+
+            async fn amend(
+                &self,
+                case_id: &str,
+                expected: CaseState,
+                write: &CaseWrite,
+            ) -> Result<CaseRecord> {
+                let mut tx = self.pool.begin_with($begin).await?;
+                let current = Self::select_case(&mut tx, case_id, true)
+                    .await?
+                    .ok_or(StoreError::NotFound)?;
+                if current.state != expected {
+                    return Err(TransitionError::InvalidTransition {
+                        from: current.state,
+                        event: "amend",
+                    }
+                    .into());
+                }
+                sqlx::query("UPDATE cases SET updated_at = $2 WHERE id = $1")
+                    .bind(case_id)
+                    .bind(write.at)
+                    .execute(&mut *tx)
+                    .await?;
+                Self::write_extras(&mut tx, &current, write).await?;
+                let updated = Self::select_case(&mut tx, case_id, false)
+                    .await?
+                    .ok_or(StoreError::NotFound)?;
+                tx.commit().await?;
+                Ok(updated)
+            }
+
+            async fn cross_border_open(&self) -> Result<Vec<CaseRecord>> {
+                Ok(sqlx::query_as::<_, CaseRecord>(
+                    "SELECT * FROM cases WHERE handler IS NOT NULL AND handler <> home \
+                     AND state IN ('offered', 'assigned', 'waiting_citizen') ORDER BY id",
+                )
+                .fetch_all(&self.pool)
+                .await?)
+            }
+
+            async fn policy_versions(&self) -> Result<Vec<PolicyVersionRecord>> {
+                Ok(sqlx::query_as::<_, PolicyVersionRecord>(
+                    "SELECT * FROM policy_versions ORDER BY version",
+                )
+                .fetch_all(&self.pool)
+                .await?)
+            }
+
+            async fn policy_version(&self, version: i64) -> Result<Option<PolicyVersionRecord>> {
+                Ok(sqlx::query_as::<_, PolicyVersionRecord>(
+                    "SELECT * FROM policy_versions WHERE version = $1",
+                )
+                .bind(version)
+                .fetch_optional(&self.pool)
+                .await?)
+            }
+
+            async fn active_policy_version(&self) -> Result<Option<PolicyVersionRecord>> {
+                Ok(sqlx::query_as::<_, PolicyVersionRecord>(
+                    "SELECT * FROM policy_versions WHERE active",
+                )
+                .fetch_optional(&self.pool)
+                .await?)
+            }
+
+            async fn insert_policy_version(
+                &self,
+                policies: &str,
+                tests: &str,
+                author: &str,
+                at: DateTime<Utc>,
+                activate: bool,
+            ) -> Result<i64> {
+                let mut tx = self.pool.begin_with($begin).await?;
+                // The table lock of the write transaction (SQLite) or the unique key
+                // (PostgreSQL, where a concurrent insert fails and is retried by the caller)
+                // keeps numbers unique.
+                let last: Option<i64> = sqlx::query_scalar("SELECT MAX(version) FROM policy_versions")
+                    .fetch_one(&mut *tx)
+                    .await?;
+                let version = last.unwrap_or(0) + 1;
+                if activate {
+                    sqlx::query("UPDATE policy_versions SET active = FALSE WHERE active")
+                        .execute(&mut *tx)
+                        .await?;
+                }
+                sqlx::query(
+                    "INSERT INTO policy_versions (version, policies, tests, author, created_at, \
+                     activated_at, activated_by, active) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+                )
+                .bind(version)
+                .bind(policies)
+                .bind(tests)
+                .bind(author)
+                .bind(at)
+                .bind(activate.then_some(at))
+                .bind(activate.then_some(author))
+                .bind(activate)
+                .execute(&mut *tx)
+                .await?;
+                tx.commit().await?;
+                Ok(version)
+            }
+
+            async fn activate_policy_version(
+                &self,
+                version: i64,
+                by: &str,
+                audit: &NewAuditEvent,
+            ) -> Result<()> {
+                let mut tx = self.pool.begin_with($begin).await?;
+                let exists: Option<i64> = sqlx::query_scalar(concat!(
+                    "SELECT version FROM policy_versions WHERE version = $1",
+                    $lock
+                ))
+                .bind(version)
+                .fetch_optional(&mut *tx)
+                .await?;
+                if exists.is_none() {
+                    return Err(StoreError::NotFound);
+                }
+                sqlx::query("UPDATE policy_versions SET active = FALSE WHERE active AND version <> $1")
+                    .bind(version)
+                    .execute(&mut *tx)
+                    .await?;
+                sqlx::query(
+                    "UPDATE policy_versions SET active = TRUE, activated_at = $2, activated_by = $3 \
+                     WHERE version = $1",
+                )
+                .bind(version)
+                .bind(audit.at)
+                .bind(by)
+                .execute(&mut *tx)
+                .await?;
+                Self::insert_audit(&mut tx, audit).await?;
+                tx.commit().await?;
+                Ok(())
             }
 
             async fn queue(&self, municipality: &str, limit: u32) -> Result<Vec<CaseRecord>> {

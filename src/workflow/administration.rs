@@ -3,10 +3,24 @@
 use serde_json::json;
 
 use super::{Context, Error, Result};
+use crate::policy::{self, Action, Resource};
 use crate::routing::settings::CategoryRouting;
 use crate::store::TraceRecord;
 
 impl Context {
+    /// Federation-wide configuration (routing, policies): the policies decide who may
+    /// (`administer` on the federation); a refusal is `forbidden`.
+    pub fn may_administer_federation(&self, admin_of: Option<&str>) -> Result<Vec<String>> {
+        let decision = self
+            .policy
+            .admin_may(Action::Administer, admin_of, Resource::Federation);
+        if decision.allowed {
+            Ok(decision.policies)
+        } else {
+            Err(Error::Forbidden)
+        }
+    }
+
     /// Stores new settings for the categories given (others keep theirs), after checking every
     /// entry; one audit event records the change on the federation's chain.
     pub async fn set_routing_settings(
@@ -43,14 +57,18 @@ impl Context {
         id: &str,
     ) -> Result<Vec<TraceRecord>> {
         let case = self.store.case(id).await?.ok_or(Error::NotFound)?;
-        if admin_of.is_some_and(|m| m != case.home) {
+        let facts = policy::case_facts(&self.federation, &case, self.clock.today());
+        let decision =
+            self.policy
+                .admin_may(Action::ReadAudit, admin_of, Resource::Case(Box::new(facts)));
+        if !decision.allowed {
             return Err(Error::NotFound);
         }
         let event = self.audit(
             format!("admin:{}", admin_of.unwrap_or("federation")),
             admin_of.map(str::to_owned),
             "read_routing_trace",
-            vec!["R15-follow-up".to_owned()],
+            decision.policies,
         );
         self.record_read(event, &case).await?;
         Ok(self.store.traces(id).await?)

@@ -5,10 +5,9 @@ use serde_json::json;
 use super::{Context, Error, Result, check_text};
 use crate::domain::case::{CaseEvent, OfferEnd, Outcome, TransferActor, TransitionError};
 use crate::domain::people::Availability;
-use crate::policy::{self, Decision};
+use crate::policy::{self, Action, Decision};
 use crate::store::{
-    CaseRecord, CaseWrite, CaseworkerRecord, NewMessage, PermitRecord, RoutingWrite, Sender,
-    StoreError,
+    CaseRecord, CaseWrite, CaseworkerRecord, NewMessage, RoutingWrite, Sender, StoreError,
 };
 
 use super::CaseView;
@@ -34,8 +33,20 @@ impl Context {
         self.store.caseworker(id).await?.ok_or(Error::NotFound)
     }
 
-    fn permit_of<'p>(permits: &'p [PermitRecord], municipality: &str) -> Option<&'p PermitRecord> {
-        permits.iter().find(|p| p.municipality == municipality)
+    /// The policies' answer for this caseworker, this action and the case as it stands now.
+    pub(super) fn may(
+        &self,
+        action: Action,
+        caseworker: &CaseworkerRecord,
+        case: &CaseRecord,
+    ) -> Decision {
+        self.policy.caseworker_may(
+            action,
+            &self.federation,
+            caseworker,
+            case,
+            self.clock.today(),
+        )
     }
 
     /// The case, if the caseworker may see it; 404 otherwise (existence never leaks).
@@ -43,19 +54,14 @@ impl Context {
         &self,
         caseworker: &CaseworkerRecord,
         id: &str,
-    ) -> Result<(CaseRecord, Vec<PermitRecord>, Decision)> {
+    ) -> Result<(CaseRecord, Decision)> {
         let case = self.store.case(id).await?.ok_or(Error::NotFound)?;
-        let permits = self.store.permits(id).await?;
-        let decision = policy::caseworker_may_view(
-            caseworker,
-            &case,
-            Self::permit_of(&permits, &caseworker.municipality),
-        );
+        let decision = self.may(Action::View, caseworker, &case);
         if !decision.allowed {
             tracing::debug!(case = %id, policies = ?decision.policies, "case hidden from caseworker");
             return Err(Error::NotFound);
         }
-        Ok((case, permits, decision))
+        Ok((case, decision))
     }
 
     /// Queued cases the caseworker may claim now, most urgent and oldest first. One audit event
@@ -67,19 +73,24 @@ impl Context {
             .await?;
         let capped = self.over_fair_share_all().await?;
         let mut items = Vec::new();
+        let mut grounds = Vec::new();
         for case in candidates {
-            let permits = self.store.permits(&case.id).await?;
-            let permit = Self::permit_of(&permits, &caseworker.municipality);
             let over = case.home != caseworker.municipality
                 && capped.iter().any(|(category, m)| {
                     *category == case.category && *m == caseworker.municipality
                 });
-            if !over && policy::caseworker_may_claim(caseworker, &case, permit).allowed {
+            if over {
+                continue;
+            }
+            let decision = self.may(Action::Claim, caseworker, &case);
+            if decision.allowed {
+                grounds.extend(decision.policies);
                 items.push(case);
             }
         }
-        let mut event =
-            self.caseworker_audit(caseworker, "list_queue", vec![policy::HOME.to_owned()]);
+        grounds.sort();
+        grounds.dedup();
+        let mut event = self.caseworker_audit(caseworker, "list_queue", grounds);
         event.municipality = caseworker.municipality.clone();
         event.detail = json!({ "ids": items.iter().map(|c| c.id.as_str()).collect::<Vec<_>>() });
         self.store.append_audit(&event).await?;
@@ -87,14 +98,12 @@ impl Context {
     }
 
     pub async fn claim(&self, caseworker: &CaseworkerRecord, id: &str) -> Result<CaseRecord> {
-        let (case, permits, _) = self.visible_case(caseworker, id).await?;
-        let decision = policy::caseworker_may_claim(
-            caseworker,
-            &case,
-            Self::permit_of(&permits, &caseworker.municipality),
-        );
+        let (case, _) = self.visible_case(caseworker, id).await?;
+        let decision = self.may(Action::Claim, caseworker, &case);
         if !decision.allowed {
-            return Err(Error::NotEligible(decision));
+            return Err(Error::NotEligible(
+                decision.for_caller(&caseworker.municipality, &case.home),
+            ));
         }
         if case.home != caseworker.municipality
             && self
@@ -102,10 +111,7 @@ impl Context {
                 .await?
                 .contains(&caseworker.municipality)
         {
-            return Err(Error::Denied(Decision {
-                allowed: false,
-                policies: vec![policy::FAIR_SHARE.to_owned()],
-            }));
+            return Err(Error::Denied(Decision::deny(&[policy::FAIR_SHARE])));
         }
         let claim = CaseEvent::Claim {
             caseworker: caseworker.id.clone(),
@@ -120,7 +126,7 @@ impl Context {
     }
 
     pub async fn view_case(&self, caseworker: &CaseworkerRecord, id: &str) -> Result<CaseView> {
-        let (case, _, decision) = self.visible_case(caseworker, id).await?;
+        let (case, decision) = self.visible_case(caseworker, id).await?;
         // R8: outside home, nothing but metadata until the caseworker has the case.
         let content = case.home == caseworker.municipality
             || case.owner.as_deref() == Some(caseworker.id.as_str()) && case.state.is_owned();
@@ -149,20 +155,23 @@ impl Context {
         &self,
         caseworker: &CaseworkerRecord,
         id: &str,
+        action: Action,
         event: CaseEvent,
         message: Option<NewMessage>,
         outcome: Option<Outcome>,
     ) -> Result<CaseRecord> {
-        let (case, _, _) = self.visible_case(caseworker, id).await?;
+        let (case, _) = self.visible_case(caseworker, id).await?;
         if case.state.is_final() {
             return Err(Error::Conflict(TransitionError::InvalidTransition {
                 from: case.state,
                 event: event.name(),
             }));
         }
-        let decision = policy::caseworker_may_act_as_owner(caseworker, &case);
+        let decision = self.may(action, caseworker, &case);
         if !decision.allowed {
-            return Err(Error::Denied(decision));
+            return Err(Error::Denied(
+                decision.for_caller(&caseworker.municipality, &case.home),
+            ));
         }
         let mut write = CaseWrite::new(
             self.clock.now(),
@@ -194,7 +203,7 @@ impl Context {
             author: Some(caseworker.id.clone()),
             body: text,
         };
-        self.owner_transition(caseworker, id, event, Some(message), None)
+        self.owner_transition(caseworker, id, Action::Reply, event, Some(message), None)
             .await
     }
 
@@ -204,7 +213,7 @@ impl Context {
             caseworker: caseworker.id.clone(),
         };
         let case = self
-            .owner_transition(caseworker, id, event, None, None)
+            .owner_transition(caseworker, id, Action::Release, event, None, None)
             .await?;
         let case = self.dispatch_passing_over(case, &caseworker.id).await?;
         self.capacity_freed(&caseworker.id).await?;
@@ -222,7 +231,7 @@ impl Context {
             outcome,
         };
         let case = self
-            .owner_transition(caseworker, id, event, None, Some(outcome))
+            .owner_transition(caseworker, id, Action::Close, event, None, Some(outcome))
             .await?;
         self.capacity_freed(&caseworker.id).await?;
         Ok(case)
@@ -275,16 +284,18 @@ impl Context {
         if reason.is_empty() || reason.chars().count() > 2_000 {
             return Err(Error::InvalidField("reason"));
         }
-        let (case, permits, actor, actor_municipality, transfer_by) = match &by {
+        let (case, decision, actor, actor_municipality, transfer_by) = match &by {
             Transferrer::Caseworker(caseworker) => {
-                let (case, permits, _) = self.visible_case(caseworker, id).await?;
-                let decision = policy::caseworker_may_act_as_owner(caseworker, &case);
+                let (case, _) = self.visible_case(caseworker, id).await?;
+                let decision = self.may(Action::Transfer, caseworker, &case);
                 if !decision.allowed {
-                    return Err(Error::Denied(decision));
+                    return Err(Error::Denied(
+                        decision.for_caller(&caseworker.municipality, &case.home),
+                    ));
                 }
                 (
                     case,
-                    permits,
+                    decision,
                     super::caseworker_actor(caseworker),
                     Some(caseworker.municipality.clone()),
                     TransferActor::Owner(caseworker.id.clone()),
@@ -292,13 +303,18 @@ impl Context {
             }
             Transferrer::Admin(municipality) => {
                 let case = self.store.case(id).await?.ok_or(Error::NotFound)?;
-                if municipality.is_some_and(|m| m != case.home) {
+                let facts = policy::case_facts(&self.federation, &case, self.clock.today());
+                let decision = self.policy.admin_may(
+                    Action::Transfer,
+                    *municipality,
+                    policy::Resource::Case(Box::new(facts)),
+                );
+                if !decision.allowed {
                     return Err(Error::NotFound);
                 }
-                let permits = self.store.permits(id).await?;
                 (
                     case,
-                    permits,
+                    decision,
                     format!("admin:{}", municipality.unwrap_or("federation")),
                     municipality.map(str::to_owned),
                     TransferActor::HomeAdmin,
@@ -322,17 +338,19 @@ impl Context {
             (None, Some(c)) => Some(c.municipality.clone()),
             (None, None) => None,
         };
-        // The target must be permitted by the routing policy, whatever the transferrer wants.
+        // The target must be permitted by the routing policies now, whatever the transferrer
+        // wants; the refusal names the rules that close the border.
+        let today = self.clock.today();
+        let facts = policy::case_facts(&self.federation, &case, today);
         let target_ring = match &target {
-            Some(m) => match Self::permit_of(&permits, m) {
-                Some(p) => Some(p.ring),
-                None => {
-                    return Err(Error::Denied(Decision {
-                        allowed: false,
-                        policies: vec![crate::routing::permits::rule::NO_AGREEMENT.to_owned()],
-                    }));
+            Some(m) => {
+                let route = self.policy.route(&self.federation, &facts, m, today);
+                if !route.allowed {
+                    let caller = actor_municipality.as_deref().unwrap_or(case.home.as_str());
+                    return Err(Error::Denied(route.for_caller(caller, &case.home)));
                 }
-            },
+                route.ring
+            }
             None => None,
         };
         if let Some(c) = &target_caseworker {
@@ -342,10 +360,10 @@ impl Context {
             after.owner = None;
             after.target_municipality = target.clone();
             after.ring = target_ring.map_or(case.ring, |r| r.max(case.ring));
-            let permit = Self::permit_of(&permits, &c.municipality);
-            let decision = policy::caseworker_may_claim(c, &after, permit);
+            let decision = self.may(Action::Claim, c, &after);
             if !decision.allowed {
-                return Err(Error::NotEligible(decision));
+                let caller = actor_municipality.as_deref().unwrap_or(case.home.as_str());
+                return Err(Error::NotEligible(decision.for_caller(caller, &case.home)));
             }
         }
         let event = CaseEvent::Transfer { by: transfer_by };
@@ -355,7 +373,7 @@ impl Context {
                 actor,
                 actor_municipality,
                 event.name(),
-                vec![policy::HOME.to_owned()],
+                decision.policies,
             ),
         );
         write.audit.detail = json!({

@@ -13,12 +13,12 @@ use serde_json::json;
 
 use super::{Context, Error, Result};
 use crate::domain::case::{CaseEvent, CaseState, OfferEnd, TransitionError};
-use crate::policy;
-use crate::routing::permits::{Permit, Permits};
+use crate::policy::{self, Action};
+use crate::routing::permits::Permits;
 use crate::routing::select::{self, Need, Selection, Staff};
 use crate::routing::settings::{Mode, RoutingSettings, fair_share_cap};
 use crate::store::{
-    CaseRecord, CaseWrite, CaseworkerRecord, OfferRecord, OfferWrite, PermitRecord, RoutingWrite,
+    CaseRecord, CaseWrite, CaseworkerRecord, OfferRecord, OfferWrite, RoutingWrite,
 };
 
 /// What the router reads once per decision (or once per scheduler tick).
@@ -35,20 +35,19 @@ pub struct TickReport {
     pub widened: u32,
     pub interpreter_flagged: u32,
     pub offers_made: u32,
+    /// Cross-border cases sent home because their legal ground ended (R9).
+    pub access_revoked: u32,
 }
 
-fn permits_of(records: &[PermitRecord]) -> Permits {
-    Permits {
-        permitted: records
-            .iter()
-            .map(|p| Permit {
-                municipality: p.municipality.clone(),
-                ring: p.ring,
-                policies: p.policies.0.clone(),
-            })
-            .collect(),
-        refused: Vec::new(),
-    }
+/// The rules that let a ring's municipalities in: the legal ground of widening to it.
+fn ring_grounds(permits: &Permits, ring: i64) -> Vec<String> {
+    let mut grounds: Vec<String> = permits
+        .in_ring(ring)
+        .flat_map(|p| p.policies.iter().cloned())
+        .collect();
+    grounds.sort();
+    grounds.dedup();
+    grounds
 }
 
 impl Context {
@@ -167,7 +166,7 @@ impl Context {
         case: &CaseRecord,
         passed_over: Option<&str>,
     ) -> Result<(Selection, Permits)> {
-        let permits = permits_of(&self.store.permits(&case.id).await?);
+        let permits = self.permits_now(case);
         let routing = snapshot.settings.get(&case.category);
         let window = routing
             .ring_timeout(case.ring)
@@ -217,9 +216,8 @@ impl Context {
     /// Tells the queues of every municipality permitted at the case's ring.
     pub(super) async fn notify_queues(&self, case: &CaseRecord) -> Result<()> {
         let municipalities = self
-            .store
-            .permits(&case.id)
-            .await?
+            .permits_now(case)
+            .permitted
             .into_iter()
             .filter(|p| p.ring <= case.ring)
             .map(|p| p.municipality)
@@ -263,9 +261,9 @@ impl Context {
         selection: Option<Selection>,
         passed_over: Option<&str>,
     ) -> Result<(CaseRecord, bool)> {
-        let selection = match selection {
-            Some(s) => s,
-            None => self.selection_for(snapshot, &case, passed_over).await?.0,
+        let (selection, permits) = match selection {
+            Some(s) => (s, self.permits_now(&case)),
+            None => self.selection_for(snapshot, &case, passed_over).await?,
         };
         if selection.ring > case.ring {
             let mut trace = selection.trace.clone();
@@ -274,7 +272,7 @@ impl Context {
                 "system:router".into(),
                 None,
                 "widen",
-                vec![policy::HOME.to_owned()],
+                ring_grounds(&permits, selection.ring),
             );
             let routing = RoutingWrite {
                 ring: Some(selection.ring),
@@ -337,14 +335,15 @@ impl Context {
         let event = CaseEvent::Offer {
             caseworker: caseworker.id.clone(),
         };
+        // The ground: the routing permit of the caseworker's municipality, as it stands now.
+        let grounds = self
+            .permits_now(case)
+            .get(&caseworker.municipality)
+            .map(|p| p.policies.clone())
+            .unwrap_or_default();
         let mut write = CaseWrite::new(
             now,
-            self.audit(
-                "system:router".into(),
-                None,
-                event.name(),
-                vec![policy::HOME.to_owned()],
-            ),
+            self.audit("system:router".into(), None, event.name(), grounds),
         );
         write.audit.detail = json!({ "caseworker": caseworker.id, "offer_id": offer_id });
         write.offer = Some(OfferWrite::Create {
@@ -407,7 +406,7 @@ impl Context {
                 },
                 None,
                 event.name(),
-                vec![policy::OWNER.to_owned()],
+                vec![policy::ROUTER.to_owned()],
             ),
         );
         write.audit.detail = json!({ "offer_id": offer.id, "outcome": outcome });
@@ -453,12 +452,8 @@ impl Context {
             if free <= 0 {
                 break;
             }
-            let permits = self.store.permits(&case.id).await?;
-            let permit = permits
-                .iter()
-                .find(|p| p.municipality == caseworker.municipality);
             // Only what this caseworker could take: others' waiting work is not theirs to free.
-            if !policy::caseworker_may_claim(&caseworker, &case, permit).allowed {
+            if !self.may(Action::Claim, &caseworker, &case).allowed {
                 continue;
             }
             if settings.get(&case.category).mode == Mode::Push {
@@ -527,26 +522,28 @@ impl Context {
             .case(&offer.case_id)
             .await?
             .ok_or(Error::NotFound)?;
-        let permits = self.store.permits(&case.id).await?;
-        let permit = permits
-            .iter()
-            .find(|p| p.municipality == caseworker.municipality);
         let still_theirs = offer.ended_at.is_none()
             && case.state == CaseState::Offered
             && case.owner.as_deref() == Some(caseworker.id.as_str());
+        // Accepting is claiming the reserved case: judged as a claim of it in the queue.
+        let reserved = CaseRecord {
+            state: CaseState::Queued,
+            owner: None,
+            ..case.clone()
+        };
+        let decision = self.may(Action::Claim, caseworker, &reserved);
         // A gone offer is `offer_expired` (below), whatever else has changed.
-        if still_theirs {
-            let decision = policy::caseworker_may_claim(caseworker, &case, permit);
-            if !decision.allowed {
-                return Err(Error::NotEligible(decision));
-            }
+        if still_theirs && !decision.allowed {
+            return Err(Error::NotEligible(
+                decision.for_caller(&caseworker.municipality, &case.home),
+            ));
         }
         let event = CaseEvent::Accept {
             caseworker: caseworker.id.clone(),
         };
         let mut write = CaseWrite::new(
             self.clock.now(),
-            self.caseworker_audit(caseworker, event.name(), vec![policy::OWNER.to_owned()]),
+            self.caseworker_audit(caseworker, event.name(), decision.policies),
         );
         write.audit.detail = json!({ "offer_id": offer.id });
         write.offer = Some(OfferWrite::End {
@@ -584,6 +581,8 @@ impl Context {
     /// nobody permitted can take in their language, and offer waiting push-mode requests.
     pub async fn tick(&self) -> Result<TickReport> {
         let mut report = TickReport::default();
+        self.follow_active_policies().await?;
+        report.access_revoked = self.sweep_revoked().await?;
         let now = self.clock.now();
         for offer in self.store.expired_offers(now).await? {
             if self.end_offer(&offer, OfferEnd::TimedOut).await? {
@@ -621,12 +620,11 @@ impl Context {
             if let Some(event) = event {
                 let mut trace = selection.trace.clone();
                 trace["event"] = json!(event);
-                let audit = self.audit(
-                    "system:router".into(),
-                    None,
-                    event,
-                    vec![policy::HOME.to_owned()],
-                );
+                let grounds = match change.ring {
+                    Some(ring) => ring_grounds(&permits, ring),
+                    None => vec![policy::ROUTER.to_owned()],
+                };
+                let audit = self.audit("system:router".into(), None, event, grounds);
                 if self
                     .store
                     .update_routing(&case.id, case.ring, &change, &trace, &audit)

@@ -9,7 +9,9 @@
 
 mod administration;
 mod casework;
+mod consent;
 mod dispatch;
+mod policies;
 
 use std::sync::Arc;
 
@@ -23,9 +25,8 @@ use crate::config::Config;
 use crate::domain::case::{CaseEvent, TransitionError};
 use crate::domain::federation::{Category, Federation};
 use crate::domain::ids::{Language, MunicipalityCode};
-use crate::domain::personnummer::Personnummer;
-use crate::policy::{self, Decision};
-use crate::routing::permits::{Consent, RoutingPolicy, RoutingSubject};
+use crate::policy::{self, Action, ConsentFacts, Decision, Identity};
+use crate::routing::permits::Permits;
 use crate::routing::{self, PlacementError, Submitter};
 use crate::store::{
     CaseRecord, CaseWrite, CaseworkerRecord, ConsentRecord, MessageRecord, NewAuditEvent, NewCase,
@@ -34,6 +35,7 @@ use crate::store::{
 
 pub use casework::{TransferInput, Transferrer};
 pub use dispatch::TickReport;
+pub use policies::{PolicyVersion, SimulationInput, SimulationResult, load_policies};
 
 /// The longest message a citizen or caseworker may write, in characters.
 pub const MAX_TEXT_CHARS: usize = 20_000;
@@ -76,7 +78,8 @@ pub struct Context {
     pub federation: Arc<Federation>,
     pub clock: Arc<dyn Clock>,
     pub config: Arc<Config>,
-    pub routing_policy: Arc<dyn RoutingPolicy>,
+    /// The Cedar policies (the active version), asked at routing and at every access.
+    pub policy: Arc<policy::Engine>,
     pub ids: Arc<dyn IdSource>,
     pub notices: broadcast::Sender<Notice>,
 }
@@ -100,6 +103,9 @@ pub enum Error {
     /// One of API.md's 422 codes.
     #[error("{0}")]
     Unprocessable(&'static str),
+    /// A policy version that failed validation or its tests.
+    #[error("policy invalid")]
+    PolicyInvalid(Vec<String>),
     #[error(transparent)]
     Store(StoreError),
 }
@@ -309,26 +315,34 @@ impl Context {
             input.child_municipality.as_deref(),
         )?;
         let today = self.clock.today();
-        let age = submitter
-            .and_then(|c| c.personnummer.as_deref())
-            .and_then(|p| Personnummer::parse(p, today).ok())
-            .map(|p| p.age_on(today));
-        let permits = self.routing_policy.permits(
-            &self.federation,
-            &RoutingSubject {
-                home: &placement.home,
-                category: &category,
+        let facts = policy::request_facts(
+            &category,
+            placement.home.as_str(),
+            &Identity {
+                personnummer: submitter.and_then(|c| c.personnummer.as_deref()),
                 anonymous: submitter.is_none(),
-                consent: Consent {
-                    cross_municipality: input.consent.cross_municipality,
-                    municipalities: consent_municipalities.as_deref(),
-                },
-                protection: submitter.map(|c| c.protection).unwrap_or_default(),
-                age,
-                without_swedish_number: submitter.is_some_and(|c| c.personnummer.is_none()),
+                protection: submitter.map(|c| c.protection.as_str()),
+                loa: submitter.map(|c| c.loa.as_str()),
             },
+            ConsentFacts {
+                cross_municipality: input.consent.cross_municipality,
+                municipalities: consent_municipalities
+                    .as_ref()
+                    .map(|list| list.iter().cloned().collect()),
+            },
+            None,
             today,
         );
+        let permits = self.policy.permits(&self.federation, &facts, today);
+        let Some(home_permit) = permits.get(placement.home.as_str()).cloned() else {
+            // Only R1 keeps a request from its own home; the login refuses such sessions first.
+            let why = permits
+                .refusal(placement.home.as_str())
+                .map(|r| r.policies.clone())
+                .unwrap_or_default();
+            tracing::warn!(policies = ?why, "a request was refused even at home");
+            return Err(Error::LoaTooLow);
+        };
         let previous = match submitter.and_then(|c| c.personnummer.as_deref()) {
             Some(number) => self.store.previous_caseworker(number).await?,
             None => None,
@@ -364,7 +378,7 @@ impl Context {
             submitter.map_or("anonymous", |_| "citizen").to_owned(),
             None,
             "submit",
-            vec![policy::HOME.to_owned()],
+            home_permit.policies.clone(),
         );
         event.municipality = home.clone();
         event.case_id = Some(id.clone());
@@ -417,46 +431,63 @@ impl Context {
         })
     }
 
-    /// The case behind a citizen-side key, or 404: a wrong code and someone else's request
-    /// look the same.
-    async fn citizen_case(&self, key: &CitizenKey, id: &str) -> Result<(CaseRecord, &'static str)> {
+    /// The case behind a citizen-side key, if the policies let its holder do `action`; 404
+    /// otherwise: a wrong code and someone else's request look the same.
+    async fn citizen_case(
+        &self,
+        key: &CitizenKey,
+        id: &str,
+        action: Action,
+    ) -> Result<(CaseRecord, Decision)> {
         let case = self.store.case(id).await?.ok_or(Error::NotFound)?;
-        let allowed = match key {
-            CitizenKey::Citizen(citizen) => {
-                citizen.personnummer.is_some() && case.citizen_personnummer == citizen.personnummer
-            }
+        let principal = match key {
+            CitizenKey::Citizen(citizen) => policy::citizen_principal(citizen),
             CitizenKey::AccessCode(code) => {
-                case.is_anonymous()
+                // The code is the proof; the policies then decide what its holder may do.
+                let proven = case.is_anonymous()
                     && case.access_code_hash.as_deref()
-                        == Some(auth::token_hash(&normalize_access_code(code)).as_str())
+                        == Some(auth::token_hash(&normalize_access_code(code)).as_str());
+                if !proven {
+                    return Err(Error::NotFound);
+                }
+                policy::Principal::Visitor {
+                    request: case.id.clone(),
+                }
             }
         };
-        if !allowed {
+        let decision =
+            self.policy
+                .citizen_may(action, &self.federation, principal, &case, self.clock.today());
+        if !decision.allowed {
+            tracing::debug!(case = %id, policies = ?decision.policies, "request hidden from caller");
             return Err(Error::NotFound);
         }
-        let ground = match key {
-            CitizenKey::Citizen(_) => policy::OWN_DATA,
-            CitizenKey::AccessCode(_) => policy::ACCESS_CODE,
-        };
-        Ok((case, ground))
+        Ok((case, decision))
+    }
+
+    /// Where the case may be handled now, by the active policies (memoised: cheap).
+    pub(super) fn permits_now(&self, case: &CaseRecord) -> Permits {
+        let today = self.clock.today();
+        let facts = policy::case_facts(&self.federation, case, today);
+        self.policy.permits(&self.federation, &facts, today)
     }
 
     pub async fn view_request(&self, key: &CitizenKey, id: &str) -> Result<CaseView> {
-        let (case, ground) = self.citizen_case(key, id).await?;
+        let (case, decision) = self.citizen_case(key, id, Action::View).await?;
         let messages = self.store.messages(id).await?;
         let consent = self.store.consent(id).await?;
         let event = self.audit(
             citizen_actor(key).to_owned(),
             None,
             "view",
-            vec![ground.to_owned()],
+            decision.policies.clone(),
         );
         self.record_read(event, &case).await?;
         Ok(CaseView {
             case,
             messages,
             consent,
-            legal_ground: vec![ground.to_owned()],
+            legal_ground: decision.policies,
         })
     }
 
@@ -467,7 +498,7 @@ impl Context {
         text: &str,
     ) -> Result<CaseRecord> {
         let text = check_text(text)?;
-        let (case, ground) = self.citizen_case(key, id).await?;
+        let (case, decision) = self.citizen_case(key, id, Action::Reply).await?;
         let event = CaseEvent::CitizenWrites;
         let mut write = CaseWrite::new(
             self.clock.now(),
@@ -475,7 +506,7 @@ impl Context {
                 citizen_actor(key).to_owned(),
                 None,
                 event.name(),
-                vec![ground.to_owned()],
+                decision.policies,
             ),
         );
         write.message = Some(NewMessage {
@@ -491,7 +522,7 @@ impl Context {
     }
 
     pub async fn cancel(&self, key: &CitizenKey, id: &str) -> Result<CaseRecord> {
-        let (case, ground) = self.citizen_case(key, id).await?;
+        let (case, decision) = self.citizen_case(key, id, Action::Cancel).await?;
         let event = CaseEvent::Cancel;
         let mut write = CaseWrite::new(
             self.clock.now(),
@@ -499,7 +530,7 @@ impl Context {
                 citizen_actor(key).to_owned(),
                 None,
                 event.name(),
-                vec![ground.to_owned()],
+                decision.policies,
             ),
         );
         let offered_to = case.owner.clone();

@@ -60,3 +60,73 @@ fn migrate_prepares_a_database_and_reports_it() {
     );
     assert!(db.exists());
 }
+
+fn brygga_out(args: &[&str]) -> (bool, String, String) {
+    let output = Command::new(env!("CARGO_BIN_EXE_brygga"))
+        .args(args)
+        .output()
+        .expect("brygga runs");
+    (
+        output.status.success(),
+        String::from_utf8_lossy(&output.stdout).into_owned(),
+        String::from_utf8_lossy(&output.stderr).into_owned(),
+    )
+}
+
+/// Copies the shipped policy directory (schema, policies, tests) into a scratch directory.
+fn policy_copy() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().expect("dir");
+    let source = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("policies");
+    std::fs::create_dir(dir.path().join("tests")).expect("tests dir");
+    for sub in ["", "tests"] {
+        for entry in std::fs::read_dir(source.join(sub)).expect("policies dir") {
+            let path = entry.expect("entry").path();
+            if path.is_file() {
+                let name = path.file_name().expect("name");
+                std::fs::copy(&path, dir.path().join(sub).join(name)).expect("copy");
+            }
+        }
+    }
+    dir
+}
+
+#[test]
+fn policy_validate_and_test_check_the_shipped_set() {
+    let (ok, stdout, stderr) = brygga_out(&["policy", "validate"]);
+    assert!(ok, "{stdout}{stderr}");
+    assert!(stdout.contains("R5-agreement-service"), "{stdout}");
+    let dir = policy_copy();
+    let path = dir.path().to_str().expect("utf-8");
+    let (ok, stdout, stderr) = brygga_out(&["policy", "test", "--dir", path]);
+    assert!(ok, "{stdout}{stderr}");
+    assert!(stdout.contains(" 0 failed"), "{stdout}");
+}
+
+#[test]
+fn policy_commands_name_what_is_wrong() {
+    let dir = policy_copy();
+    let path = dir.path().to_str().expect("utf-8");
+    // A policy reading an attribute the schema does not have.
+    std::fs::write(
+        dir.path().join("extra.cedar"),
+        "@id(\"typo\")\nforbid (principal, action, resource is Case) when { resource.colour == \"red\" };\n",
+    )
+    .expect("write");
+    let (ok, _, stderr) = brygga_out(&["policy", "validate", "--dir", path]);
+    assert!(!ok);
+    assert!(stderr.contains("typo") && stderr.contains("colour"), "{stderr}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
+
+    // A valid set whose tests no longer hold: the failing test is named.
+    std::fs::remove_file(dir.path().join("extra.cedar")).expect("remove");
+    let routing = dir.path().join("routing.cedar");
+    let text = std::fs::read_to_string(&routing).expect("read");
+    std::fs::write(
+        &routing,
+        text.replace("@id(\"R14-minor-not-covered\")", "@id(\"R14-renamed\")"),
+    )
+    .expect("write");
+    let (ok, stdout, _) = brygga_out(&["policy", "test", "--dir", path]);
+    assert!(!ok);
+    assert!(stdout.contains("FAIL [R14]"), "{stdout}");
+}

@@ -4,9 +4,11 @@
 mod cli;
 mod events;
 mod harness;
+mod policies;
 mod routing;
 
 use events::*;
+use policies::*;
 use routing::*;
 
 use brygga::domain::people::Availability;
@@ -116,7 +118,11 @@ async fn perstorp_budget_advice(backend: Backend) {
         .get(&format!("/api/v1/cases/{id}"), Some(&caseworker))
         .await;
     assert_eq!(case.body["citizen"]["personnummer"], ANNA);
-    assert_eq!(case.body["legal_ground"], json!(["R15-case-owner"]));
+    // The owner, who is also home staff: both grounds are named (R15, R4).
+    assert_eq!(
+        case.body["legal_ground"],
+        json!(["R15-case-owner", "R4-home-staff"])
+    );
 
     let answer = app
         .post(
@@ -913,6 +919,11 @@ macro_rules! on_both_backends {
 }
 
 on_both_backends!(
+    withdrawn_consent_sends_the_case_home,
+    consent_scope_decides_who_sees_the_request,
+    an_ended_agreement_ends_cross_border_access,
+    harm_assessment_opens_the_border,
+    policy_versions_are_checked_activated_and_simulated,
     perstorp_budget_advice,
     concurrent_claims_have_one_winner,
     capacity_is_never_exceeded,

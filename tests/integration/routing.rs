@@ -7,7 +7,7 @@ use serde_json::{Value, json};
 use crate::harness::{Backend, TestApp, spawn};
 use crate::{ANNA, person};
 
-async fn submit_with(
+pub async fn submit_with(
     app: &TestApp,
     token: &str,
     category: &str,
@@ -26,7 +26,7 @@ async fn submit_with(
     answer.body
 }
 
-async fn away(app: &TestApp, caseworker: &str) {
+pub async fn away(app: &TestApp, caseworker: &str) {
     let token = app.caseworker(caseworker).await;
     let answer = app
         .put(
@@ -38,7 +38,7 @@ async fn away(app: &TestApp, caseworker: &str) {
     assert_eq!(answer.status, StatusCode::OK, "{}", answer.body);
 }
 
-async fn federation_admin(app: &TestApp) -> String {
+pub async fn federation_admin(app: &TestApp) -> String {
     app.login(json!({"role": "admin"})).await
 }
 
@@ -66,7 +66,7 @@ async fn offers(app: &TestApp, token: &str) -> Vec<Value> {
     answer.body.as_array().expect("offers").clone()
 }
 
-async fn in_queue(app: &TestApp, token: &str, id: &str) -> Option<Value> {
+pub async fn in_queue(app: &TestApp, token: &str, id: &str) -> Option<Value> {
     let queue = app.get("/api/v1/queue", Some(token)).await;
     queue
         .body
@@ -135,7 +135,8 @@ pub async fn widens_at_once_when_home_has_nobody(backend: Backend) {
         "{:?}",
         claim.policies
     );
-    assert!(claim.policies.0.contains(&"R8-consent".to_owned()));
+    // R8: a partner takes it as metadata first, on the citizen's consent.
+    assert!(claim.policies.0.contains(&"R8-partner-metadata".to_owned()));
     // Another partner can no longer see it at all.
     let other = app.caseworker("1282-01").await;
     assert_eq!(

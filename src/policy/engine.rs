@@ -1,0 +1,263 @@
+//! The Cedar policy set of one version, compiled once, and the engine that answers queries
+//! with the active version, memoising each decision by its exact query.
+
+use std::collections::{BTreeSet, HashMap};
+use std::str::FromStr;
+use std::sync::{Arc, Mutex, PoisonError, RwLock};
+
+use cedar_policy::{
+    ActionConstraint, Authorizer, Decision as CedarDecision, EntityUid, PolicyId, PolicySet,
+    Schema, ValidationMode, Validator,
+};
+
+use super::facts::{Action, Query};
+use super::{DEFAULT_DENY, Decision, POLICY_ERROR};
+
+/// The schema every version is validated against.
+pub const SCHEMA_TEXT: &str = include_str!("../../policies/schema.cedarschema");
+
+/// The default policy set, as shipped in `policies/` (file order is the text's order).
+pub const DEFAULT_FILES: [(&str, &str); 4] = [
+    ("routing.cedar", include_str!("../../policies/routing.cedar")),
+    (
+        "open-questions.cedar",
+        include_str!("../../policies/open-questions.cedar"),
+    ),
+    ("access.cedar", include_str!("../../policies/access.cedar")),
+    (
+        "administration.cedar",
+        include_str!("../../policies/administration.cedar"),
+    ),
+];
+
+/// The shipped policy set as one text, the form in which versions are stored.
+pub fn default_text() -> String {
+    DEFAULT_FILES
+        .iter()
+        .map(|(name, text)| format!("// ── {name}\n{text}"))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// The most decisions kept per version before the memo starts over.
+const MEMO_LIMIT: usize = 200_000;
+
+/// The shipped schema.
+pub fn schema() -> Result<Schema, Vec<String>> {
+    parse_schema(SCHEMA_TEXT)
+}
+
+pub fn parse_schema(text: &str) -> Result<Schema, Vec<String>> {
+    Schema::from_cedarschema_str(text)
+        .map(|(schema, _warnings)| schema)
+        .map_err(|e| vec![format!("schema: {e}")])
+}
+
+/// A policy set that parsed, carries an `@id` on every policy, names the ring of every routing
+/// permit, and validated against the schema.
+#[derive(Clone, Debug)]
+pub struct Compiled {
+    pub set: PolicySet,
+    /// `@ring` of the permits that may decide `route`.
+    rings: HashMap<String, i64>,
+    /// Policy ids in text order, for listings.
+    pub ids: Vec<String>,
+}
+
+fn routes(constraint: &ActionConstraint, route: &EntityUid) -> bool {
+    match constraint {
+        ActionConstraint::Any => true,
+        ActionConstraint::Eq(a) => a == route,
+        ActionConstraint::In(list) => list.contains(route),
+    }
+}
+
+/// Parses and checks a whole policy set. Errors are sentences for an administrator.
+pub fn compile(text: &str, schema: &Schema) -> Result<Compiled, Vec<String>> {
+    let parsed = PolicySet::from_str(text).map_err(|e| {
+        let mut errors = vec![format!("parse: {e}")];
+        errors.extend(
+            miette_causes(&e)
+                .into_iter()
+                .map(|cause| format!("parse: {cause}")),
+        );
+        errors
+    })?;
+    let route = EntityUid::from_str(r#"Action::"route""#).map_err(|e| vec![e.to_string()])?;
+    let mut errors = Vec::new();
+    let mut set = PolicySet::new();
+    let mut rings = HashMap::new();
+    let mut ids = Vec::new();
+    if parsed.templates().next().is_some() {
+        errors.push("templates are not used by Brygga; write each policy out".to_owned());
+    }
+    for policy in parsed.policies() {
+        let Some(id) = policy.annotation("id").map(str::to_owned) else {
+            errors.push(format!(
+                "a policy has no @id annotation: {}",
+                first_line(&policy.to_string())
+            ));
+            continue;
+        };
+        if id.is_empty() || ids.contains(&id) {
+            errors.push(format!("@id(\"{id}\") is empty or used twice"));
+            continue;
+        }
+        let is_permit = policy.effect() == cedar_policy::Effect::Permit;
+        match policy.annotation("ring") {
+            Some(ring) => match ring.parse::<i64>() {
+                Ok(r @ 0..=2) => {
+                    rings.insert(id.clone(), r);
+                }
+                _ => errors.push(format!("{id}: @ring must be 0, 1 or 2, not \"{ring}\"")),
+            },
+            None if is_permit && routes(&policy.action_constraint(), &route) => {
+                errors.push(format!(
+                    "{id}: a permit for route must say in which ring with @ring(\"0\"|\"1\"|\"2\")"
+                ));
+            }
+            None => {}
+        }
+        if let Err(e) = set.add(policy.new_id(PolicyId::new(&id))) {
+            errors.push(format!("{id}: {e}"));
+        }
+        ids.push(id);
+    }
+    let validation = Validator::new(schema.clone()).validate(&set, ValidationMode::Strict);
+    errors.extend(validation.validation_errors().map(|e| e.to_string()));
+    if errors.is_empty() {
+        Ok(Compiled { set, rings, ids })
+    } else {
+        Err(errors)
+    }
+}
+
+fn first_line(text: &str) -> String {
+    text.lines()
+        .find(|l| !l.trim().is_empty() && !l.trim_start().starts_with('@'))
+        .unwrap_or_default()
+        .trim()
+        .to_owned()
+}
+
+/// The underlying reasons of a parse error, as Cedar reports them.
+fn miette_causes(e: &cedar_policy::ParseErrors) -> Vec<String> {
+    e.iter().map(|err| err.to_string()).collect()
+}
+
+impl Compiled {
+    /// Evaluates one query; every decision names the policies that made it, `default-deny`
+    /// when nothing matched, and the lowest `@ring` of the deciding permits.
+    pub fn decide(&self, schema: Option<&Schema>, query: &Query) -> Decision {
+        let (request, entities) = match query.to_cedar(schema) {
+            Ok(built) => built,
+            Err(e) => {
+                tracing::error!(error = %e, "policy query could not be built; denied");
+                return Decision::deny(&[POLICY_ERROR]);
+            }
+        };
+        let response = Authorizer::new().is_authorized(&request, &self.set, &entities);
+        for error in response.diagnostics().errors() {
+            tracing::warn!(%error, "a policy failed to evaluate and was skipped");
+        }
+        let reasons: BTreeSet<String> = response
+            .diagnostics()
+            .reason()
+            .map(ToString::to_string)
+            .collect();
+        let allowed = response.decision() == CedarDecision::Allow;
+        let ring = if allowed && query.action == Action::Route {
+            reasons.iter().filter_map(|id| self.rings.get(id)).min().copied()
+        } else {
+            None
+        };
+        let policies = if reasons.is_empty() {
+            vec![DEFAULT_DENY.to_owned()]
+        } else {
+            reasons.into_iter().collect()
+        };
+        Decision {
+            allowed,
+            policies,
+            ring,
+        }
+    }
+}
+
+/// One stored version, compiled, with its memo.
+#[derive(Debug)]
+pub struct Version {
+    pub number: i64,
+    pub compiled: Compiled,
+    memo: Mutex<HashMap<Query, Decision>>,
+}
+
+impl Version {
+    pub fn new(number: i64, compiled: Compiled) -> Version {
+        Version {
+            number,
+            compiled,
+            memo: Mutex::new(HashMap::new()),
+        }
+    }
+
+    fn memo(&self) -> std::sync::MutexGuard<'_, HashMap<Query, Decision>> {
+        self.memo.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn decide(&self, query: &Query) -> Decision {
+        if let Some(hit) = self.memo().get(query) {
+            return hit.clone();
+        }
+        let decision = self.compiled.decide(None, query);
+        let mut memo = self.memo();
+        if memo.len() >= MEMO_LIMIT {
+            memo.clear();
+        }
+        memo.insert(query.clone(), decision.clone());
+        decision
+    }
+}
+
+/// The policy layer: the active version, swapped whole when another is activated.
+#[derive(Debug)]
+pub struct Engine {
+    schema: Schema,
+    active: RwLock<Arc<Version>>,
+}
+
+impl Engine {
+    /// An engine over the shipped policies (version 0 until the store names its own).
+    pub fn with_defaults() -> Result<Engine, Vec<String>> {
+        let schema = schema()?;
+        let compiled = compile(&default_text(), &schema)?;
+        Ok(Engine {
+            schema,
+            active: RwLock::new(Arc::new(Version::new(0, compiled))),
+        })
+    }
+
+    pub fn schema(&self) -> &Schema {
+        &self.schema
+    }
+
+    pub fn compile(&self, text: &str) -> Result<Compiled, Vec<String>> {
+        compile(text, &self.schema)
+    }
+
+    pub fn active(&self) -> Arc<Version> {
+        self.active
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+
+    /// Makes `version` the one every following decision uses; its memo starts empty.
+    pub fn activate(&self, version: Version) {
+        *self.active.write().unwrap_or_else(PoisonError::into_inner) = Arc::new(version);
+    }
+
+    pub fn decide(&self, query: &Query) -> Decision {
+        self.active().decide(query)
+    }
+}

@@ -1,0 +1,406 @@
+//! Policy versions: loading the active one at start, storing new ones after validation and
+//! tests, activating (audited), following another replica's activation, and simulating a
+//! request against any version without storing anything.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+
+use super::{Context, Error, Result};
+use crate::domain::people::{Loa, Protection};
+use crate::policy::engine::{self, Version};
+use crate::policy::{self, Action, ConsentFacts, Engine, Identity, Principal, Query, Resource};
+use crate::routing::permits::{Permits, Refusal};
+use crate::store::{PolicyVersionRecord, Store, StoreError};
+
+/// The engine over the store's active version; on first start the shipped set becomes
+/// version 1. A stored version that no longer compiles stops the start (never a silent
+/// fallback to other rules).
+pub async fn load_policies(
+    store: &dyn Store,
+    now: DateTime<Utc>,
+) -> std::result::Result<Engine, String> {
+    let active = match store.active_policy_version().await.map_err(|e| e.to_string())? {
+        Some(v) => v,
+        None => {
+            let version = store
+                .insert_policy_version(
+                    &engine::default_text(),
+                    &policy::testing::default_text(),
+                    "system",
+                    now,
+                    true,
+                )
+                .await
+                .map_err(|e| e.to_string())?;
+            tracing::info!(version, "shipped policies stored as the active version");
+            store
+                .policy_version(version)
+                .await
+                .map_err(|e| e.to_string())?
+                .ok_or("the policy version just stored is gone")?
+        }
+    };
+    let engine = Engine::with_defaults().map_err(|e| e.join("; "))?;
+    let compiled = engine
+        .compile(&active.policies)
+        .map_err(|e| format!("active policy version {}: {}", active.version, e.join("; ")))?;
+    engine.activate(Version::new(active.version, compiled));
+    Ok(engine)
+}
+
+/// A version as administrators see it.
+#[derive(Debug, Serialize)]
+pub struct PolicyVersion {
+    pub version: i64,
+    pub author: String,
+    pub created_at: DateTime<Utc>,
+    pub activated_at: Option<DateTime<Utc>>,
+    pub activated_by: Option<String>,
+    pub active: bool,
+    pub text: String,
+    pub tests: String,
+}
+
+impl From<PolicyVersionRecord> for PolicyVersion {
+    fn from(r: PolicyVersionRecord) -> Self {
+        PolicyVersion {
+            version: r.version,
+            author: r.author,
+            created_at: r.created_at,
+            activated_at: r.activated_at,
+            activated_by: r.activated_by,
+            active: r.active,
+            text: r.policies,
+            tests: r.tests,
+        }
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SimulatedConsent {
+    pub cross_municipality: bool,
+    #[serde(default)]
+    pub municipalities: Option<Vec<String>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SimulatedRequest {
+    pub category: String,
+    pub language: String,
+    pub home: String,
+    pub consent: SimulatedConsent,
+    #[serde(default)]
+    pub protection: Option<String>,
+    #[serde(default)]
+    pub loa: Option<String>,
+    #[serde(default)]
+    pub age: Option<u32>,
+    #[serde(default)]
+    pub anonymous: bool,
+    #[serde(default)]
+    pub harm_assessment: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SimulatedPrincipal {
+    /// `municipality` (for `route`), `caseworker`, `admin` or `citizen`.
+    pub role: String,
+    #[serde(default)]
+    pub municipality: Option<String>,
+    /// A simulated caseworker has the category's skill and the request's language; clearance
+    /// for protected identity only when asked for.
+    #[serde(default)]
+    pub protected_identity_clearance: bool,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SimulationInput {
+    pub request: SimulatedRequest,
+    pub principal: SimulatedPrincipal,
+    pub action: String,
+    #[serde(default)]
+    pub version: Option<i64>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct RingPlan {
+    pub municipality: String,
+    pub ring: i64,
+    pub policies: Vec<String>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct SimulationResult {
+    pub version: i64,
+    pub decision: &'static str,
+    pub policies: Vec<String>,
+    /// Where the request may go, in the order the router widens.
+    pub rings: Vec<RingPlan>,
+    pub refused: Vec<Refusal>,
+}
+
+impl Context {
+    pub async fn policy_versions(&self) -> Result<Vec<PolicyVersion>> {
+        Ok(self
+            .store
+            .policy_versions()
+            .await?
+            .into_iter()
+            .map(PolicyVersion::from)
+            .collect())
+    }
+
+    /// Stores a new version after it validated against the schema and passed its tests (the
+    /// given ones, else the active version's). Nothing changes until it is activated.
+    pub async fn create_policy_version(
+        &self,
+        author: &str,
+        text: &str,
+        tests: Option<&str>,
+    ) -> Result<i64> {
+        let compiled = self.policy.compile(text).map_err(Error::PolicyInvalid)?;
+        let tests = match tests {
+            Some(t) => t.to_owned(),
+            None => match self.store.active_policy_version().await? {
+                Some(active) => active.tests,
+                None => policy::testing::default_text(),
+            },
+        };
+        let parsed = policy::testing::parse("tests", &tests).map_err(|e| Error::PolicyInvalid(vec![e]))?;
+        let failures = policy::testing::run(&compiled, self.policy.schema(), &parsed);
+        if !failures.is_empty() {
+            return Err(Error::PolicyInvalid(
+                failures
+                    .into_iter()
+                    .map(|f| format!("test failed [{}] {}: {}", f.rule, f.name, f.message))
+                    .collect(),
+            ));
+        }
+        let version = self
+            .store
+            .insert_policy_version(text, &tests, author, self.clock.now(), false)
+            .await?;
+        let mut event = self.audit(author.to_owned(), None, "policy_version_stored", Vec::new());
+        event.municipality = self.federation.id.clone();
+        event.detail = json!({ "version": version, "policies": compiled.ids });
+        self.store.append_audit(&event).await?;
+        Ok(version)
+    }
+
+    /// Makes a stored version the active one, here at once and on other replicas at their
+    /// next scheduler tick; audited on the federation's chain.
+    pub async fn activate_policy_version(&self, by: &str, version: i64) -> Result<()> {
+        let record = self
+            .store
+            .policy_version(version)
+            .await?
+            .ok_or(Error::NotFound)?;
+        let compiled = self
+            .policy
+            .compile(&record.policies)
+            .map_err(Error::PolicyInvalid)?;
+        let previous = self.policy.active().number;
+        let mut event = self.audit(by.to_owned(), None, "policy_version_activated", Vec::new());
+        event.municipality = self.federation.id.clone();
+        event.detail = json!({ "version": version, "previous": previous });
+        self.store
+            .activate_policy_version(version, by, &event)
+            .await
+            .map_err(|e| match e {
+                StoreError::NotFound => Error::NotFound,
+                other => other.into(),
+            })?;
+        self.policy.activate(Version::new(version, compiled));
+        Ok(())
+    }
+
+    /// Follows an activation made by another replica (called by the scheduler's tick).
+    pub(super) async fn follow_active_policies(&self) -> Result<()> {
+        let Some(active) = self.store.active_policy_version().await? else {
+            return Ok(());
+        };
+        if active.version == self.policy.active().number {
+            return Ok(());
+        }
+        match self.policy.compile(&active.policies) {
+            Ok(compiled) => {
+                self.policy.activate(Version::new(active.version, compiled));
+                tracing::info!(version = active.version, "policy version activated elsewhere");
+            }
+            Err(errors) => {
+                tracing::error!(version = active.version, ?errors, "active policy version does not compile here")
+            }
+        }
+        Ok(())
+    }
+
+    /// The decision, its deciding policies and the ring plan for a hypothetical request, by the
+    /// active version or the one named. Stores nothing.
+    pub async fn simulate_policies(&self, input: &SimulationInput) -> Result<SimulationResult> {
+        let engine_for_version;
+        let engine: &Engine = match input.version {
+            Some(v) if v != self.policy.active().number => {
+                let record = self
+                    .store
+                    .policy_version(v)
+                    .await?
+                    .ok_or(Error::InvalidField("version"))?;
+                let compiled = self
+                    .policy
+                    .compile(&record.policies)
+                    .map_err(Error::PolicyInvalid)?;
+                engine_for_version = Engine::with_defaults().map_err(Error::PolicyInvalid)?;
+                engine_for_version.activate(Version::new(v, compiled));
+                &engine_for_version
+            }
+            _ => &self.policy,
+        };
+        let r = &input.request;
+        let category = self.category(&r.category)?.clone();
+        let home = self.member(&r.home)?;
+        let action = Action::parse(&input.action).ok_or(Error::InvalidField("action"))?;
+        let protection = match r.protection.as_deref() {
+            Some(p) => Protection::parse(p).ok_or(Error::InvalidField("request.protection"))?,
+            None => Protection::None,
+        };
+        let loa = match r.loa.as_deref() {
+            Some(l) => Loa::parse(l).ok_or(Error::InvalidField("request.loa"))?,
+            None => Loa::Loa3,
+        };
+        if let Some(h) = r.harm_assessment.as_deref()
+            && !["none", "cross_border_ok", "stay_home"].contains(&h)
+        {
+            return Err(Error::InvalidField("request.harm_assessment"));
+        }
+        let consent_municipalities = match &r.consent.municipalities {
+            Some(list) => Some(
+                list.iter()
+                    .map(|c| self.member(c).map(|m| m.as_str().to_owned()))
+                    .collect::<Result<_>>()?,
+            ),
+            None => None,
+        };
+        let today = self.clock.today();
+        let mut facts = policy::request_facts(
+            &category,
+            home.as_str(),
+            &Identity {
+                personnummer: None,
+                anonymous: r.anonymous,
+                protection: (!r.anonymous).then_some(protection.as_str()),
+                loa: (!r.anonymous).then_some(loa.as_str()),
+            },
+            ConsentFacts {
+                cross_municipality: r.consent.cross_municipality,
+                municipalities: consent_municipalities,
+            },
+            r.harm_assessment.as_deref(),
+            today,
+        );
+        if !r.anonymous {
+            facts.id_type = "personnummer".to_owned();
+            facts.age = r.age.map(i64::from);
+            facts.citizen = Some("simulated-citizen".to_owned());
+        }
+        facts.language = r.language.clone();
+        let permits = engine.permits(&self.federation, &facts, today);
+        let p = &input.principal;
+        let municipality = match p.municipality.as_deref() {
+            Some(m) => Some(self.member(m)?.as_str().to_owned()),
+            None => None,
+        };
+        let required =
+            || municipality.clone().ok_or(Error::InvalidField("principal.municipality"));
+        let decision = match (p.role.as_str(), action) {
+            ("municipality" | "caseworker", Action::Route) => {
+                engine.route(&self.federation, &facts, &required()?, today)
+            }
+            ("caseworker", _) => {
+                let m = required()?;
+                facts.ring = permits.get(&m).map_or(0, |p| p.ring);
+                let caseworker = crate::store::CaseworkerRecord {
+                    id: "simulated-caseworker".to_owned(),
+                    municipality: m.clone(),
+                    name: String::new(),
+                    skills: sqlx::types::Json(vec![category.id.as_str().to_owned()]),
+                    languages: sqlx::types::Json(vec![r.language.clone()]),
+                    max_capacity: 1,
+                    capacity: 1,
+                    status: crate::domain::people::Availability::Available,
+                    protected_identity_clearance: p.protected_identity_clearance,
+                    status_since: self.clock.now(),
+                    last_assigned_at: None,
+                };
+                let route = (m != facts.home)
+                    .then(|| engine.route(&self.federation, &facts, &m, today));
+                let mut d = engine.decide(&Query {
+                    principal: policy::caseworker_principal(&caseworker),
+                    action,
+                    resource: Resource::Case(Box::new(facts.clone())),
+                    context: policy::ContextFacts {
+                        handler: route.as_ref().map(|r| policy::HandlerFacts {
+                            permitted: r.allowed,
+                            ring: r.ring.unwrap_or(i64::MAX),
+                        }),
+                        ..Default::default()
+                    },
+                });
+                if d.allowed
+                    && let Some(route) = route
+                {
+                    d.policies.extend(route.policies);
+                }
+                d
+            }
+            ("admin", Action::Administer | Action::ReadAudit) if municipality.is_some() => engine
+                .admin_may(
+                    action,
+                    municipality.as_deref(),
+                    Resource::Municipality {
+                        id: facts.home.clone(),
+                    },
+                ),
+            ("admin", _) => engine.admin_may(
+                action,
+                municipality.as_deref(),
+                Resource::Case(Box::new(facts.clone())),
+            ),
+            ("citizen", _) => engine.decide(&Query {
+                principal: Principal::Citizen {
+                    id: "simulated-citizen".to_owned(),
+                    home: facts.home.clone(),
+                    protection: facts.protection.clone(),
+                    loa: facts.loa.clone(),
+                },
+                action,
+                resource: Resource::Case(Box::new(facts.clone())),
+                context: Default::default(),
+            }),
+            _ => return Err(Error::InvalidField("principal.role")),
+        };
+        Ok(SimulationResult {
+            version: engine.active().number,
+            decision: if decision.allowed { "allow" } else { "deny" },
+            policies: decision.policies,
+            rings: ring_plan(&permits),
+            refused: permits.refused,
+        })
+    }
+}
+
+fn ring_plan(permits: &Permits) -> Vec<RingPlan> {
+    permits
+        .permitted
+        .iter()
+        .map(|p| RingPlan {
+            municipality: p.municipality.clone(),
+            ring: p.ring,
+            policies: p.policies.clone(),
+        })
+        .collect()
+}
