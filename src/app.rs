@@ -122,6 +122,7 @@ impl Application {
                 policy: Arc::new(policy),
                 ids: options.ids.unwrap_or_else(|| Arc::new(RandomIds)),
                 notices: tokio::sync::broadcast::channel(1024).0,
+                swept: Default::default(),
             },
             demo: options.demo,
             shutdown: shutdown_rx,

@@ -436,6 +436,7 @@ pub async fn run(config: SimulationConfig) -> Result<Report, SimulationError> {
         policy: Arc::new(policy),
         ids: Arc::new(CountingIds::default()),
         notices: broadcast::channel(1024).0,
+        swept: Default::default(),
     };
     let mut arrivals_rng = SplitMix64::new(config.seed ^ 0xA11_7A15);
     let arrivals = arrivals(&ctx.federation, &config, &mut arrivals_rng)?;

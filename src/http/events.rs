@@ -232,12 +232,10 @@ async fn confirm(
         &case,
         ctx.clock.today(),
     );
-    Ok(
-        match rechecked(event, notice, &caseworker, &case, &view) {
-            Some(data) => Verdict::Send(sse(event, &data)),
-            None => Verdict::Skip,
-        },
-    )
+    Ok(match rechecked(event, notice, &caseworker, &case, &view) {
+        Some(data) => Verdict::Send(sse(event, &data)),
+        None => Verdict::Skip,
+    })
 }
 
 /// What the caseworker, as stored now, may hear of the case as it stands now; `None` if
@@ -475,21 +473,12 @@ mod tests {
             Some(json!({ "id": "c1", "category": "oro_barn", "home": "1275" }))
         );
         let unskilled = caseworker("1275-02", "1275", &["ekonomi"]);
-        assert_eq!(
-            recheck(CHILD_CONCERN, &alert, &unskilled, &queued),
-            None
-        );
+        assert_eq!(recheck(CHILD_CONCERN, &alert, &unskilled, &queued), None);
         let elsewhere = caseworker("1283-01", "1283", &["oro_barn"]);
-        assert_eq!(
-            recheck(CHILD_CONCERN, &alert, &elsewhere, &queued),
-            None
-        );
+        assert_eq!(recheck(CHILD_CONCERN, &alert, &elsewhere, &queued), None);
         // R11: an uncleared caseworker must not learn that a protected case exists.
         let protected = case(CaseState::Queued, None, Some("skyddad_folkbokforing"));
-        assert_eq!(
-            recheck(CHILD_CONCERN, &alert, &skilled, &protected),
-            None
-        );
+        assert_eq!(recheck(CHILD_CONCERN, &alert, &skilled, &protected), None);
         let cleared = CaseworkerRecord {
             protected_identity_clearance: true,
             ..skilled

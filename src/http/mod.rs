@@ -8,8 +8,8 @@ pub mod error;
 mod events;
 pub mod extract;
 mod offers;
-mod policies;
 mod ops;
+mod policies;
 mod requests;
 mod views;
 

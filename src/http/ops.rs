@@ -19,7 +19,7 @@ async fn healthz() -> Json<Value> {
     Json(json!({ "status": "ok" }))
 }
 
-/// The database answers and the federation (with its rules) is loaded.
+/// The database answers, the federation is loaded, and which policy version decides.
 async fn readyz(State(app): State<AppState>) -> Result<Json<Value>, ApiError> {
     app.ctx
         .store
@@ -30,5 +30,6 @@ async fn readyz(State(app): State<AppState>) -> Result<Json<Value>, ApiError> {
         "status": "ready",
         "database": app.ctx.store.backend(),
         "federation": app.ctx.federation.id,
+        "policy_version": app.ctx.policy.active().number,
     })))
 }

@@ -18,7 +18,10 @@ pub const SCHEMA_TEXT: &str = include_str!("../../policies/schema.cedarschema");
 
 /// The default policy set, as shipped in `policies/` (file order is the text's order).
 pub const DEFAULT_FILES: [(&str, &str); 4] = [
-    ("routing.cedar", include_str!("../../policies/routing.cedar")),
+    (
+        "routing.cedar",
+        include_str!("../../policies/routing.cedar"),
+    ),
     (
         "open-questions.cedar",
         include_str!("../../policies/open-questions.cedar"),
@@ -167,7 +170,11 @@ impl Compiled {
             .collect();
         let allowed = response.decision() == CedarDecision::Allow;
         let ring = if allowed && query.action == Action::Route {
-            reasons.iter().filter_map(|id| self.rings.get(id)).min().copied()
+            reasons
+                .iter()
+                .filter_map(|id| self.rings.get(id))
+                .min()
+                .copied()
         } else {
             None
         };

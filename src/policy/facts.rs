@@ -386,7 +386,12 @@ fn case_entities(c: &CaseFacts, out: &mut Vec<Entity>) -> Result<EntityUid, Buil
     );
     consent.insert(
         "municipalities".into(),
-        municipalities(c.consent.municipalities.as_ref().unwrap_or(&BTreeSet::new()))?,
+        municipalities(
+            c.consent
+                .municipalities
+                .as_ref()
+                .unwrap_or(&BTreeSet::new()),
+        )?,
     );
     out.push(entity(consent_uid.clone(), consent)?);
 
@@ -450,7 +455,10 @@ fn agreement_entity(g: &AgreementFacts) -> Result<(EntityUid, Entity), BuildErro
         "valid_from".into(),
         RestrictedExpression::new_long(g.valid_from),
     );
-    a.insert("valid_to".into(), RestrictedExpression::new_long(g.valid_to));
+    a.insert(
+        "valid_to".into(),
+        RestrictedExpression::new_long(g.valid_to),
+    );
     for (key, value) in [
         ("delegates_authority", g.delegates_authority),
         ("covers_minors", g.covers_minors),
@@ -486,7 +494,10 @@ impl Query {
         }
         if let Some(h) = &self.context.handler {
             let record = RestrictedExpression::new_record([
-                ("permitted".to_owned(), RestrictedExpression::new_bool(h.permitted)),
+                (
+                    "permitted".to_owned(),
+                    RestrictedExpression::new_bool(h.permitted),
+                ),
                 ("ring".to_owned(), RestrictedExpression::new_long(h.ring)),
             ])
             .map_err(|e| BuildError(e.to_string()))?;

@@ -23,8 +23,8 @@ use crate::store::{CaseRecord, CaseworkerRecord};
 
 pub use engine::Engine;
 pub use facts::{
-    Action, AgreementFacts, CaseFacts, ConsentFacts, ContextFacts, HandlerFacts, Principal,
-    Query, Resource,
+    Action, AgreementFacts, CaseFacts, ConsentFacts, ContextFacts, HandlerFacts, Principal, Query,
+    Resource,
 };
 
 /// Ids the workflows name themselves (not Cedar policies).
@@ -69,8 +69,11 @@ impl Decision {
     /// the home municipality's staff, so a protected identity does not leak through a refusal.
     pub fn for_caller(mut self, caller_municipality: &str, home: &str) -> Decision {
         if caller_municipality != home {
-            self.policies
-                .retain(|p| !HOME_ONLY_IDS.iter().any(|r| p.starts_with(&format!("{r}-"))));
+            self.policies.retain(|p| {
+                !HOME_ONLY_IDS
+                    .iter()
+                    .any(|r| p.starts_with(&format!("{r}-")))
+            });
             if self.policies.is_empty() {
                 self.policies.push(DEFAULT_DENY.to_owned());
             }
@@ -745,7 +748,10 @@ mod tests {
             },
             today(),
         );
-        assert_eq!(refusal(&p, "1283"), vec!["R14-minor-not-covered".to_owned()]);
+        assert_eq!(
+            refusal(&p, "1283"),
+            vec!["R14-minor-not-covered".to_owned()]
+        );
     }
 
     #[test]

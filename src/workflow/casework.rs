@@ -369,12 +369,7 @@ impl Context {
         let event = CaseEvent::Transfer { by: transfer_by };
         let mut write = CaseWrite::new(
             self.clock.now(),
-            self.audit(
-                actor,
-                actor_municipality,
-                event.name(),
-                decision.policies,
-            ),
+            self.audit(actor, actor_municipality, event.name(), decision.policies),
         );
         write.audit.detail = json!({
             "reason": reason,

@@ -56,7 +56,10 @@ impl Context {
                 municipalities: municipalities.clone(),
                 actor: citizen_actor(key),
             });
-            match self.reroute(&case, &changed, write, "consent_changed").await {
+            match self
+                .reroute(&case, &changed, write, "consent_changed")
+                .await
+            {
                 Err(Error::Conflict(_)) => continue,
                 other => {
                     other?;
@@ -218,8 +221,18 @@ impl Context {
     }
 
     /// The scheduler's sweep: cross-border cases whose holder may no longer see them (an
-    /// agreement ended, a category left an agreement) go home. Returns how many did.
+    /// agreement ended, a new policy version) go home. Runs once per day and policy version
+    /// (consent and harm assessments revoke at once, without it). Returns how many went.
     pub(super) async fn sweep_revoked(&self) -> Result<u32> {
+        let key = (self.clock.today(), self.policy.active().number);
+        let swept = || {
+            self.swept
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+        };
+        if *swept() == Some(key) {
+            return Ok(0);
+        }
         let mut revoked = 0;
         for case in self.store.cross_border_open().await? {
             let Some(owner) = case.owner.as_deref() else {
@@ -262,6 +275,8 @@ impl Context {
                 Err(e) => return Err(e),
             }
         }
+        // Only a completed sweep counts: after an error the next tick tries again.
+        *swept() = Some(key);
         Ok(revoked)
     }
 }

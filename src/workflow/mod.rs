@@ -82,6 +82,9 @@ pub struct Context {
     pub policy: Arc<policy::Engine>,
     pub ids: Arc<dyn IdSource>,
     pub notices: broadcast::Sender<Notice>,
+    /// The date and policy version of the scheduler's last sweep for ended cross-border access:
+    /// only a new day or another version can end access without an event of its own.
+    pub swept: Arc<std::sync::Mutex<Option<(chrono::NaiveDate, i64)>>>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -455,9 +458,13 @@ impl Context {
                 }
             }
         };
-        let decision =
-            self.policy
-                .citizen_may(action, &self.federation, principal, &case, self.clock.today());
+        let decision = self.policy.citizen_may(
+            action,
+            &self.federation,
+            principal,
+            &case,
+            self.clock.today(),
+        );
         if !decision.allowed {
             tracing::debug!(case = %id, policies = ?decision.policies, "request hidden from caller");
             return Err(Error::NotFound);

@@ -20,7 +20,11 @@ pub async fn load_policies(
     store: &dyn Store,
     now: DateTime<Utc>,
 ) -> std::result::Result<Engine, String> {
-    let active = match store.active_policy_version().await.map_err(|e| e.to_string())? {
+    let active = match store
+        .active_policy_version()
+        .await
+        .map_err(|e| e.to_string())?
+    {
         Some(v) => v,
         None => {
             let version = store
@@ -171,7 +175,8 @@ impl Context {
                 None => policy::testing::default_text(),
             },
         };
-        let parsed = policy::testing::parse("tests", &tests).map_err(|e| Error::PolicyInvalid(vec![e]))?;
+        let parsed =
+            policy::testing::parse("tests", &tests).map_err(|e| Error::PolicyInvalid(vec![e]))?;
         let failures = policy::testing::run(&compiled, self.policy.schema(), &parsed);
         if !failures.is_empty() {
             return Err(Error::PolicyInvalid(
@@ -230,10 +235,17 @@ impl Context {
         match self.policy.compile(&active.policies) {
             Ok(compiled) => {
                 self.policy.activate(Version::new(active.version, compiled));
-                tracing::info!(version = active.version, "policy version activated elsewhere");
+                tracing::info!(
+                    version = active.version,
+                    "policy version activated elsewhere"
+                );
             }
             Err(errors) => {
-                tracing::error!(version = active.version, ?errors, "active policy version does not compile here")
+                tracing::error!(
+                    version = active.version,
+                    ?errors,
+                    "active policy version does not compile here"
+                )
             }
         }
         Ok(())
@@ -314,8 +326,11 @@ impl Context {
             Some(m) => Some(self.member(m)?.as_str().to_owned()),
             None => None,
         };
-        let required =
-            || municipality.clone().ok_or(Error::InvalidField("principal.municipality"));
+        let required = || {
+            municipality
+                .clone()
+                .ok_or(Error::InvalidField("principal.municipality"))
+        };
         let decision = match (p.role.as_str(), action) {
             ("municipality" | "caseworker", Action::Route) => {
                 engine.route(&self.federation, &facts, &required()?, today)
@@ -336,8 +351,8 @@ impl Context {
                     status_since: self.clock.now(),
                     last_assigned_at: None,
                 };
-                let route = (m != facts.home)
-                    .then(|| engine.route(&self.federation, &facts, &m, today));
+                let route =
+                    (m != facts.home).then(|| engine.route(&self.federation, &facts, &m, today));
                 let mut d = engine.decide(&Query {
                     principal: policy::caseworker_principal(&caseworker),
                     action,

@@ -114,7 +114,10 @@ fn policy_commands_name_what_is_wrong() {
     .expect("write");
     let (ok, _, stderr) = brygga_out(&["policy", "validate", "--dir", path]);
     assert!(!ok);
-    assert!(stderr.contains("typo") && stderr.contains("colour"), "{stderr}");
+    assert!(
+        stderr.contains("typo") && stderr.contains("colour"),
+        "{stderr}"
+    );
     assert!(!stderr.contains("panicked"), "{stderr}");
 
     // A valid set whose tests no longer hold: the failing test is named.

@@ -208,8 +208,13 @@ async fn perstorp_budget_advice(backend: Backend) {
         .iter()
         .find(|e| e.action == "claim")
         .expect("claim event");
-    assert_eq!(claim.policies.0, vec!["R4-home-municipality".to_owned()]);
+    assert_eq!(claim.policies.0, vec!["R4-home-staff".to_owned()]);
     assert_eq!(claim.municipality, "1275");
+    let submit = audit
+        .iter()
+        .find(|e| e.action == "submit")
+        .expect("submit event");
+    assert_eq!(submit.policies.0, vec!["R4-home-municipality".to_owned()]);
     assert!(audit.iter().all(|e| !e.policies.0.is_empty()));
 }
 
@@ -521,6 +526,7 @@ async fn every_private_route_needs_a_token(backend: Backend) {
     let ready = app.get("/readyz", None).await;
     assert_eq!(ready.status, StatusCode::OK);
     assert_eq!(ready.body["federation"], "familjen-helsingborg");
+    assert_eq!(ready.body["policy_version"], 1, "the shipped policies");
     let staff = app.get("/demo/caseworkers", None).await;
     let staff = staff.body.as_array().expect("caseworkers");
     assert!(staff.len() > 60);

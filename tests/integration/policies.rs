@@ -57,11 +57,17 @@ pub async fn withdrawn_consent_sends_the_case_home(backend: Backend) {
         format!("/api/v1/cases/{id}/messages"),
     ] {
         let answer = if path.ends_with("messages") {
-            app.post(&path, Some(&partner), json!({"text": "Hej"})).await
+            app.post(&path, Some(&partner), json!({"text": "Hej"}))
+                .await
         } else {
             app.get(&path, Some(&partner)).await
         };
-        assert_eq!(answer.status, StatusCode::NOT_FOUND, "{path}: {}", answer.body);
+        assert_eq!(
+            answer.status,
+            StatusCode::NOT_FOUND,
+            "{path}: {}",
+            answer.body
+        );
         assert!(answer.body.get("policies").is_none());
     }
     let mine = app.get("/api/v1/cases", Some(&partner)).await;
@@ -212,8 +218,10 @@ pub async fn harm_assessment_opens_the_border(backend: Backend) {
     away(&app, "1275-01").await;
     away(&app, "1275-02").await;
     let citizen = app
-        .login(json!({"role": "citizen", "personnummer": ANNA, "municipality": "1275",
-                      "protection": "sekretessmarkering"}))
+        .login(
+            json!({"role": "citizen", "personnummer": ANNA, "municipality": "1275",
+                      "protection": "sekretessmarkering"}),
+        )
         .await;
     let submitted = submit_with(&app, &citizen, "ekonomi", "sv", true).await;
     assert_eq!(submitted["ring"], 0, "R12: home only");
@@ -238,7 +246,11 @@ pub async fn harm_assessment_opens_the_border(backend: Backend) {
             json!({"cross_border_ok": true, "reason": "x"}),
         )
         .await;
-    assert_eq!(stranger.status, StatusCode::NOT_FOUND, "partner cannot see it yet");
+    assert_eq!(
+        stranger.status,
+        StatusCode::NOT_FOUND,
+        "partner cannot see it yet"
+    );
 
     let assessed = app
         .post(
@@ -310,9 +322,18 @@ pub async fn policy_versions_are_checked_activated_and_simulated(backend: Backen
             json!({"text": "permit (principal, action, resource);"}),
         )
         .await;
-    assert_eq!(invalid.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", invalid.body);
+    assert_eq!(
+        invalid.status,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "{}",
+        invalid.body
+    );
     assert_eq!(invalid.error(), "policy_invalid");
-    assert!(invalid.body["errors"].to_string().contains("@id"), "{}", invalid.body);
+    assert!(
+        invalid.body["errors"].to_string().contains("@id"),
+        "{}",
+        invalid.body
+    );
     // Schema errors are named too.
     let typo = app
         .post(
@@ -321,7 +342,12 @@ pub async fn policy_versions_are_checked_activated_and_simulated(backend: Backen
             json!({"text": "@id(\"x\") @ring(\"1\") permit (principal, action == Action::\"route\", resource) when { resource.colour == \"red\" };"}),
         )
         .await;
-    assert_eq!(typo.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", typo.body);
+    assert_eq!(
+        typo.status,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "{}",
+        typo.body
+    );
     // Valid, but the tests catch a rule that went missing.
     let without_r11 = shipped_policies().replace(
         "@id(\"R11-protected-identity-stays-home\")",
@@ -340,8 +366,17 @@ pub async fn policy_versions_are_checked_activated_and_simulated(backend: Backen
             json!({"text": without_r11}),
         )
         .await;
-    assert_eq!(failing.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", failing.body);
-    assert!(failing.body["errors"].to_string().contains("test failed"), "{}", failing.body);
+    assert_eq!(
+        failing.status,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "{}",
+        failing.body
+    );
+    assert!(
+        failing.body["errors"].to_string().contains("test failed"),
+        "{}",
+        failing.body
+    );
 
     // A municipality's administrator may not store or activate.
     let text = format!("{}\n// Reviewed 2026-11-23.\n", shipped_policies());
@@ -354,7 +389,11 @@ pub async fn policy_versions_are_checked_activated_and_simulated(backend: Backen
         .await;
     assert_eq!(local.status, StatusCode::FORBIDDEN);
     let created = app
-        .post("/api/v1/admin/policies", Some(&admin), json!({"text": text}))
+        .post(
+            "/api/v1/admin/policies",
+            Some(&admin),
+            json!({"text": text}),
+        )
         .await;
     assert_eq!(created.status, StatusCode::CREATED, "{}", created.body);
     assert_eq!(created.body["version"], 2);
@@ -362,11 +401,19 @@ pub async fn policy_versions_are_checked_activated_and_simulated(backend: Backen
     assert_eq!(listing.body["active"], 1, "stored, not active");
 
     let local = app
-        .post("/api/v1/admin/policies/2/activate", Some(&local_admin), json!({}))
+        .post(
+            "/api/v1/admin/policies/2/activate",
+            Some(&local_admin),
+            json!({}),
+        )
         .await;
     assert_eq!(local.status, StatusCode::FORBIDDEN);
     let missing = app
-        .post("/api/v1/admin/policies/99/activate", Some(&admin), json!({}))
+        .post(
+            "/api/v1/admin/policies/99/activate",
+            Some(&admin),
+            json!({}),
+        )
         .await;
     assert_eq!(missing.status, StatusCode::NOT_FOUND);
     let replica = app.replica().await;
@@ -389,7 +436,12 @@ pub async fn policy_versions_are_checked_activated_and_simulated(backend: Backen
     assert_eq!(replica.policy.active().number, 2);
 
     // Simulation: the decision, the deciding policies and the ring plan; nothing stored.
-    let before = app.store.audit_events(None, 1000).await.expect("audit").len();
+    let before = app
+        .store
+        .audit_events(None, 1000)
+        .await
+        .expect("audit")
+        .len();
     let simulate = |consent: bool, version: Option<i64>| {
         let mut body = json!({
             "request": {"category": "ekonomi", "language": "sv", "home": "1275",
@@ -403,7 +455,11 @@ pub async fn policy_versions_are_checked_activated_and_simulated(backend: Backen
         body
     };
     let allowed = app
-        .post("/api/v1/admin/policies/simulate", Some(&local_admin), simulate(true, None))
+        .post(
+            "/api/v1/admin/policies/simulate",
+            Some(&local_admin),
+            simulate(true, None),
+        )
         .await;
     assert_eq!(allowed.status, StatusCode::OK, "{}", allowed.body);
     assert_eq!(allowed.body["decision"], "allow");
@@ -411,9 +467,17 @@ pub async fn policy_versions_are_checked_activated_and_simulated(backend: Backen
     let rings = allowed.body["rings"].as_array().expect("rings");
     assert_eq!(rings[0]["municipality"], "1275");
     assert_eq!(rings[0]["ring"], 0);
-    assert!(rings.iter().any(|r| r["municipality"] == "1283" && r["ring"] == 1));
+    assert!(
+        rings
+            .iter()
+            .any(|r| r["municipality"] == "1283" && r["ring"] == 1)
+    );
     let denied = app
-        .post("/api/v1/admin/policies/simulate", Some(&admin), simulate(false, Some(1)))
+        .post(
+            "/api/v1/admin/policies/simulate",
+            Some(&admin),
+            simulate(false, Some(1)),
+        )
         .await;
     assert_eq!(denied.status, StatusCode::OK, "{}", denied.body);
     assert_eq!(denied.body["decision"], "deny");
@@ -448,6 +512,11 @@ pub async fn policy_versions_are_checked_activated_and_simulated(backend: Backen
         )
         .await;
     assert_eq!(bad.status, StatusCode::UNPROCESSABLE_ENTITY);
-    let after = app.store.audit_events(None, 1000).await.expect("audit").len();
+    let after = app
+        .store
+        .audit_events(None, 1000)
+        .await
+        .expect("audit")
+        .len();
     assert_eq!(before, after, "simulation stores nothing");
 }
