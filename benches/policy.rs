@@ -14,8 +14,8 @@ use brygga::app::BUILTIN_FEDERATION;
 use brygga::domain::federation::Federation;
 use brygga::policy::engine::{self, Compiled, Version};
 use brygga::policy::{
-    Action, AgreementFacts, CaseFacts, ConsentFacts, ContextFacts, Engine, HandlerFacts,
-    Identity, Principal, Query, Resource, day_number, request_facts,
+    Action, AgreementFacts, CaseFacts, ConsentFacts, ContextFacts, Engine, HandlerFacts, Identity,
+    Principal, Query, Resource, day_number, request_facts,
 };
 
 /// Perstorp, the request's home.
@@ -139,7 +139,6 @@ fn authorize(c: &mut Criterion) {
     assert_eq!(decision.policies, ["R8-partner-metadata"], "view");
 
     let mut group = c.benchmark_group("authorize");
-    group.measurement_time(Duration::from_secs(3)).sample_size(50);
     group.bench_function("one_route_uncached", |b| {
         b.iter(|| compiled.decide(None, black_box(&route)));
     });
@@ -162,7 +161,6 @@ fn routing(c: &mut Criterion) {
     assert_eq!(permits.permitted.len(), 11, "{permits:?}");
 
     let mut group = c.benchmark_group("routing");
-    group.measurement_time(Duration::from_secs(3)).sample_size(50);
     // A new version starts with an empty memo, so every timed call makes all eleven Cedar
     // decisions. Activating (and dropping the previous version's memo) happens in the untimed
     // setup; `PerIteration` because the setup's effect is on the shared engine, so it must
@@ -191,12 +189,19 @@ fn request_building(c: &mut Criterion) {
         .expect("the route query builds a Cedar request");
 
     let mut group = c.benchmark_group("request");
-    group.measurement_time(Duration::from_secs(3)).sample_size(50);
     group.bench_function("build_cedar_request", |b| {
         b.iter(|| black_box(&route).to_cedar(None));
     });
     group.finish();
 }
 
-criterion_group!(benches, authorize, routing, request_building);
+criterion_group! {
+    name = benches;
+    // Modest, so the whole run stays around a minute; command-line flags still override.
+    config = Criterion::default()
+        .warm_up_time(Duration::from_secs(1))
+        .measurement_time(Duration::from_secs(3))
+        .sample_size(50);
+    targets = authorize, routing, request_building
+}
 criterion_main!(benches);
