@@ -35,6 +35,8 @@ pub enum StartupError {
     Store(#[from] StoreError),
     #[error("policies: {0}")]
     Policies(String),
+    #[error("login: {0}")]
+    Login(String),
     #[error("cannot listen on {addr}: {source}")]
     Listen {
         addr: SocketAddr,
@@ -91,6 +93,34 @@ pub async fn open_store(
     Ok((store, Arc::new(federation)))
 }
 
+/// The OpenID Connect providers and the population register the configuration names.
+fn auth_services(
+    config: &Config,
+    clock: Arc<dyn Clock>,
+) -> Result<crate::http::login::AuthServices, StartupError> {
+    let oidc = crate::auth::oidc::Oidc::new(
+        config.citizen_login.as_ref(),
+        &config.staff_login,
+        &config.public_url(),
+        clock,
+    )
+    .map_err(|e| StartupError::Login(e.to_string()))?;
+    let register = match &config.population_register_file {
+        Some(path) => Some(Arc::new(
+            crate::auth::register::FileRegister::load(path)
+                .map_err(|e| StartupError::Login(e.to_string()))?,
+        ) as Arc<dyn crate::auth::register::PopulationRegister>),
+        None => None,
+    };
+    if config.citizen_login.is_some() && register.is_none() {
+        return Err(StartupError::Login(
+            "citizen_login needs population_register_file (home and protection come from it)"
+                .into(),
+        ));
+    }
+    Ok(crate::http::login::AuthServices { oidc, register })
+}
+
 impl Application {
     pub async fn build(config: Config, options: Options) -> Result<Application, StartupError> {
         let clock = options.clock.unwrap_or_else(|| Arc::new(SystemClock));
@@ -112,6 +142,7 @@ impl Application {
                     addr: config.listen,
                     source,
                 })?;
+        let auth = auth_services(&config, clock.clone())?;
         let (shutdown, shutdown_rx) = tokio::sync::watch::channel(false);
         let state = AppState {
             ctx: Context {
@@ -125,6 +156,7 @@ impl Application {
                 swept: Default::default(),
             },
             demo: options.demo,
+            auth: Arc::new(auth),
             shutdown: shutdown_rx,
         };
         Ok(Application {

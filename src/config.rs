@@ -19,8 +19,23 @@ pub struct Config {
     pub federation_file: Option<PathBuf>,
     /// Request bodies larger than this are refused with 413.
     pub max_body_bytes: usize,
-    /// How long a login session lasts, in hours.
+    /// How long a login session lasts at most, in hours (absolute timeout).
     pub session_hours: u32,
+    /// A browser session ends after this many minutes without a request (idle timeout).
+    pub session_idle_minutes: u32,
+    /// The address citizens and staff reach Brygga at, e.g. `https://brygga.example.se`; the
+    /// OpenID Connect redirect URI is `{public_url}/auth/callback`. Unset: `http://{listen}`.
+    pub public_url: Option<String>,
+    /// Session cookies carry `Secure` (only sent over HTTPS). Off only for plain-HTTP demos and
+    /// tests on loopback.
+    pub secure_cookies: bool,
+    /// The population register adapter's file (home municipality and protection per number);
+    /// unset: no citizen can log in through OpenID Connect.
+    pub population_register_file: Option<PathBuf>,
+    /// The citizens' eID broker (OpenID Connect); unset: no citizen login.
+    pub citizen_login: Option<crate::auth::oidc::CitizenLogin>,
+    /// One OpenID Connect provider per municipality for its staff.
+    pub staff_login: Vec<crate::auth::oidc::StaffLogin>,
     /// The most queue items one listing returns.
     pub queue_limit: u32,
     /// Capacity (open cases) given to new caseworkers unless an administrator sets another.
@@ -40,6 +55,12 @@ impl Default for Config {
             federation_file: None,
             max_body_bytes: 1024 * 1024,
             session_hours: 12,
+            session_idle_minutes: 30,
+            public_url: None,
+            secure_cookies: true,
+            population_register_file: None,
+            citizen_login: None,
+            staff_login: Vec::new(),
             queue_limit: 200,
             default_capacity: 5,
             scheduler_interval_ms: 1000,
@@ -69,6 +90,14 @@ const ENV_PREFIX: &str = "BRYGGA_";
 const ENV_IGNORED: &str = "BRYGGA_TEST_";
 
 impl Config {
+    /// Where browsers reach this gateway, without a trailing slash.
+    pub fn public_url(&self) -> String {
+        match &self.public_url {
+            Some(url) => url.trim_end_matches('/').to_owned(),
+            None => format!("http://{}", self.listen),
+        }
+    }
+
     /// Reads `path` (if given) and applies the process environment.
     pub fn load(path: Option<&Path>) -> Result<Config, ConfigError> {
         let text = match path {
@@ -134,7 +163,15 @@ fn known_keys() -> Vec<String> {
         Ok(toml::Value::Table(t)) => t
             .keys()
             .cloned()
-            .chain(["federation_file".to_owned()])
+            .chain(
+                [
+                    "federation_file",
+                    "public_url",
+                    "population_register_file",
+                    "citizen_login",
+                ]
+                .map(str::to_owned),
+            )
             .collect(),
         _ => Vec::new(),
     }
@@ -164,7 +201,10 @@ mod tests {
         assert_eq!(config.listen, Config::default().listen);
         // Every option is documented in the example (commented or not).
         for key in known_keys() {
-            assert!(text.contains(&format!("{key} =")), "example lacks `{key}`");
+            let documented = text.contains(&format!("{key} ="))
+                || text.contains(&format!("[{key}]"))
+                || text.contains(&format!("[[{key}]]"));
+            assert!(documented, "example lacks `{key}`");
         }
     }
 

@@ -220,6 +220,8 @@ async fn run(cli: Cli) -> Result<(), String> {
             let mut config = Config::load(None).map_err(|e| e.to_string())?;
             config.listen = listen;
             config.database_url = format!("sqlite:{}", data_dir.join("brygga.db").display());
+            // The demo is served over plain HTTP on loopback.
+            config.secure_cookies = false;
             init_tracing(&config.log);
             println!(
                 "Brygga demo: http://{listen}  (data in {})",

@@ -1,14 +1,21 @@
 //! Who is calling: principals, session tokens and their storage.
 //!
-//! A session token is 256 random bits, given to the client once (bearer token and cookie);
-//! the store keeps only its SHA-256, so a leaked database does not leak live sessions.
+//! A bearer token is 256 random bits, given to the client once; the store keeps only its
+//! SHA-256, so a leaked database does not leak live tokens. Browser sessions are
+//! tower-sessions' (`sessions`), logins go through OpenID Connect (`oidc`, `login`), and a
+//! citizen's home and protection come from the population register (`register`).
 
-use chrono::{DateTime, Duration, Utc};
+use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
+pub mod login;
+pub mod oidc;
+pub mod register;
+pub mod sessions;
+
 use crate::domain::people::{Loa, Protection};
-use crate::store::{Store, StoreError};
+use crate::store::{ApiTokenRecord, Store, StoreError};
 
 /// What a session stands for. Serialized into the session row.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -48,37 +55,71 @@ pub fn token_hash(token: &str) -> String {
     digest.iter().map(|b| format!("{b:02x}")).collect()
 }
 
-pub async fn start_session(
-    store: &dyn Store,
-    principal: &Principal,
-    now: DateTime<Utc>,
-    hours: u32,
-) -> Result<String, StoreError> {
-    let token = new_token();
-    let value = serde_json::to_value(principal)
-        .map_err(|e| StoreError::Corrupt(format!("principal: {e}")))?;
-    store
-        .create_session(
-            &token_hash(&token),
-            &value,
-            now,
-            now + Duration::hours(i64::from(hours)),
-        )
-        .await?;
-    Ok(token)
+/// A bearer token just issued: its secret is shown once and never stored.
+#[derive(Clone, Debug)]
+pub struct IssuedToken {
+    pub id: String,
+    pub token: String,
+    pub expires_at: DateTime<Utc>,
 }
 
-pub async fn principal_of(
+/// What a new token is for.
+pub struct TokenRequest<'a> {
+    pub principal: &'a Principal,
+    /// `session` (issued to a browser login) or `integration`.
+    pub kind: &'static str,
+    pub name: Option<String>,
+    /// `read` and/or `write`.
+    pub scopes: Vec<String>,
+    /// The browser login it belongs to (revoked with it at logout).
+    pub login_id: Option<String>,
+    pub created_by: String,
+    pub now: DateTime<Utc>,
+    pub expires_at: DateTime<Utc>,
+}
+
+pub async fn issue_token(
+    store: &dyn Store,
+    request: TokenRequest<'_>,
+) -> Result<IssuedToken, StoreError> {
+    let token = new_token();
+    let id = uuid::Uuid::new_v4().simple().to_string();
+    let principal = serde_json::to_value(request.principal)
+        .map_err(|e| StoreError::Corrupt(format!("principal: {e}")))?;
+    store
+        .insert_api_token(&ApiTokenRecord {
+            id: id.clone(),
+            token_hash: token_hash(&token),
+            kind: request.kind.to_owned(),
+            principal: sqlx::types::Json(principal),
+            name: request.name,
+            scopes: sqlx::types::Json(request.scopes),
+            web_session: request.login_id,
+            created_by: request.created_by,
+            created_at: request.now,
+            expires_at: request.expires_at,
+            revoked_at: None,
+        })
+        .await?;
+    Ok(IssuedToken {
+        id,
+        token,
+        expires_at: request.expires_at,
+    })
+}
+
+/// The principal behind a live bearer token, with the token's scopes.
+pub async fn token_principal(
     store: &dyn Store,
     token: &str,
     now: DateTime<Utc>,
-) -> Result<Option<Principal>, StoreError> {
-    let Some(value) = store.session(&token_hash(token), now).await? else {
+) -> Result<Option<(Principal, Vec<String>)>, StoreError> {
+    let Some(record) = store.api_token(&token_hash(token), now).await? else {
         return Ok(None);
     };
-    serde_json::from_value(value)
-        .map(Some)
-        .map_err(|e| StoreError::Corrupt(format!("session principal: {e}")))
+    let principal = serde_json::from_value(record.principal.0)
+        .map_err(|e| StoreError::Corrupt(format!("token principal: {e}")))?;
+    Ok(Some((principal, record.scopes.0)))
 }
 
 #[cfg(test)]

@@ -2,7 +2,6 @@
 //! `router()` in `http` merges these only in demo mode; under `serve` they do not exist.
 
 use axum::extract::State;
-use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
@@ -10,8 +9,9 @@ use serde::{Deserialize, Serialize};
 
 use super::AppState;
 use super::error::ApiError;
-use super::extract::{ApiJson, SESSION_COOKIE, parse_json};
-use crate::auth::{self, CitizenPrincipal, Principal};
+use super::extract::{ApiJson, parse_json};
+use crate::auth::{CitizenPrincipal, Principal};
+use tower_sessions::Session;
 use crate::domain::ids::MunicipalityCode;
 use crate::domain::people::{Loa, Protection};
 use crate::domain::personnummer::Personnummer;
@@ -147,6 +147,7 @@ fn citizen(app: &AppState, body: CitizenLogin) -> Result<CitizenPrincipal, ApiEr
 
 async fn login(
     State(app): State<AppState>,
+    session: Session,
     ApiJson(value): ApiJson<serde_json::Value>,
 ) -> Result<Response, ApiError> {
     let role: Role = serde_json::from_value(value.clone()).map_err(|_| ApiError::InvalidField {
@@ -189,21 +190,13 @@ async fn login(
             });
         }
     };
-    let config = &app.ctx.config;
-    let token = auth::start_session(
-        app.ctx.store.as_ref(),
-        &principal,
-        app.ctx.clock.now(),
-        config.session_hours,
-    )
-    .await?;
-    let cookie = format!(
-        "{SESSION_COOKIE}={token}; Path=/; HttpOnly; Secure; SameSite=Lax; Max-Age={}",
-        u64::from(config.session_hours) * 3600
-    );
-    let mut response = Json(LoginAnswer { token, principal }).into_response();
-    if let Ok(value) = HeaderValue::from_str(&cookie) {
-        response.headers_mut().insert(header::SET_COOKIE, value);
-    }
-    Ok(response)
+    // A real browser session (cookie) as the OpenID Connect login makes, and a bearer token
+    // for API clients, bound to it.
+    let login = super::login::establish(&app, &session, principal.clone(), None, None).await?;
+    let token = super::login::session_token(&app, &login).await?;
+    Ok(Json(LoginAnswer {
+        token: token.token,
+        principal,
+    })
+    .into_response())
 }

@@ -2,17 +2,21 @@
 //! signature says who may call it.
 
 use axum::extract::{FromRef, FromRequest, FromRequestParts, Request};
-use axum::http::header;
+use axum::http::{Method, header};
 use axum::http::request::Parts;
 use bytes::Bytes;
 use serde::de::DeserializeOwned;
 
 use super::AppState;
 use super::error::ApiError;
+use tower_sessions::Session;
+
+use crate::auth::sessions::{self, WebLogin};
 use crate::auth::{self, CitizenPrincipal, Principal};
 use crate::store::CaseworkerRecord;
 use crate::workflow::CitizenKey;
 
+/// The browser session's cookie (tower-sessions; the id is random, only its hash is stored).
 pub const SESSION_COOKIE: &str = "brygga_session";
 
 /// A JSON body. Not JSON (or not UTF-8) → 400 `malformed_json`; JSON of the wrong shape → 422
@@ -60,23 +64,9 @@ fn missing_field(message: &str) -> Option<String> {
     Some(rest.split('`').next()?.to_owned())
 }
 
-fn bearer_or_cookie(parts: &Parts) -> Option<String> {
-    if let Some(value) = parts.headers.get(header::AUTHORIZATION)
-        && let Ok(text) = value.to_str()
-        && let Some(token) = text.strip_prefix("Bearer ")
-    {
-        return Some(token.trim().to_owned());
-    }
-    parts
-        .headers
-        .get_all(header::COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(';'))
-        .find_map(|pair| {
-            let (name, value) = pair.trim().split_once('=')?;
-            (name == SESSION_COOKIE).then(|| value.to_owned())
-        })
+fn bearer(parts: &Parts) -> Option<String> {
+    let text = parts.headers.get(header::AUTHORIZATION)?.to_str().ok()?;
+    Some(text.strip_prefix("Bearer ")?.trim().to_owned())
 }
 
 fn access_code(parts: &Parts) -> Option<String> {
@@ -84,8 +74,10 @@ fn access_code(parts: &Parts) -> Option<String> {
     Some(text.strip_prefix("AccessCode ")?.trim().to_owned())
 }
 
-/// The logged-in principal, if any. A token that is unknown or expired is 401, never silently
-/// anonymous.
+/// The logged-in principal, if any: a bearer token (`Authorization: Bearer`), else the browser
+/// session. A token that is unknown, expired or revoked is 401, never silently anonymous; so is
+/// a browser login whose idle or absolute time ran out (the session is ended then). A token
+/// without the `write` scope may only read (GET).
 pub struct MaybePrincipal(pub Option<Principal>);
 
 impl<S> FromRequestParts<S> for MaybePrincipal
@@ -96,17 +88,63 @@ where
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
-        let Some(token) = bearer_or_cookie(parts) else {
+        let app = AppState::from_ref(state);
+        let now = app.ctx.clock.now();
+        if let Some(token) = bearer(parts) {
+            let (principal, scopes) = auth::token_principal(app.ctx.store.as_ref(), &token, now)
+                .await
+                .map_err(ApiError::from)?
+                .ok_or(ApiError::Unauthenticated)?;
+            let reading = parts.method == Method::GET || parts.method == Method::HEAD;
+            if !reading && !scopes.iter().any(|s| s == "write") {
+                return Err(ApiError::Forbidden);
+            }
+            return Ok(MaybePrincipal(Some(principal)));
+        }
+        let Some(session) = parts.extensions.get::<Session>().cloned() else {
             return Ok(MaybePrincipal(None));
         };
-        let app = AppState::from_ref(state);
-        let principal = auth::principal_of(app.ctx.store.as_ref(), &token, app.ctx.clock.now())
-            .await
-            .map_err(ApiError::from)?;
-        principal
-            .map(|p| MaybePrincipal(Some(p)))
-            .ok_or(ApiError::Unauthenticated)
+        Ok(MaybePrincipal(
+            browser_login(&app, &session).await?.map(|l| l.principal),
+        ))
     }
+}
+
+/// The login of a browser session, if it is still within its idle and absolute time; a login
+/// that ran out ends the session (and its tokens) and is 401.
+pub async fn browser_login(
+    app: &AppState,
+    session: &Session,
+) -> Result<Option<WebLogin>, ApiError> {
+    let internal = |e: tower_sessions::session::Error| ApiError::Internal(e.to_string());
+    let Some(mut login) = session
+        .get::<WebLogin>(sessions::LOGIN)
+        .await
+        .map_err(internal)?
+    else {
+        return Ok(None);
+    };
+    let now = app.ctx.clock.now();
+    let config = &app.ctx.config;
+    let absolute = chrono::Duration::hours(i64::from(config.session_hours));
+    let idle = chrono::Duration::minutes(i64::from(config.session_idle_minutes));
+    if now - login.authenticated_at > absolute || now - login.last_seen > idle {
+        app.ctx
+            .store
+            .revoke_session_tokens(&login.login_id, now)
+            .await?;
+        session.flush().await.map_err(internal)?;
+        return Err(ApiError::Unauthenticated);
+    }
+    // Seen again: written at most once a minute, not on every request.
+    if now - login.last_seen > chrono::Duration::seconds(60) {
+        login.last_seen = now;
+        session
+            .insert(sessions::LOGIN, &login)
+            .await
+            .map_err(internal)?;
+    }
+    Ok(Some(login))
 }
 
 /// A logged-in citizen.

@@ -7,6 +7,7 @@ mod demo;
 pub mod error;
 mod events;
 pub mod extract;
+pub mod login;
 mod offers;
 mod ops;
 mod policies;
@@ -17,6 +18,10 @@ use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::middleware;
 use tower_http::trace::TraceLayer;
+use tower_sessions::cookie::SameSite;
+use tower_sessions::{Expiry, SessionManagerLayer};
+
+use crate::auth::sessions::StoreSessions;
 
 use crate::workflow::{self, Context};
 use error::ApiError;
@@ -24,6 +29,8 @@ use error::ApiError;
 #[derive(Clone)]
 pub struct AppState {
     pub ctx: Context,
+    /// OpenID Connect providers and the population register.
+    pub auth: std::sync::Arc<login::AuthServices>,
     /// `brygga demo`: the demo login routes exist only then.
     pub demo: bool,
     /// Turns `true` when the server begins to shut down: long-lived answers (server-sent
@@ -72,12 +79,23 @@ pub fn router(state: AppState) -> Router {
         .merge(offers::router())
         .merge(admin::router())
         .merge(policies::router())
+        .merge(login::router())
         .merge(events::router());
     if state.demo {
         api = api.merge(demo::router());
     }
+    let sessions = SessionManagerLayer::new(StoreSessions::new(state.ctx.store.clone()))
+        .with_name(extract::SESSION_COOKIE)
+        .with_secure(state.ctx.config.secure_cookies)
+        .with_http_only(true)
+        .with_same_site(SameSite::Lax)
+        .with_path("/")
+        .with_expiry(Expiry::OnInactivity(time::Duration::minutes(i64::from(
+            state.ctx.config.session_idle_minutes,
+        ))));
     api.fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
+        .layer(sessions)
         .layer(DefaultBodyLimit::max(max_body))
         .layer(middleware::from_fn(error::localize))
         .layer(TraceLayer::new_for_http())

@@ -21,7 +21,7 @@ use crate::domain::federation::Federation;
 use crate::domain::people::Availability;
 
 pub use records::{
-    AuditRecord, CaseRecord, CaseWrite, CaseworkerRecord, ConsentRecord, ConsentWrite,
+    ApiTokenRecord, AuditRecord, CaseRecord, CaseWrite, CaseworkerRecord, ConsentRecord, ConsentWrite,
     HarmAssessmentRecord, HarmWrite, MessageRecord, NewAuditEvent, NewCase, NewMessage,
     OfferRecord, OfferWrite, PermitRecord, PolicyVersionRecord, RoutingSettingsRecord,
     RoutingWrite, Sender, TraceRecord,
@@ -70,19 +70,36 @@ pub trait Store: Send + Sync + 'static {
     /// Cases offered to or owned by the caseworker (what counts against capacity).
     async fn load_of(&self, caseworker: &str) -> Result<u32>;
 
-    async fn create_session(
+    async fn insert_api_token(&self, token: &ApiTokenRecord) -> Result<()>;
+    /// A live token (not expired, not revoked) by the hash of its secret.
+    async fn api_token(&self, token_hash: &str, now: DateTime<Utc>)
+    -> Result<Option<ApiTokenRecord>>;
+    async fn integration_tokens(&self) -> Result<Vec<ApiTokenRecord>>;
+    /// `false` if there is no such live token.
+    async fn revoke_api_token(&self, id: &str, at: DateTime<Utc>) -> Result<bool>;
+    /// Revokes every token issued to a browser session (at logout).
+    async fn revoke_session_tokens(&self, web_session: &str, at: DateTime<Utc>) -> Result<()>;
+
+    /// Browser sessions (tower-sessions' records), by the hash of their id. `create` is `false`
+    /// when the id is taken.
+    async fn create_web_session(
         &self,
-        token_hash: &str,
-        principal: &serde_json::Value,
-        now: DateTime<Utc>,
+        id_hash: &str,
+        data: &serde_json::Value,
+        expires_at: DateTime<Utc>,
+    ) -> Result<bool>;
+    async fn save_web_session(
+        &self,
+        id_hash: &str,
+        data: &serde_json::Value,
         expires_at: DateTime<Utc>,
     ) -> Result<()>;
-    async fn session(
+    async fn load_web_session(
         &self,
-        token_hash: &str,
+        id_hash: &str,
         now: DateTime<Utc>,
-    ) -> Result<Option<serde_json::Value>>;
-    async fn delete_session(&self, token_hash: &str) -> Result<()>;
+    ) -> Result<Option<(serde_json::Value, DateTime<Utc>)>>;
+    async fn delete_web_session(&self, id_hash: &str) -> Result<()>;
 
     /// Inserts a routed request as a case, with its consent, first message, routing trace and
     /// audit event, in one transaction.

@@ -269,6 +269,25 @@ pub struct ConsentRecord {
     pub actor: String,
 }
 
+/// A bearer token: issued to a browser session, or a long-lived integration token. Only the
+/// hash of its secret is stored.
+#[derive(Clone, Debug, sqlx::FromRow)]
+pub struct ApiTokenRecord {
+    pub id: String,
+    pub token_hash: String,
+    /// `session` or `integration`.
+    pub kind: String,
+    pub principal: Json<serde_json::Value>,
+    pub name: Option<String>,
+    /// `read` (GET only) and/or `write`.
+    pub scopes: Json<Vec<String>>,
+    pub web_session: Option<String>,
+    pub created_by: String,
+    pub created_at: DateTime<Utc>,
+    pub expires_at: DateTime<Utc>,
+    pub revoked_at: Option<DateTime<Utc>>,
+}
+
 #[derive(Clone, Debug, sqlx::FromRow)]
 pub struct HarmAssessmentRecord {
     pub id: i64,

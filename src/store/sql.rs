@@ -19,7 +19,7 @@ use sqlx::sqlite::{
 use sqlx::types::Json;
 
 use super::{
-    AuditRecord, CaseRecord, CaseWrite, CaseworkerRecord, ConsentRecord, HarmAssessmentRecord,
+    ApiTokenRecord, AuditRecord, CaseRecord, CaseWrite, CaseworkerRecord, ConsentRecord, HarmAssessmentRecord,
     MessageRecord, NewAuditEvent, NewCase, OfferRecord, OfferWrite, PermitRecord,
     PolicyVersionRecord, Result, RoutingSettingsRecord, RoutingWrite, Store, StoreError,
     TraceRecord,
@@ -81,6 +81,11 @@ const SQLITE_MIGRATIONS: Embedded = Embedded(&[
         "policies",
         include_str!("../../migrations/sqlite/0003_policies.sql"),
     ),
+    (
+        4,
+        "identity",
+        include_str!("../../migrations/sqlite/0004_identity.sql"),
+    ),
 ]);
 
 const POSTGRES_MIGRATIONS: Embedded = Embedded(&[
@@ -98,6 +103,11 @@ const POSTGRES_MIGRATIONS: Embedded = Embedded(&[
         3,
         "policies",
         include_str!("../../migrations/postgres/0003_policies.sql"),
+    ),
+    (
+        4,
+        "identity",
+        include_str!("../../migrations/postgres/0004_identity.sql"),
     ),
 ]);
 
@@ -686,43 +696,128 @@ macro_rules! sql_store {
                 Self::count_load(&mut conn, caseworker).await
             }
 
-            async fn create_session(
+            async fn insert_api_token(&self, token: &ApiTokenRecord) -> Result<()> {
+                sqlx::query(
+                    "INSERT INTO api_tokens (id, token_hash, kind, principal, name, scopes, web_session, \
+                     created_by, created_at, expires_at, revoked_at) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+                )
+                .bind(&token.id)
+                .bind(&token.token_hash)
+                .bind(&token.kind)
+                .bind(&token.principal)
+                .bind(&token.name)
+                .bind(&token.scopes)
+                .bind(&token.web_session)
+                .bind(&token.created_by)
+                .bind(token.created_at)
+                .bind(token.expires_at)
+                .bind(token.revoked_at)
+                .execute(&self.pool)
+                .await?;
+                Ok(())
+            }
+
+            async fn api_token(
                 &self,
                 token_hash: &str,
-                principal: &serde_json::Value,
                 now: DateTime<Utc>,
+            ) -> Result<Option<ApiTokenRecord>> {
+                Ok(sqlx::query_as::<_, ApiTokenRecord>(
+                    "SELECT * FROM api_tokens WHERE token_hash = $1 AND expires_at > $2 \
+                     AND revoked_at IS NULL",
+                )
+                .bind(token_hash)
+                .bind(now)
+                .fetch_optional(&self.pool)
+                .await?)
+            }
+
+            async fn integration_tokens(&self) -> Result<Vec<ApiTokenRecord>> {
+                Ok(sqlx::query_as::<_, ApiTokenRecord>(
+                    "SELECT * FROM api_tokens WHERE kind = 'integration' ORDER BY created_at, id",
+                )
+                .fetch_all(&self.pool)
+                .await?)
+            }
+
+            async fn revoke_api_token(&self, id: &str, at: DateTime<Utc>) -> Result<bool> {
+                let done = sqlx::query(
+                    "UPDATE api_tokens SET revoked_at = $2 WHERE id = $1 AND revoked_at IS NULL",
+                )
+                .bind(id)
+                .bind(at)
+                .execute(&self.pool)
+                .await?;
+                Ok(done.rows_affected() == 1)
+            }
+
+            async fn revoke_session_tokens(&self, web_session: &str, at: DateTime<Utc>) -> Result<()> {
+                sqlx::query(
+                    "UPDATE api_tokens SET revoked_at = $2 WHERE web_session = $1 AND revoked_at IS NULL",
+                )
+                .bind(web_session)
+                .bind(at)
+                .execute(&self.pool)
+                .await?;
+                Ok(())
+            }
+
+            async fn create_web_session(
+                &self,
+                id_hash: &str,
+                data: &serde_json::Value,
+                expires_at: DateTime<Utc>,
+            ) -> Result<bool> {
+                let done = sqlx::query(
+                    "INSERT INTO web_sessions (id_hash, data, expires_at) VALUES ($1, $2, $3) \
+                     ON CONFLICT (id_hash) DO NOTHING",
+                )
+                .bind(id_hash)
+                .bind(Json(data))
+                .bind(expires_at)
+                .execute(&self.pool)
+                .await?;
+                Ok(done.rows_affected() == 1)
+            }
+
+            async fn save_web_session(
+                &self,
+                id_hash: &str,
+                data: &serde_json::Value,
                 expires_at: DateTime<Utc>,
             ) -> Result<()> {
                 sqlx::query(
-                    "INSERT INTO sessions (token_hash, principal, created_at, expires_at) VALUES ($1, $2, $3, $4)",
+                    "INSERT INTO web_sessions (id_hash, data, expires_at) VALUES ($1, $2, $3) \
+                     ON CONFLICT (id_hash) DO UPDATE SET data = excluded.data, \
+                     expires_at = excluded.expires_at",
                 )
-                .bind(token_hash)
-                .bind(Json(principal))
-                .bind(now)
+                .bind(id_hash)
+                .bind(Json(data))
                 .bind(expires_at)
                 .execute(&self.pool)
                 .await?;
                 Ok(())
             }
 
-            async fn session(
+            async fn load_web_session(
                 &self,
-                token_hash: &str,
+                id_hash: &str,
                 now: DateTime<Utc>,
-            ) -> Result<Option<serde_json::Value>> {
-                let row: Option<Json<serde_json::Value>> = sqlx::query_scalar(
-                    "SELECT principal FROM sessions WHERE token_hash = $1 AND expires_at > $2",
+            ) -> Result<Option<(serde_json::Value, DateTime<Utc>)>> {
+                let row: Option<(Json<serde_json::Value>, DateTime<Utc>)> = sqlx::query_as(
+                    "SELECT data, expires_at FROM web_sessions WHERE id_hash = $1 AND expires_at > $2",
                 )
-                .bind(token_hash)
+                .bind(id_hash)
                 .bind(now)
                 .fetch_optional(&self.pool)
                 .await?;
-                Ok(row.map(|Json(v)| v))
+                Ok(row.map(|(data, expires)| (data.0, expires)))
             }
 
-            async fn delete_session(&self, token_hash: &str) -> Result<()> {
-                sqlx::query("DELETE FROM sessions WHERE token_hash = $1")
-                    .bind(token_hash)
+            async fn delete_web_session(&self, id_hash: &str) -> Result<()> {
+                sqlx::query("DELETE FROM web_sessions WHERE id_hash = $1")
+                    .bind(id_hash)
                     .execute(&self.pool)
                     .await?;
                 Ok(())

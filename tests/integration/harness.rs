@@ -75,6 +75,7 @@ pub async fn spawn(backend: Backend) -> TestApp {
         database_url: database_url.clone(),
         max_connections: 8,
         log: "warn".into(),
+        secure_cookies: false,
         ..Config::default()
     };
     let start = Utc::now()

@@ -1,0 +1,260 @@
+//! What a verified login means: a citizen (identity number, level of assurance, home and
+//! protection from the population register) or a member of staff (role and caseworker from the
+//! municipality's claims). Every way a login can fail is a [`Refusal`] with its own page.
+
+use chrono::NaiveDate;
+use serde_json::Value;
+
+use super::oidc::{CitizenLogin, StaffLogin, VerifiedLogin};
+use super::register::{PopulationRegister, RegisterError};
+use super::{CitizenPrincipal, Principal};
+use crate::domain::federation::Federation;
+use crate::domain::ids::MunicipalityCode;
+use crate::domain::people::{Loa, Protection};
+use crate::domain::personnummer::Personnummer;
+use crate::store::Store;
+
+/// Why a login was refused. Each has a page (`login.refused.<code>` in the message files).
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum Refusal {
+    /// Below loa3 (R1): the page offers the anonymous channel.
+    #[error("level of assurance too low")]
+    LoaTooLow,
+    #[error("no Swedish identity number in the login")]
+    NoIdentityNumber,
+    #[error("the identity number is not valid")]
+    InvalidIdentityNumber,
+    #[error("not found in the population register")]
+    NotInRegister,
+    #[error("registered outside the federation")]
+    HomeOutsideFederation,
+    /// eIDAS without a Swedish number must state a member municipality (R2).
+    #[error("a municipality must be stated")]
+    MunicipalityRequired,
+    #[error("not known as staff of this municipality")]
+    UnknownStaff,
+    #[error("no role in Brygga")]
+    NoRole,
+    #[error("no login in progress")]
+    NoLoginInProgress,
+    #[error("the login's state does not match")]
+    StateMismatch,
+    #[error("the identity provider refused the login")]
+    ProviderRefused,
+    #[error("the login could not be verified")]
+    InvalidToken,
+    #[error("the identity provider cannot be reached")]
+    ProviderUnavailable,
+    #[error("the return address is not allowed")]
+    BadReturnAddress,
+    #[error("the population register cannot be reached")]
+    RegisterUnavailable,
+}
+
+impl Refusal {
+    pub fn code(&self) -> &'static str {
+        match self {
+            Refusal::LoaTooLow => "loa_too_low",
+            Refusal::NoIdentityNumber => "no_identity_number",
+            Refusal::InvalidIdentityNumber => "invalid_personnummer",
+            Refusal::NotInRegister => "not_in_register",
+            Refusal::HomeOutsideFederation => "home_outside_federation",
+            Refusal::MunicipalityRequired => "municipality_required",
+            Refusal::UnknownStaff => "unknown_staff",
+            Refusal::NoRole => "no_role",
+            Refusal::NoLoginInProgress => "no_login_in_progress",
+            Refusal::StateMismatch => "state_mismatch",
+            Refusal::ProviderRefused => "provider_refused",
+            Refusal::InvalidToken => "invalid_token",
+            Refusal::ProviderUnavailable => "provider_unavailable",
+            Refusal::BadReturnAddress => "bad_return_address",
+            Refusal::RegisterUnavailable => "register_unavailable",
+        }
+    }
+
+    /// 403 for who the person is, 400 for a broken or tampered flow, 503 for what is down.
+    pub fn status(&self) -> u16 {
+        match self {
+            Refusal::NoLoginInProgress
+            | Refusal::StateMismatch
+            | Refusal::BadReturnAddress
+            | Refusal::InvalidToken => 400,
+            Refusal::ProviderUnavailable | Refusal::RegisterUnavailable => 503,
+            _ => 403,
+        }
+    }
+}
+
+/// A return address after login: a local path only (no scheme, no host, no `//` or `\`), so
+/// a login link can never send someone to another site.
+pub fn safe_return(requested: Option<&str>) -> Result<String, Refusal> {
+    let Some(path) = requested.filter(|p| !p.is_empty()) else {
+        return Ok("/".to_owned());
+    };
+    let local = path.starts_with('/')
+        && !path.starts_with("//")
+        && !path.contains('\\')
+        && !path.chars().any(char::is_control)
+        && path.len() <= 1024;
+    if local {
+        Ok(path.to_owned())
+    } else {
+        Err(Refusal::BadReturnAddress)
+    }
+}
+
+fn strings(value: Option<&Value>) -> Vec<String> {
+    match value {
+        Some(Value::String(s)) => vec![s.clone()],
+        Some(Value::Array(items)) => items
+            .iter()
+            .filter_map(|v| v.as_str().map(str::to_owned))
+            .collect(),
+        _ => Vec::new(),
+    }
+}
+
+/// The citizen behind a verified login. The level of assurance comes from `acr` (unknown
+/// values count as too low); home and protection from the population register.
+pub async fn citizen(
+    config: &CitizenLogin,
+    register: Option<&dyn PopulationRegister>,
+    federation: &Federation,
+    login: &VerifiedLogin,
+    stated_municipality: Option<&str>,
+    today: NaiveDate,
+) -> Result<CitizenPrincipal, Refusal> {
+    let loa = login
+        .acr
+        .as_deref()
+        .and_then(|acr| config.acr_levels.get(acr))
+        .and_then(|level| Loa::parse(level))
+        .ok_or(Refusal::LoaTooLow)?;
+    if !loa.suffices_for_identified() {
+        return Err(Refusal::LoaTooLow);
+    }
+    let member = |code: &str| {
+        MunicipalityCode::parse(code)
+            .ok()
+            .filter(|c| federation.municipality(c).is_some())
+    };
+    let number = config
+        .identity_claims
+        .iter()
+        .find_map(|claim| login.claims.get(claim).and_then(Value::as_str));
+    let Some(number) = number else {
+        // R2: an eIDAS login without a Swedish number is handled where the citizen says.
+        if loa.is_eidas() {
+            let home = stated_municipality
+                .and_then(member)
+                .ok_or(Refusal::MunicipalityRequired)?;
+            return Ok(CitizenPrincipal {
+                personnummer: None,
+                home: home.as_str().to_owned(),
+                protection: Protection::None,
+                loa,
+            });
+        }
+        return Err(Refusal::NoIdentityNumber);
+    };
+    let number =
+        Personnummer::parse(number, today).map_err(|_| Refusal::InvalidIdentityNumber)?;
+    let register = register.ok_or(Refusal::RegisterUnavailable)?;
+    let entry = match register.lookup(&number).await {
+        Ok(Some(entry)) => entry,
+        Ok(None) => return Err(Refusal::NotInRegister),
+        Err(RegisterError::Unavailable(e) | RegisterError::File { message: e, .. }) => {
+            tracing::error!(error = %e, "population register lookup failed");
+            return Err(Refusal::RegisterUnavailable);
+        }
+    };
+    let home = member(&entry.municipality).ok_or(Refusal::HomeOutsideFederation)?;
+    Ok(CitizenPrincipal {
+        personnummer: Some(number.as_str().to_owned()),
+        home: home.as_str().to_owned(),
+        protection: entry.protection,
+        loa,
+    })
+}
+
+/// The member of staff behind a verified login at `config.municipality`'s provider. `wanted`
+/// picks a role when the person has several (`caseworker` or `admin`); by default a caseworker
+/// works as one. A caseworker must exist in Brygga in that municipality.
+pub async fn staff(
+    config: &StaffLogin,
+    store: &dyn Store,
+    login: &VerifiedLogin,
+    wanted: Option<&str>,
+) -> Result<Principal, Refusal> {
+    let roles = strings(login.claims.get(&config.role_claim));
+    let has = |role: &str| roles.iter().any(|r| r == role);
+    let caseworker = has(&config.caseworker_role);
+    let admin = has(&config.admin_role);
+    let federation_admin = has(&config.federation_admin_role);
+    let as_admin = match wanted {
+        Some("admin") => true,
+        Some("caseworker") => false,
+        _ => !caseworker,
+    };
+    if as_admin {
+        if federation_admin {
+            return Ok(Principal::Admin { municipality: None });
+        }
+        if admin {
+            return Ok(Principal::Admin {
+                municipality: Some(config.municipality.clone()),
+            });
+        }
+        return Err(Refusal::NoRole);
+    }
+    if !caseworker {
+        return Err(Refusal::NoRole);
+    }
+    let id = login
+        .claims
+        .get(&config.caseworker_id_claim)
+        .and_then(Value::as_str)
+        .ok_or(Refusal::UnknownStaff)?;
+    match store.caseworker(id).await {
+        Ok(Some(c)) if c.municipality == config.municipality => Ok(Principal::Caseworker {
+            caseworker_id: c.id,
+            municipality: c.municipality,
+        }),
+        Ok(_) => Err(Refusal::UnknownStaff),
+        Err(e) => {
+            tracing::error!(error = %e, "caseworker lookup at login failed");
+            Err(Refusal::ProviderUnavailable)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_local_paths_are_return_addresses() {
+        assert_eq!(safe_return(None), Ok("/".to_owned()));
+        assert_eq!(safe_return(Some("/mina-arenden?x=1")), Ok("/mina-arenden?x=1".to_owned()));
+        for bad in [
+            "https://evil.example/",
+            "//evil.example",
+            "/\\evil.example",
+            "evil",
+            "javascript:alert(1)",
+            "/a\nb",
+        ] {
+            assert_eq!(safe_return(Some(bad)), Err(Refusal::BadReturnAddress), "{bad}");
+        }
+    }
+
+    #[test]
+    fn roles_come_as_a_string_or_a_list() {
+        assert_eq!(strings(Some(&Value::String("a".into()))), vec!["a"]);
+        assert_eq!(
+            strings(Some(&serde_json::json!(["a", 1, "b"]))),
+            vec!["a", "b"]
+        );
+        assert!(strings(None).is_empty());
+    }
+}
