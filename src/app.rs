@@ -109,7 +109,8 @@ fn auth_services(
         Some(path) => Some(Arc::new(
             crate::auth::register::FileRegister::load(path)
                 .map_err(|e| StartupError::Login(e.to_string()))?,
-        ) as Arc<dyn crate::auth::register::PopulationRegister>),
+        )
+            as Arc<dyn crate::auth::register::PopulationRegister>),
         None => None,
     };
     if config.citizen_login.is_some() && register.is_none() {
@@ -123,6 +124,24 @@ fn auth_services(
 
 impl Application {
     pub async fn build(config: Config, options: Options) -> Result<Application, StartupError> {
+        Application::build_inner(config, options, None).await
+    }
+
+    /// As [`Application::build`], serving on a listener bound already (tests that must know
+    /// the address before the configuration is complete, e.g. for an OpenID Connect redirect).
+    pub async fn build_on(
+        config: Config,
+        options: Options,
+        listener: std::net::TcpListener,
+    ) -> Result<Application, StartupError> {
+        Application::build_inner(config, options, Some(listener)).await
+    }
+
+    async fn build_inner(
+        config: Config,
+        options: Options,
+        bound: Option<std::net::TcpListener>,
+    ) -> Result<Application, StartupError> {
         let clock = options.clock.unwrap_or_else(|| Arc::new(SystemClock));
         let (store, federation) = open_store(&config).await?;
         if options.demo && store.caseworkers().await?.is_empty() {
@@ -135,13 +154,19 @@ impl Application {
         let policy = crate::workflow::load_policies(store.as_ref(), clock.now())
             .await
             .map_err(StartupError::Policies)?;
-        let listener =
-            TcpListener::bind(config.listen)
+        let listen_error = |source| StartupError::Listen {
+            addr: config.listen,
+            source,
+        };
+        let listener = match bound {
+            Some(std_listener) => {
+                std_listener.set_nonblocking(true).map_err(listen_error)?;
+                TcpListener::from_std(std_listener).map_err(listen_error)?
+            }
+            None => TcpListener::bind(config.listen)
                 .await
-                .map_err(|source| StartupError::Listen {
-                    addr: config.listen,
-                    source,
-                })?;
+                .map_err(listen_error)?,
+        };
         let auth = auth_services(&config, clock.clone())?;
         let (shutdown, shutdown_rx) = tokio::sync::watch::channel(false);
         let state = AppState {

@@ -157,8 +157,7 @@ pub async fn citizen(
         }
         return Err(Refusal::NoIdentityNumber);
     };
-    let number =
-        Personnummer::parse(number, today).map_err(|_| Refusal::InvalidIdentityNumber)?;
+    let number = Personnummer::parse(number, today).map_err(|_| Refusal::InvalidIdentityNumber)?;
     let register = register.ok_or(Refusal::RegisterUnavailable)?;
     let entry = match register.lookup(&number).await {
         Ok(Some(entry)) => entry,
@@ -235,7 +234,10 @@ mod tests {
     #[test]
     fn only_local_paths_are_return_addresses() {
         assert_eq!(safe_return(None), Ok("/".to_owned()));
-        assert_eq!(safe_return(Some("/mina-arenden?x=1")), Ok("/mina-arenden?x=1".to_owned()));
+        assert_eq!(
+            safe_return(Some("/mina-arenden?x=1")),
+            Ok("/mina-arenden?x=1".to_owned())
+        );
         for bad in [
             "https://evil.example/",
             "//evil.example",
@@ -244,7 +246,11 @@ mod tests {
             "javascript:alert(1)",
             "/a\nb",
         ] {
-            assert_eq!(safe_return(Some(bad)), Err(Refusal::BadReturnAddress), "{bad}");
+            assert_eq!(
+                safe_return(Some(bad)),
+                Err(Refusal::BadReturnAddress),
+                "{bad}"
+            );
         }
     }
 

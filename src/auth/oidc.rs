@@ -12,15 +12,15 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use chrono::{DateTime, Utc};
 use base64::Engine as _;
+use chrono::{DateTime, Utc};
 use openidconnect::core::{
     CoreAuthenticationFlow, CoreClient, CoreIdTokenClaims, CoreJwsSigningAlgorithm,
 };
 use openidconnect::{
     AuthenticationContextClass, AuthorizationCode, ClientId, ClientSecret, CsrfToken, IssuerUrl,
-    Nonce, PkceCodeChallenge, PkceCodeVerifier, ProviderMetadataWithLogout,
-    RedirectUrl, Scope, TokenResponse,
+    Nonce, PkceCodeChallenge, PkceCodeVerifier, ProviderMetadataWithLogout, RedirectUrl, Scope,
+    TokenResponse,
 };
 use serde::{Deserialize, Serialize};
 use tokio::sync::RwLock;
@@ -34,7 +34,10 @@ pub const DEFAULT_ACR_LEVELS: [(&str, &str); 6] = [
     ("http://id.elegnamnden.se/loa/1.0/loa3", "loa3"),
     ("http://id.elegnamnden.se/loa/1.0/loa4", "loa4"),
     ("http://id.elegnamnden.se/loa/1.0/eidas-sub", "eidas-sub"),
-    ("http://id.elegnamnden.se/loa/1.0/eidas-nf-sub", "eidas-nf-sub"),
+    (
+        "http://id.elegnamnden.se/loa/1.0/eidas-nf-sub",
+        "eidas-nf-sub",
+    ),
     ("http://id.elegnamnden.se/loa/1.0/eidas-high", "eidas-high"),
 ];
 
@@ -448,4 +451,3 @@ impl Oidc {
         Some(url.to_string())
     }
 }
-

@@ -133,7 +133,13 @@ mod tests {
         );
         let other = Personnummer::parse("196606125679", today).expect("valid");
         assert_eq!(register.lookup(&other).await.expect("lookup"), None);
-        assert!(FileRegister::parse("t", "[[person]]\npersonnummer = \"1\"\nmunicipality = \"1275\"").is_err());
+        assert!(
+            FileRegister::parse(
+                "t",
+                "[[person]]\npersonnummer = \"1\"\nmunicipality = \"1275\""
+            )
+            .is_err()
+        );
         assert!(FileRegister::parse("t", "[[person]]\npersonnummer = \"198112189876\"\nmunicipality = \"1275\"\nprotection = \"secret\"").is_err());
     }
 }

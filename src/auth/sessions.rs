@@ -100,8 +100,8 @@ impl SessionStore for StoreSessions {
         else {
             return Ok(None);
         };
-        let data =
-            serde_json::from_value(data).map_err(|e| session_store::Error::Decode(e.to_string()))?;
+        let data = serde_json::from_value(data)
+            .map_err(|e| session_store::Error::Decode(e.to_string()))?;
         Ok(Some(Record {
             id: *id,
             data,

@@ -11,10 +11,10 @@ use super::AppState;
 use super::error::ApiError;
 use super::extract::{ApiJson, parse_json};
 use crate::auth::{CitizenPrincipal, Principal};
-use tower_sessions::Session;
 use crate::domain::ids::MunicipalityCode;
 use crate::domain::people::{Loa, Protection};
 use crate::domain::personnummer::Personnummer;
+use tower_sessions::Session;
 
 pub fn router() -> Router<AppState> {
     Router::new()

@@ -2,8 +2,8 @@
 //! signature says who may call it.
 
 use axum::extract::{FromRef, FromRequest, FromRequestParts, Request};
-use axum::http::{Method, header};
 use axum::http::request::Parts;
+use axum::http::{Method, header};
 use bytes::Bytes;
 use serde::de::DeserializeOwned;
 

@@ -175,9 +175,7 @@ async fn begin(
         None => None,
         Some(r @ ("caseworker" | "admin")) => Some(r.to_owned()),
         Some(_) => {
-            return Err(ApiError::InvalidField {
-                field: "as".into(),
-            });
+            return Err(ApiError::InvalidField { field: "as".into() });
         }
     };
     let (url, pending) = match app
@@ -387,4 +385,39 @@ async fn session_token_route(
             expires_at: issued.expires_at,
         }),
     ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_refusal_has_a_page_in_both_languages() {
+        for refusal in [
+            Refusal::LoaTooLow,
+            Refusal::NoIdentityNumber,
+            Refusal::InvalidIdentityNumber,
+            Refusal::NotInRegister,
+            Refusal::HomeOutsideFederation,
+            Refusal::MunicipalityRequired,
+            Refusal::UnknownStaff,
+            Refusal::NoRole,
+            Refusal::NoLoginInProgress,
+            Refusal::StateMismatch,
+            Refusal::ProviderRefused,
+            Refusal::InvalidToken,
+            Refusal::ProviderUnavailable,
+            Refusal::BadReturnAddress,
+            Refusal::RegisterUnavailable,
+        ] {
+            for lang in [Lang::Sv, Lang::En] {
+                let key = format!("login.refused.{}", refusal.code());
+                assert!(!i18n::text(lang, &key).is_empty(), "{key} ({lang:?})");
+            }
+        }
+        assert_eq!(
+            escape("<a href=\"x\">&"),
+            "&lt;a href=&quot;x&quot;&gt;&amp;"
+        );
+    }
 }

@@ -12,6 +12,7 @@ mod offers;
 mod ops;
 mod policies;
 mod requests;
+mod tokens;
 mod views;
 
 use axum::Router;
@@ -80,6 +81,7 @@ pub fn router(state: AppState) -> Router {
         .merge(admin::router())
         .merge(policies::router())
         .merge(login::router())
+        .merge(tokens::router())
         .merge(events::router());
     if state.demo {
         api = api.merge(demo::router());

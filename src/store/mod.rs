@@ -21,9 +21,9 @@ use crate::domain::federation::Federation;
 use crate::domain::people::Availability;
 
 pub use records::{
-    ApiTokenRecord, AuditRecord, CaseRecord, CaseWrite, CaseworkerRecord, ConsentRecord, ConsentWrite,
-    HarmAssessmentRecord, HarmWrite, MessageRecord, NewAuditEvent, NewCase, NewMessage,
-    OfferRecord, OfferWrite, PermitRecord, PolicyVersionRecord, RoutingSettingsRecord,
+    ApiTokenRecord, AuditRecord, CaseRecord, CaseWrite, CaseworkerRecord, ConsentRecord,
+    ConsentWrite, HarmAssessmentRecord, HarmWrite, MessageRecord, NewAuditEvent, NewCase,
+    NewMessage, OfferRecord, OfferWrite, PermitRecord, PolicyVersionRecord, RoutingSettingsRecord,
     RoutingWrite, Sender, TraceRecord,
 };
 pub use sql::{PostgresStore, SqliteStore};
@@ -72,8 +72,11 @@ pub trait Store: Send + Sync + 'static {
 
     async fn insert_api_token(&self, token: &ApiTokenRecord) -> Result<()>;
     /// A live token (not expired, not revoked) by the hash of its secret.
-    async fn api_token(&self, token_hash: &str, now: DateTime<Utc>)
-    -> Result<Option<ApiTokenRecord>>;
+    async fn api_token(
+        &self,
+        token_hash: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Option<ApiTokenRecord>>;
     async fn integration_tokens(&self) -> Result<Vec<ApiTokenRecord>>;
     /// `false` if there is no such live token.
     async fn revoke_api_token(&self, id: &str, at: DateTime<Utc>) -> Result<bool>;

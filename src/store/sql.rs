@@ -19,10 +19,10 @@ use sqlx::sqlite::{
 use sqlx::types::Json;
 
 use super::{
-    ApiTokenRecord, AuditRecord, CaseRecord, CaseWrite, CaseworkerRecord, ConsentRecord, HarmAssessmentRecord,
-    MessageRecord, NewAuditEvent, NewCase, OfferRecord, OfferWrite, PermitRecord,
-    PolicyVersionRecord, Result, RoutingSettingsRecord, RoutingWrite, Store, StoreError,
-    TraceRecord,
+    ApiTokenRecord, AuditRecord, CaseRecord, CaseWrite, CaseworkerRecord, ConsentRecord,
+    HarmAssessmentRecord, MessageRecord, NewAuditEvent, NewCase, OfferRecord, OfferWrite,
+    PermitRecord, PolicyVersionRecord, Result, RoutingSettingsRecord, RoutingWrite, Store,
+    StoreError, TraceRecord,
 };
 use crate::domain::case::{
     self, CaseEvent, CaseState, Load, OwnerChange, Transition, TransitionError,

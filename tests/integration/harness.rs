@@ -65,34 +65,57 @@ async fn postgres_database() -> String {
 }
 
 pub async fn spawn(backend: Backend) -> TestApp {
+    let (listener, _) = bind();
+    spawn_on(backend, listener, true, |_| {}).await
+}
+
+/// A loopback listener for an application, and the URL it will answer at (known before the
+/// application is configured: OpenID Connect clients are registered with it).
+pub fn bind() -> (std::net::TcpListener, String) {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("loopback port");
+    let url = format!("http://{}", listener.local_addr().expect("bound"));
+    (listener, url)
+}
+
+/// The application on `listener`: `demo` as `brygga demo` (demo logins) or as `serve`, with
+/// `configure` changing the test configuration.
+pub async fn spawn_on(
+    backend: Backend,
+    listener: std::net::TcpListener,
+    demo: bool,
+    configure: impl FnOnce(&mut Config),
+) -> TestApp {
     let dir = tempfile::tempdir().expect("temp dir");
     let database_url = match backend {
         Backend::Sqlite => format!("sqlite:{}", dir.path().join("brygga.db").display()),
         Backend::Postgres => postgres_database().await,
     };
-    let config = Config {
-        listen: "127.0.0.1:0".parse().expect("addr"),
+    let addr = listener.local_addr().expect("bound");
+    let mut config = Config {
+        listen: addr,
         database_url: database_url.clone(),
         max_connections: 8,
         log: "warn".into(),
         secure_cookies: false,
+        public_url: Some(format!("http://{addr}")),
         ..Config::default()
     };
+    configure(&mut config);
     let start = Utc::now()
         .duration_trunc(chrono::Duration::seconds(1))
         .expect("truncate");
     let clock = Arc::new(ManualClock::new(start));
-    let app = Application::build(
+    let app = Application::build_on(
         config,
         Options {
-            demo: true,
+            demo,
             clock: Some(clock.clone()),
             ..Options::default()
         },
+        listener,
     )
     .await
     .expect("application starts");
-    let addr = app.local_addr().expect("bound");
     let store = app.state().ctx.store.clone();
     let ctx = app.state().ctx.clone();
     let (tx, rx) = oneshot::channel();
@@ -109,6 +132,15 @@ pub async fn spawn(backend: Backend) -> TestApp {
         shutdown: Some(tx),
         _dir: dir,
     }
+}
+
+/// A browser: keeps cookies, and does not follow redirects (tests look at each one).
+pub fn browser() -> reqwest::Client {
+    reqwest::Client::builder()
+        .cookie_store(true)
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .expect("client")
 }
 
 pub struct Answer {

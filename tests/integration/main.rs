@@ -4,12 +4,15 @@
 mod cli;
 mod events;
 mod harness;
+mod oidc;
 mod policies;
 mod routing;
+mod sessions;
 
 use events::*;
 use policies::*;
 use routing::*;
+use sessions::*;
 
 use brygga::domain::people::Availability;
 use brygga::domain::personnummer::Personnummer;
@@ -925,6 +928,10 @@ macro_rules! on_both_backends {
 }
 
 on_both_backends!(
+    browser_sessions_and_their_tokens,
+    sessions_end_when_idle_or_too_old,
+    integration_tokens_are_scoped_and_revocable,
+    serve_has_no_demo_routes,
     withdrawn_consent_sends_the_case_home,
     consent_scope_decides_who_sees_the_request,
     an_ended_agreement_ends_cross_border_access,

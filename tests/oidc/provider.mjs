@@ -210,10 +210,12 @@ async function startRealProvider() {
   const provider = new Provider(issuer, configuration);
   provider.on('server_error', (ctx, err) => console.error('oidc-provider server_error:', err));
 
-  // RP-initiated logout without a confirmation step: GET (or POST) /session/end renders the
-  // provider's confirmation form; this middleware submits that form itself ("yes, sign me out",
-  // carrying the caller's cookies) and answers with the confirmation's own 303, so a plain HTTP
-  // client that follows redirects ends at post_logout_redirect_uri?state=... (or /session/end/success).
+  // RP-initiated logout without a confirmation step: GET /session/end renders the provider's
+  // confirmation form (or, without a session, an auto-submitting form); this middleware submits
+  // that form itself ("yes, sign me out", carrying the caller's cookies) and answers with the
+  // confirmation's own 303 and cookie changes, so a plain HTTP client that follows redirects ends
+  // at post_logout_redirect_uri?state=... (or /session/end/success without one). Errors (an
+  // unregistered post_logout_redirect_uri, a bad id_token_hint) stay 400 answers.
   provider.use(async (ctx, next) => {
     await next();
     if (ctx.path !== '/session/end' || ctx.status !== 200 || typeof ctx.body !== 'string') return;
