@@ -37,6 +37,8 @@ pub enum StartupError {
     Policies(String),
     #[error("login: {0}")]
     Login(String),
+    #[error("audit: {0}")]
+    Audit(String),
     #[error("cannot listen on {addr}: {source}")]
     Listen {
         addr: SocketAddr,
@@ -63,11 +65,16 @@ pub struct Application {
     shutdown: tokio::sync::watch::Sender<bool>,
 }
 
-/// Opens the store, and on first start seeds the federation from its file.
+/// The audit key of `brygga demo` and of tests: public, so never for real data.
+pub const DEMO_AUDIT_KEY: &str = "brygga-demo-audit-key-not-for-real-data";
+
+/// Opens the store, and on first start seeds the federation from its file. Without an audit
+/// key the store can be migrated but appends no audit event.
 pub async fn open_store(
     config: &Config,
+    audit_key: Option<crate::audit::AuditKey>,
 ) -> Result<(Arc<dyn Store>, Arc<Federation>), StartupError> {
-    let store = store::open(&config.database_url, config.max_connections).await?;
+    let store = store::open(&config.database_url, config.max_connections, audit_key).await?;
     let federation = match store.load_federation().await? {
         Some(f) => f,
         None => {
@@ -122,6 +129,54 @@ fn auth_services(
     Ok(crate::http::login::AuthServices { oidc, register })
 }
 
+/// Everything the workflows need, from the configuration: the store (migrated, the federation
+/// seeded on first start, legacy audit events sealed), the active policies, the clock. Used by
+/// the server and by commands that work without it (`brygga retention`).
+pub async fn context(config: Config, options: &Options) -> Result<Context, StartupError> {
+    let clock = options
+        .clock
+        .clone()
+        .unwrap_or_else(|| Arc::new(SystemClock));
+    let audit_key = match (&config.audit_key, options.demo) {
+        (Some(key), _) => key.as_str(),
+        (None, true) => DEMO_AUDIT_KEY,
+        (None, false) => {
+            return Err(StartupError::Audit(
+                "audit_key is required: a random secret of at least 32 characters, kept \
+                 outside the database (BRYGGA_AUDIT_KEY)"
+                    .into(),
+            ));
+        }
+    };
+    let audit_key = crate::audit::AuditKey::new(audit_key).map_err(StartupError::Audit)?;
+    let (store, federation) = open_store(&config, Some(audit_key.clone())).await?;
+    let sealed = store.seal_legacy_audit().await?;
+    if sealed > 0 {
+        tracing::info!(sealed, "audit events from before the chain sealed into it");
+    }
+    if options.demo && store.caseworkers().await?.is_empty() {
+        let staff = crate::demo::caseworkers(&federation, config.default_capacity, clock.now());
+        for caseworker in &staff {
+            store.insert_caseworker(caseworker).await?;
+        }
+        tracing::info!(caseworkers = staff.len(), "demo caseworkers seeded");
+    }
+    let policy = crate::workflow::load_policies(store.as_ref(), clock.now())
+        .await
+        .map_err(StartupError::Policies)?;
+    Ok(Context {
+        store,
+        federation,
+        clock,
+        config: Arc::new(config),
+        policy: Arc::new(policy),
+        ids: options.ids.clone().unwrap_or_else(|| Arc::new(RandomIds)),
+        notices: tokio::sync::broadcast::channel(1024).0,
+        audit_key,
+        marks: Default::default(),
+    })
+}
+
 impl Application {
     pub async fn build(config: Config, options: Options) -> Result<Application, StartupError> {
         Application::build_inner(config, options, None).await
@@ -142,18 +197,7 @@ impl Application {
         options: Options,
         bound: Option<std::net::TcpListener>,
     ) -> Result<Application, StartupError> {
-        let clock = options.clock.unwrap_or_else(|| Arc::new(SystemClock));
-        let (store, federation) = open_store(&config).await?;
-        if options.demo && store.caseworkers().await?.is_empty() {
-            let staff = crate::demo::caseworkers(&federation, config.default_capacity, clock.now());
-            for caseworker in &staff {
-                store.insert_caseworker(caseworker).await?;
-            }
-            tracing::info!(caseworkers = staff.len(), "demo caseworkers seeded");
-        }
-        let policy = crate::workflow::load_policies(store.as_ref(), clock.now())
-            .await
-            .map_err(StartupError::Policies)?;
+        let ctx = context(config.clone(), &options).await?;
         let listen_error = |source| StartupError::Listen {
             addr: config.listen,
             source,
@@ -167,19 +211,10 @@ impl Application {
                 .await
                 .map_err(listen_error)?,
         };
-        let auth = auth_services(&config, clock.clone())?;
+        let auth = auth_services(&config, ctx.clock.clone())?;
         let (shutdown, shutdown_rx) = tokio::sync::watch::channel(false);
         let state = AppState {
-            ctx: Context {
-                store,
-                federation,
-                clock,
-                config: Arc::new(config),
-                policy: Arc::new(policy),
-                ids: options.ids.unwrap_or_else(|| Arc::new(RandomIds)),
-                notices: tokio::sync::broadcast::channel(1024).0,
-                swept: Default::default(),
-            },
+            ctx,
             demo: options.demo,
             auth: Arc::new(auth),
             shutdown: shutdown_rx,

@@ -44,6 +44,13 @@ pub struct Config {
     pub scheduler_interval_ms: u64,
     /// `tracing` filter, e.g. `info` or `brygga=debug,info`.
     pub log: String,
+    /// The secret the audit chains are sealed with (HMAC-SHA256), at least 32 characters;
+    /// required by `serve`. Keep it outside the database and its backups.
+    pub audit_key: Option<String>,
+    /// How often the heads of the audit chains are copied to the checkpoints, in minutes.
+    pub audit_checkpoint_minutes: u32,
+    /// When closed cases are thinned (R17).
+    pub retention: crate::domain::retention::RetentionRules,
 }
 
 impl Default for Config {
@@ -65,6 +72,9 @@ impl Default for Config {
             default_capacity: 5,
             scheduler_interval_ms: 1000,
             log: "info".to_owned(),
+            audit_key: None,
+            audit_checkpoint_minutes: 10,
+            retention: Default::default(),
         }
     }
 }
@@ -169,6 +179,7 @@ fn known_keys() -> Vec<String> {
                     "public_url",
                     "population_register_file",
                     "citizen_login",
+                    "audit_key",
                 ]
                 .map(str::to_owned),
             )

@@ -3,6 +3,7 @@
 //! `http` → `workflow` → `routing`, `policy` → `store` → `domain`.
 
 pub mod app;
+pub mod audit;
 pub mod auth;
 pub mod clock;
 pub mod config;

@@ -58,6 +58,30 @@ enum Command {
         #[command(subcommand)]
         command: PolicyCommand,
     },
+    /// Thin closed cases whose retention period has passed (R17); the scheduler also does this
+    /// daily.
+    Retention {
+        #[arg(long, value_name = "FILE")]
+        config: Option<PathBuf>,
+        /// List what would be thinned, change nothing.
+        #[arg(long)]
+        dry_run: bool,
+    },
+    /// The audit trail.
+    Audit {
+        #[command(subcommand)]
+        command: AuditCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum AuditCommand {
+    /// Verify every municipality's chain against the audit key; name the first broken
+    /// position. Exits non-zero when a chain is broken.
+    Verify {
+        #[arg(long, value_name = "FILE")]
+        config: Option<PathBuf>,
+    },
 }
 
 #[derive(Subcommand)]
@@ -243,7 +267,9 @@ async fn run(cli: Cli) -> Result<(), String> {
         Command::Migrate { config } => {
             let config = Config::load(config.as_deref()).map_err(|e| e.to_string())?;
             init_tracing(&config.log);
-            let (store, federation) = app::open_store(&config).await.map_err(|e| e.to_string())?;
+            let (store, federation) = app::open_store(&config, None)
+                .await
+                .map_err(|e| e.to_string())?;
             println!(
                 "migrated {} database; federation {} with {} municipalities",
                 store.backend(),
@@ -253,6 +279,61 @@ async fn run(cli: Cli) -> Result<(), String> {
             Ok(())
         }
         Command::Policy { command } => policy_command(command),
+        Command::Retention { config, dry_run } => {
+            let config = Config::load(config.as_deref()).map_err(|e| e.to_string())?;
+            init_tracing("warn");
+            let ctx = app::context(config, &Options::default())
+                .await
+                .map_err(|e| e.to_string())?;
+            let items = ctx.retention(dry_run).await.map_err(|e| e.to_string())?;
+            for item in &items {
+                println!(
+                    "{}\t{}\t{}\tlast entry {}\tdue {}{}",
+                    item.case_id,
+                    item.home,
+                    item.category,
+                    item.last_entry.date_naive(),
+                    item.due.date_naive(),
+                    if item.thinned { "\tthinned" } else { "" }
+                );
+            }
+            println!(
+                "{} case(s) {}",
+                items.len(),
+                if dry_run {
+                    "would be thinned"
+                } else {
+                    "thinned"
+                }
+            );
+            Ok(())
+        }
+        Command::Audit {
+            command: AuditCommand::Verify { config },
+        } => {
+            let config = Config::load(config.as_deref()).map_err(|e| e.to_string())?;
+            init_tracing("warn");
+            let key = config
+                .audit_key
+                .as_deref()
+                .ok_or("audit_key is not configured: nothing to verify with")?;
+            let key = brygga::audit::AuditKey::new(key)?;
+            let store = brygga::store::open(&config.database_url, 2, Some(key.clone()))
+                .await
+                .map_err(|e| e.to_string())?;
+            let result = brygga::workflow::verify_audit(store.as_ref(), &key)
+                .await
+                .map_err(|e| e.to_string())?;
+            let text = serde_json::to_string_pretty(&result).map_err(|e| e.to_string())?;
+            println!("{text}");
+            match result.first_broken {
+                None => Ok(()),
+                Some(b) => Err(format!(
+                    "the audit chain of {} is broken at position {} ({})",
+                    b.municipality, b.seq, b.why
+                )),
+            }
+        }
         Command::Simulate {
             federation,
             requests,

@@ -408,7 +408,9 @@ pub async fn run(config: SimulationConfig) -> Result<Report, SimulationError> {
     let scratch = Scratch::create(config.seed)?;
     let database_url = format!("sqlite:{}", scratch.path.join("simulation.db").display());
     // The scratch directory outlives the store: `scratch` is dropped last.
-    let store = store::open(&database_url, 4).await?;
+    let key = crate::audit::AuditKey::new(crate::app::DEMO_AUDIT_KEY)
+        .map_err(SimulationError::Invalid)?;
+    let store = store::open(&database_url, 4, Some(key.clone())).await?;
     store.seed_federation(&federation).await?;
     let start = instant(DAY, START_HOUR_UTC)?;
     let staff = crate::demo::caseworkers(&federation, config.capacity, start);
@@ -436,7 +438,8 @@ pub async fn run(config: SimulationConfig) -> Result<Report, SimulationError> {
         policy: Arc::new(policy),
         ids: Arc::new(CountingIds::default()),
         notices: broadcast::channel(1024).0,
-        swept: Default::default(),
+        audit_key: key.clone(),
+        marks: Default::default(),
     };
     let mut arrivals_rng = SplitMix64::new(config.seed ^ 0xA11_7A15);
     let arrivals = arrivals(&ctx.federation, &config, &mut arrivals_rng)?;

@@ -5,6 +5,7 @@ pub mod federation;
 pub mod ids;
 pub mod people;
 pub mod personnummer;
+pub mod retention;
 
 /// A stored or received name that is not one of an enumeration's values.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

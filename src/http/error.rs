@@ -47,6 +47,9 @@ pub enum ApiError {
     /// A policy version that does not validate or fails its tests; the errors say why.
     #[error("policy invalid")]
     PolicyInvalid { errors: Vec<String> },
+    /// Too many tries: 429 with `Retry-After` (seconds).
+    #[error("rate limited")]
+    RateLimited { retry_after: u64 },
     #[error("service unavailable: {0}")]
     Unavailable(String),
     #[error("internal error: {0}")]
@@ -90,6 +93,7 @@ impl ApiError {
             ApiError::InvalidField { .. }
             | ApiError::Unprocessable(_)
             | ApiError::PolicyInvalid { .. } => StatusCode::UNPROCESSABLE_ENTITY,
+            ApiError::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
             ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -119,6 +123,7 @@ impl ApiError {
             ApiError::InvalidField { .. } => "invalid_field",
             ApiError::Unprocessable(code) => code,
             ApiError::PolicyInvalid { .. } => "policy_invalid",
+            ApiError::RateLimited { .. } => "rate_limited",
             ApiError::Unavailable(_) => "unavailable",
             ApiError::Internal(_) => "internal",
         }
@@ -145,6 +150,10 @@ impl IntoResponse for ApiError {
             // The detail goes to the log only; the caller gets the generic text.
             tracing::error!(error = %self, "request failed");
         }
+        let retry_after = match &self {
+            ApiError::RateLimited { retry_after } => Some(*retry_after),
+            _ => None,
+        };
         let body = ErrorBody {
             code: self.code(),
             field: match &self {
@@ -163,6 +172,11 @@ impl IntoResponse for ApiError {
             },
         };
         let mut response = status.into_response();
+        if let Some(seconds) = retry_after
+            && let Ok(value) = HeaderValue::from_str(&seconds.to_string())
+        {
+            response.headers_mut().insert(header::RETRY_AFTER, value);
+        }
         response.extensions_mut().insert(body);
         response
     }

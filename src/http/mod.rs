@@ -2,6 +2,7 @@
 //! call one workflow and answer; they never decide policy or set a case's state.
 
 mod admin;
+mod audit;
 mod cases;
 mod demo;
 pub mod error;
@@ -18,6 +19,7 @@ mod views;
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::middleware;
+use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::trace::TraceLayer;
 use tower_sessions::cookie::SameSite;
 use tower_sessions::{Expiry, SessionManagerLayer};
@@ -58,8 +60,26 @@ impl From<workflow::Error> for ApiError {
             },
             W::Unprocessable(code) => ApiError::Unprocessable(code),
             W::PolicyInvalid(errors) => ApiError::PolicyInvalid { errors },
+            W::RateLimited(retry_after) => ApiError::RateLimited { retry_after },
             W::Store(s) => ApiError::from(s),
         }
+    }
+}
+
+/// Runs the request with its id (`x-request-id`, set by the layer outside) known to the
+/// audit events it causes.
+async fn with_request_id(
+    request: axum::extract::Request,
+    next: middleware::Next,
+) -> axum::response::Response {
+    let id = request
+        .headers()
+        .get("x-request-id")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
+    match id {
+        Some(id) => crate::audit::REQUEST_ID.scope(id, next.run(request)).await,
+        None => next.run(request).await,
     }
 }
 
@@ -82,6 +102,7 @@ pub fn router(state: AppState) -> Router {
         .merge(policies::router())
         .merge(login::router())
         .merge(tokens::router())
+        .merge(audit::router())
         .merge(events::router());
     if state.demo {
         api = api.merge(demo::router());
@@ -98,6 +119,9 @@ pub fn router(state: AppState) -> Router {
     api.fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(sessions)
+        .layer(middleware::from_fn(with_request_id))
+        .layer(PropagateRequestIdLayer::x_request_id())
+        .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
         .layer(DefaultBodyLimit::max(max_body))
         .layer(middleware::from_fn(error::localize))
         .layer(TraceLayer::new_for_http())

@@ -22,6 +22,7 @@ pub fn router() -> Router<AppState> {
         .route("/api/v1/requests/{id}/cancel", post(cancel))
         .route("/api/v1/requests/{id}/consent", put(consent))
         .route("/api/v1/me/requests", get(mine))
+        .route("/api/v1/me/export", get(export))
 }
 
 #[derive(Deserialize)]
@@ -139,6 +140,14 @@ async fn consent(
     ConsentHistoryView::new(&history)
         .map(Json)
         .ok_or_else(|| ApiError::Internal("a request without consent history".into()))
+}
+
+/// Everything stored about the caller (R19).
+async fn export(
+    State(app): State<AppState>,
+    CitizenAuth(citizen): CitizenAuth,
+) -> Result<Json<crate::workflow::Export>, ApiError> {
+    Ok(Json(app.ctx.export(&citizen).await?))
 }
 
 async fn mine(

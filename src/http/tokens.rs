@@ -97,6 +97,7 @@ fn audit(
         case_id: None,
         policies: vec!["municipality-administrator".to_owned()],
         detail,
+        request_id: crate::audit::current_request_id(),
     }
 }
 

@@ -21,10 +21,10 @@ use crate::domain::federation::Federation;
 use crate::domain::people::Availability;
 
 pub use records::{
-    ApiTokenRecord, AuditRecord, CaseRecord, CaseWrite, CaseworkerRecord, ConsentRecord,
-    ConsentWrite, HarmAssessmentRecord, HarmWrite, MessageRecord, NewAuditEvent, NewCase,
-    NewMessage, OfferRecord, OfferWrite, PermitRecord, PolicyVersionRecord, RoutingSettingsRecord,
-    RoutingWrite, Sender, TraceRecord,
+    ApiTokenRecord, AuditFilter, AuditRecord, CaseRecord, CaseWrite, CaseworkerRecord,
+    ConsentRecord, ConsentWrite, HarmAssessmentRecord, HarmWrite, MessageRecord, NewAuditEvent,
+    NewCase, NewMessage, OfferRecord, OfferWrite, PermitRecord, PolicyVersionRecord,
+    RoutingSettingsRecord, RoutingWrite, Sender, TraceRecord,
 };
 pub use sql::{PostgresStore, SqliteStore};
 
@@ -198,19 +198,47 @@ pub trait Store: Send + Sync + 'static {
     ) -> Result<()>;
 
     /// Audit events for reads and listings (writes append theirs inside their transaction).
+    /// Every append seals the event into its municipality's chain under the head's lock.
     async fn append_audit(&self, event: &NewAuditEvent) -> Result<()>;
     async fn audit_events(&self, case_id: Option<&str>, limit: u32) -> Result<Vec<AuditRecord>>;
+    async fn audit_query(&self, filter: &AuditFilter) -> Result<Vec<AuditRecord>>;
+    /// A wrong access code given for an anonymous request (rate limiting).
+    async fn record_access_failure(&self, case_id: &str, at: DateTime<Utc>) -> Result<()>;
+    async fn access_failures_since(&self, case_id: &str, since: DateTime<Utc>) -> Result<u32>;
+    /// Closed and cancelled cases not yet thinned, oldest activity first.
+    async fn retention_candidates(&self) -> Result<Vec<CaseRecord>>;
+    /// Removes a closed case's personal data (messages, identity, harm assessments, free
+    /// text), keeps what statistics and the audit trail need, and audits
+    /// it, in one transaction. `false` if it was thinned already or is not closed.
+    async fn thin_case(&self, case_id: &str, audit: &NewAuditEvent) -> Result<bool>;
+    /// Ids of the cases about a citizen with protected identity (R11).
+    async fn protected_case_ids(&self) -> Result<Vec<String>>;
+    /// Seals the events written before the chain existed, once. Returns how many.
+    async fn seal_legacy_audit(&self) -> Result<u32>;
+    /// Every municipality with a chain (events or a head).
+    async fn audit_chains(&self) -> Result<Vec<String>>;
+    /// One chain in order (`seq`; unsealed rows last).
+    async fn audit_chain(&self, municipality: &str) -> Result<Vec<AuditRecord>>;
+    async fn audit_head(&self, municipality: &str) -> Result<Option<(i64, String)>>;
+    async fn latest_checkpoint(&self, municipality: &str) -> Result<Option<(i64, String)>>;
+    /// Copies every chain head into the checkpoints.
+    async fn write_audit_checkpoints(&self, at: DateTime<Utc>) -> Result<()>;
 }
 
 /// Opens the store named by a `sqlite:` or `postgres:` URL and applies its migrations.
-pub async fn open(database_url: &str, max_connections: u32) -> Result<Arc<dyn Store>> {
+/// Without an audit key the store can be migrated and read, but appends no audit event.
+pub async fn open(
+    database_url: &str,
+    max_connections: u32,
+    audit_key: Option<crate::audit::AuditKey>,
+) -> Result<Arc<dyn Store>> {
     if database_url.starts_with("postgres:") || database_url.starts_with("postgresql:") {
         Ok(Arc::new(
-            PostgresStore::connect(database_url, max_connections).await?,
+            PostgresStore::connect(database_url, max_connections, audit_key).await?,
         ))
     } else if database_url.starts_with("sqlite:") {
         Ok(Arc::new(
-            SqliteStore::connect(database_url, max_connections).await?,
+            SqliteStore::connect(database_url, max_connections, audit_key).await?,
         ))
     } else {
         Err(StoreError::Invalid(format!(

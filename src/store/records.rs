@@ -71,6 +71,8 @@ pub struct CaseRecord {
     pub consent_municipalities: Option<Json<Vec<String>>>,
     /// The latest harm assessment (R12): `cross_border_ok` or `stay_home`.
     pub harm_assessment: Option<String>,
+    /// When its personal data was removed after the retention period (R17).
+    pub thinned_at: Option<DateTime<Utc>>,
 }
 
 impl CaseRecord {
@@ -164,6 +166,7 @@ impl CaseRecord {
             consent_cross_municipality: false,
             consent_municipalities: None,
             harm_assessment: None,
+            thinned_at: None,
         }
     }
 }
@@ -337,6 +340,23 @@ pub struct AuditRecord {
     pub case_id: Option<String>,
     pub policies: Json<Vec<String>>,
     pub detail: Json<serde_json::Value>,
+    /// Position in the municipality's chain (`None` only for an unsealed row: broken).
+    pub seq: Option<i64>,
+    pub role: Option<String>,
+    pub request_id: Option<String>,
+    pub prev_mac: Option<String>,
+    pub mac: Option<String>,
+}
+
+/// Which audit events to read (every filter optional), newest first.
+#[derive(Clone, Debug, Default)]
+pub struct AuditFilter {
+    pub case_id: Option<String>,
+    pub actor: Option<String>,
+    pub municipality: Option<String>,
+    pub from: Option<DateTime<Utc>>,
+    pub to: Option<DateTime<Utc>>,
+    pub limit: u32,
 }
 
 /// One audit event to append. `municipality` is whose chain it belongs to: the case's home.
@@ -350,6 +370,8 @@ pub struct NewAuditEvent {
     pub case_id: Option<String>,
     pub policies: Vec<String>,
     pub detail: serde_json::Value,
+    /// The HTTP request that caused it (`None` for the scheduler's own work).
+    pub request_id: Option<String>,
 }
 
 #[derive(Clone, Debug)]

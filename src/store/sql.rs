@@ -18,11 +18,13 @@ use sqlx::sqlite::{
 };
 use sqlx::types::Json;
 
+use crate::audit::{self, AuditKey};
+
 use super::{
-    ApiTokenRecord, AuditRecord, CaseRecord, CaseWrite, CaseworkerRecord, ConsentRecord,
-    HarmAssessmentRecord, MessageRecord, NewAuditEvent, NewCase, OfferRecord, OfferWrite,
-    PermitRecord, PolicyVersionRecord, Result, RoutingSettingsRecord, RoutingWrite, Store,
-    StoreError, TraceRecord,
+    ApiTokenRecord, AuditFilter, AuditRecord, CaseRecord, CaseWrite, CaseworkerRecord,
+    ConsentRecord, HarmAssessmentRecord, MessageRecord, NewAuditEvent, NewCase, OfferRecord,
+    OfferWrite, PermitRecord, PolicyVersionRecord, Result, RoutingSettingsRecord, RoutingWrite,
+    Store, StoreError, TraceRecord,
 };
 use crate::domain::case::{
     self, CaseEvent, CaseState, Load, OwnerChange, Transition, TransitionError,
@@ -86,6 +88,16 @@ const SQLITE_MIGRATIONS: Embedded = Embedded(&[
         "identity",
         include_str!("../../migrations/sqlite/0004_identity.sql"),
     ),
+    (
+        5,
+        "audit",
+        include_str!("../../migrations/sqlite/0005_audit.sql"),
+    ),
+    (
+        6,
+        "retention",
+        include_str!("../../migrations/sqlite/0006_retention.sql"),
+    ),
 ]);
 
 const POSTGRES_MIGRATIONS: Embedded = Embedded(&[
@@ -109,14 +121,29 @@ const POSTGRES_MIGRATIONS: Embedded = Embedded(&[
         "identity",
         include_str!("../../migrations/postgres/0004_identity.sql"),
     ),
+    (
+        5,
+        "audit",
+        include_str!("../../migrations/postgres/0005_audit.sql"),
+    ),
+    (
+        6,
+        "retention",
+        include_str!("../../migrations/postgres/0006_retention.sql"),
+    ),
 ]);
 
 pub struct SqliteStore {
     pool: SqlitePool,
+    audit_key: Option<AuditKey>,
 }
 
 impl SqliteStore {
-    pub async fn connect(url: &str, max_connections: u32) -> Result<Self> {
+    pub async fn connect(
+        url: &str,
+        max_connections: u32,
+        audit_key: Option<AuditKey>,
+    ) -> Result<Self> {
         let options = SqliteConnectOptions::from_str(url)?
             .create_if_missing(true)
             .journal_mode(SqliteJournalMode::Wal)
@@ -129,23 +156,28 @@ impl SqliteStore {
             .connect_with(options)
             .await?;
         Migrator::new(SQLITE_MIGRATIONS).await?.run(&pool).await?;
-        Ok(SqliteStore { pool })
+        Ok(SqliteStore { pool, audit_key })
     }
 }
 
 pub struct PostgresStore {
     pool: PgPool,
+    audit_key: Option<AuditKey>,
 }
 
 impl PostgresStore {
-    pub async fn connect(url: &str, max_connections: u32) -> Result<Self> {
+    pub async fn connect(
+        url: &str,
+        max_connections: u32,
+        audit_key: Option<AuditKey>,
+    ) -> Result<Self> {
         let options = PgConnectOptions::from_str(url)?;
         let pool = PgPoolOptions::new()
             .max_connections(max_connections.max(1))
             .connect_with(options)
             .await?;
         Migrator::new(POSTGRES_MIGRATIONS).await?.run(&pool).await?;
-        Ok(PostgresStore { pool })
+        Ok(PostgresStore { pool, audit_key })
     }
 }
 
@@ -315,12 +347,56 @@ fn next_row(
 macro_rules! sql_store {
     ($store:ident, $conn:ty, backend = $backend:literal, begin_write = $begin:literal, for_update = $lock:literal) => {
         impl $store {
-            async fn insert_audit(conn: &mut $conn, event: &NewAuditEvent) -> Result<()> {
+            fn key(&self) -> Result<&AuditKey> {
+                self.audit_key
+                    .as_ref()
+                    .ok_or_else(|| StoreError::Invalid("no audit key: audit events cannot be sealed".into()))
+            }
+
+            /// Appends `event` to its municipality's chain: the head is taken under a lock,
+            /// the event sealed with the previous MAC, and the head moved, in the caller's
+            /// transaction.
+            async fn insert_audit(conn: &mut $conn, key: &AuditKey, event: &NewAuditEvent) -> Result<()> {
+                sqlx::query(
+                    "INSERT INTO audit_heads (municipality, seq, mac) VALUES ($1, 0, '') \
+                     ON CONFLICT (municipality) DO NOTHING",
+                )
+                .bind(&event.municipality)
+                .execute(&mut *conn)
+                .await?;
+                let (seq, prev): (i64, String) = sqlx::query_as(concat!(
+                    "SELECT seq, mac FROM audit_heads WHERE municipality = $1",
+                    $lock
+                ))
+                .bind(&event.municipality)
+                .fetch_one(&mut *conn)
+                .await?;
+                let seq = seq + 1;
+                let at = audit::chain_time(event.at);
+                let role = audit::role_of(&event.actor);
+                let mac = audit::seal(
+                    key,
+                    &audit::Sealed {
+                        municipality: &event.municipality,
+                        seq,
+                        at,
+                        actor: &event.actor,
+                        role,
+                        actor_municipality: event.actor_municipality.as_deref(),
+                        action: &event.action,
+                        case_id: event.case_id.as_deref(),
+                        policies: &event.policies,
+                        detail: &event.detail,
+                        request_id: event.request_id.as_deref(),
+                    },
+                    &prev,
+                );
                 sqlx::query(
                     "INSERT INTO audit_events (at, actor, actor_municipality, municipality, action, \
-                     case_id, policies, detail) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+                     case_id, policies, detail, seq, role, request_id, prev_mac, mac) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
                 )
-                .bind(event.at)
+                .bind(at)
                 .bind(&event.actor)
                 .bind(&event.actor_municipality)
                 .bind(&event.municipality)
@@ -328,8 +404,19 @@ macro_rules! sql_store {
                 .bind(&event.case_id)
                 .bind(Json(&event.policies))
                 .bind(Json(&event.detail))
+                .bind(seq)
+                .bind(role)
+                .bind(&event.request_id)
+                .bind(&prev)
+                .bind(&mac)
                 .execute(&mut *conn)
                 .await?;
+                sqlx::query("UPDATE audit_heads SET seq = $2, mac = $3 WHERE municipality = $1")
+                    .bind(&event.municipality)
+                    .bind(seq)
+                    .bind(&mac)
+                    .execute(&mut *conn)
+                    .await?;
                 Ok(())
             }
 
@@ -413,6 +500,7 @@ macro_rules! sql_store {
             /// permits, routing, message, trace and the audit event.
             async fn write_extras(
                 conn: &mut $conn,
+                key: &AuditKey,
                 current: &CaseRecord,
                 write: &CaseWrite,
             ) -> Result<()> {
@@ -473,7 +561,7 @@ macro_rules! sql_store {
                 audit.at = write.at;
                 audit.case_id = Some(case_id.to_owned());
                 audit.municipality = current.home.clone();
-                Self::insert_audit(conn, &audit).await
+                Self::insert_audit(conn, key, &audit).await
             }
 
             async fn insert_permits(
@@ -870,7 +958,7 @@ macro_rules! sql_store {
                 Self::insert_message(&mut tx, &case.id, &first, case.at).await?;
                 Self::insert_permits(&mut tx, &case.id, &case.permits, false).await?;
                 Self::insert_trace(&mut tx, &case.id, &case.trace, case.at).await?;
-                Self::insert_audit(&mut tx, &case.audit).await?;
+                Self::insert_audit(&mut tx, self.key()?, &case.audit).await?;
                 let record = Self::select_case(&mut tx, &case.id, false)
                     .await?
                     .ok_or(StoreError::NotFound)?;
@@ -1001,7 +1089,7 @@ macro_rules! sql_store {
                     }
                     None => {}
                 }
-                Self::write_extras(&mut tx, &current, write).await?;
+                Self::write_extras(&mut tx, self.key()?, &current, write).await?;
                 let updated = Self::select_case(&mut tx, case_id, false)
                     .await?
                     .ok_or(StoreError::NotFound)?;
@@ -1049,7 +1137,7 @@ macro_rules! sql_store {
                     .bind(write.at)
                     .execute(&mut *tx)
                     .await?;
-                Self::write_extras(&mut tx, &current, write).await?;
+                Self::write_extras(&mut tx, self.key()?, &current, write).await?;
                 let updated = Self::select_case(&mut tx, case_id, false)
                     .await?
                     .ok_or(StoreError::NotFound)?;
@@ -1160,7 +1248,7 @@ macro_rules! sql_store {
                 .bind(by)
                 .execute(&mut *tx)
                 .await?;
-                Self::insert_audit(&mut tx, audit).await?;
+                Self::insert_audit(&mut tx, self.key()?, audit).await?;
                 tx.commit().await?;
                 Ok(())
             }
@@ -1217,7 +1305,7 @@ macro_rules! sql_store {
                 let mut audit = audit.clone();
                 audit.case_id = Some(case_id.to_owned());
                 audit.municipality = current.home.clone();
-                Self::insert_audit(&mut tx, &audit).await?;
+                Self::insert_audit(&mut tx, self.key()?, &audit).await?;
                 tx.commit().await?;
                 Ok(true)
             }
@@ -1372,19 +1460,229 @@ macro_rules! sql_store {
             }
 
             async fn append_audit(&self, event: &NewAuditEvent) -> Result<()> {
-                let mut conn = self.pool.acquire().await?;
-                Self::insert_audit(&mut conn, event).await
+                let key = self.key()?;
+                let mut tx = self.pool.begin_with($begin).await?;
+                Self::insert_audit(&mut tx, key, event).await?;
+                tx.commit().await?;
+                Ok(())
             }
 
             async fn audit_events(&self, case_id: Option<&str>, limit: u32) -> Result<Vec<AuditRecord>> {
+                self.audit_query(&AuditFilter {
+                    case_id: case_id.map(str::to_owned),
+                    limit,
+                    ..AuditFilter::default()
+                })
+                .await
+            }
+
+            async fn audit_query(&self, filter: &AuditFilter) -> Result<Vec<AuditRecord>> {
                 Ok(sqlx::query_as::<_, AuditRecord>(
-                    "SELECT id, at, actor, actor_municipality, municipality, action, case_id, policies, detail \
-                     FROM audit_events WHERE ($1 IS NULL OR case_id = $1) ORDER BY id DESC LIMIT $2",
+                    "SELECT * FROM audit_events WHERE ($1 IS NULL OR case_id = $1) \
+                     AND ($2 IS NULL OR actor = $2) \
+                     AND ($3 IS NULL OR municipality = $3 OR actor_municipality = $3) \
+                     AND ($4 IS NULL OR at >= $4) AND ($5 IS NULL OR at < $5) \
+                     ORDER BY id DESC LIMIT $6",
                 )
-                .bind(case_id)
-                .bind(i64::from(limit))
+                .bind(&filter.case_id)
+                .bind(&filter.actor)
+                .bind(&filter.municipality)
+                .bind(filter.from)
+                .bind(filter.to)
+                .bind(i64::from(filter.limit))
                 .fetch_all(&self.pool)
                 .await?)
+            }
+
+            async fn record_access_failure(&self, case_id: &str, at: DateTime<Utc>) -> Result<()> {
+                sqlx::query("INSERT INTO access_code_failures (case_id, at) VALUES ($1, $2)")
+                    .bind(case_id)
+                    .bind(at)
+                    .execute(&self.pool)
+                    .await?;
+                Ok(())
+            }
+
+            async fn access_failures_since(&self, case_id: &str, since: DateTime<Utc>) -> Result<u32> {
+                let n: i64 = sqlx::query_scalar(
+                    "SELECT COUNT(*) FROM access_code_failures WHERE case_id = $1 AND at >= $2",
+                )
+                .bind(case_id)
+                .bind(since)
+                .fetch_one(&self.pool)
+                .await?;
+                Ok(count(n))
+            }
+
+            async fn retention_candidates(&self) -> Result<Vec<CaseRecord>> {
+                Ok(sqlx::query_as::<_, CaseRecord>(
+                    "SELECT * FROM cases WHERE state IN ('closed', 'cancelled') AND thinned_at IS NULL \
+                     ORDER BY updated_at, id",
+                )
+                .fetch_all(&self.pool)
+                .await?)
+            }
+
+            async fn thin_case(&self, case_id: &str, audit: &NewAuditEvent) -> Result<bool> {
+                let key = self.key()?;
+                let mut tx = self.pool.begin_with($begin).await?;
+                let Some(current) = Self::select_case(&mut tx, case_id, true).await? else {
+                    return Ok(false);
+                };
+                if current.thinned_at.is_some() || !current.state.is_final() {
+                    return Ok(false);
+                }
+                for sql in [
+                    "DELETE FROM messages WHERE case_id = $1",
+                    "DELETE FROM harm_assessments WHERE case_id = $1",
+                    "DELETE FROM access_code_failures WHERE case_id = $1",
+                ] {
+                    sqlx::query(sql).bind(case_id).execute(&mut *tx).await?;
+                }
+                sqlx::query(
+                    "UPDATE cases SET citizen_personnummer = NULL, citizen_home = NULL, \
+                     citizen_protection = NULL, citizen_loa = NULL, access_code_hash = NULL, \
+                     transfer_reason = NULL, thinned_at = $2 WHERE id = $1",
+                )
+                .bind(case_id)
+                .bind(audit.at)
+                .execute(&mut *tx)
+                .await?;
+                let mut audit = audit.clone();
+                audit.case_id = Some(case_id.to_owned());
+                audit.municipality = current.home.clone();
+                Self::insert_audit(&mut tx, key, &audit).await?;
+                tx.commit().await?;
+                Ok(true)
+            }
+
+            async fn protected_case_ids(&self) -> Result<Vec<String>> {
+                Ok(sqlx::query_scalar(
+                    "SELECT id FROM cases WHERE citizen_protection IN ('skyddad_folkbokforing', 'fingerade')",
+                )
+                .fetch_all(&self.pool)
+                .await?)
+            }
+
+            async fn seal_legacy_audit(&self) -> Result<u32> {
+                let key = self.key()?;
+                let mut tx = self.pool.begin_with($begin).await?;
+                let max_id: Option<i64> = sqlx::query_scalar("SELECT MAX(max_id) FROM audit_legacy")
+                    .fetch_one(&mut *tx)
+                    .await?;
+                let max_id = max_id.unwrap_or(0);
+                let legacy = sqlx::query_as::<_, AuditRecord>(
+                    "SELECT * FROM audit_events WHERE mac IS NULL AND id <= $1 ORDER BY id",
+                )
+                .bind(max_id)
+                .fetch_all(&mut *tx)
+                .await?;
+                let sealed = u32::try_from(legacy.len()).unwrap_or(u32::MAX);
+                for row in legacy {
+                    sqlx::query(
+                        "INSERT INTO audit_heads (municipality, seq, mac) VALUES ($1, 0, '') \
+                         ON CONFLICT (municipality) DO NOTHING",
+                    )
+                    .bind(&row.municipality)
+                    .execute(&mut *tx)
+                    .await?;
+                    let (seq, prev): (i64, String) = sqlx::query_as(concat!(
+                        "SELECT seq, mac FROM audit_heads WHERE municipality = $1",
+                        $lock
+                    ))
+                    .bind(&row.municipality)
+                    .fetch_one(&mut *tx)
+                    .await?;
+                    let seq = seq + 1;
+                    let role = audit::role_of(&row.actor);
+                    let at = audit::chain_time(row.at);
+                    let mac = audit::seal(
+                        key,
+                        &audit::Sealed {
+                            municipality: &row.municipality,
+                            seq,
+                            at,
+                            actor: &row.actor,
+                            role,
+                            actor_municipality: row.actor_municipality.as_deref(),
+                            action: &row.action,
+                            case_id: row.case_id.as_deref(),
+                            policies: &row.policies.0,
+                            detail: &row.detail.0,
+                            request_id: None,
+                        },
+                        &prev,
+                    );
+                    // The one update the append-only trigger allows: sealing an unsealed row.
+                    sqlx::query(
+                        "UPDATE audit_events SET seq = $2, role = $3, prev_mac = $4, mac = $5, at = $6 \
+                         WHERE id = $1",
+                    )
+                    .bind(row.id)
+                    .bind(seq)
+                    .bind(role)
+                    .bind(&prev)
+                    .bind(&mac)
+                    .bind(at)
+                    .execute(&mut *tx)
+                    .await?;
+                    sqlx::query("UPDATE audit_heads SET seq = $2, mac = $3 WHERE municipality = $1")
+                        .bind(&row.municipality)
+                        .bind(seq)
+                        .bind(&mac)
+                        .execute(&mut *tx)
+                        .await?;
+                }
+                sqlx::query("DELETE FROM audit_legacy").execute(&mut *tx).await?;
+                tx.commit().await?;
+                Ok(sealed)
+            }
+
+            async fn audit_chains(&self) -> Result<Vec<String>> {
+                Ok(sqlx::query_scalar(
+                    "SELECT municipality FROM audit_events UNION SELECT municipality FROM audit_heads \
+                     ORDER BY 1",
+                )
+                .fetch_all(&self.pool)
+                .await?)
+            }
+
+            async fn audit_chain(&self, municipality: &str) -> Result<Vec<AuditRecord>> {
+                Ok(sqlx::query_as::<_, AuditRecord>(
+                    "SELECT * FROM audit_events WHERE municipality = $1 \
+                     ORDER BY CASE WHEN seq IS NULL THEN 1 ELSE 0 END, seq, id",
+                )
+                .bind(municipality)
+                .fetch_all(&self.pool)
+                .await?)
+            }
+
+            async fn audit_head(&self, municipality: &str) -> Result<Option<(i64, String)>> {
+                Ok(sqlx::query_as("SELECT seq, mac FROM audit_heads WHERE municipality = $1")
+                    .bind(municipality)
+                    .fetch_optional(&self.pool)
+                    .await?)
+            }
+
+            async fn latest_checkpoint(&self, municipality: &str) -> Result<Option<(i64, String)>> {
+                Ok(sqlx::query_as(
+                    "SELECT seq, mac FROM audit_checkpoints WHERE municipality = $1 \
+                     ORDER BY id DESC LIMIT 1",
+                )
+                .bind(municipality)
+                .fetch_optional(&self.pool)
+                .await?)
+            }
+
+            async fn write_audit_checkpoints(&self, at: DateTime<Utc>) -> Result<()> {
+                sqlx::query(
+                    "INSERT INTO audit_checkpoints (municipality, seq, mac, at) \
+                     SELECT municipality, seq, mac, $1 FROM audit_heads WHERE seq > 0",
+                )
+                .bind(at)
+                .execute(&self.pool)
+                .await?;
+                Ok(())
             }
         }
     };

@@ -59,9 +59,26 @@ impl Context {
         let decision = self.may(Action::View, caseworker, &case);
         if !decision.allowed {
             tracing::debug!(case = %id, policies = ?decision.policies, "case hidden from caseworker");
+            self.record_denial(caseworker, &case, Action::View, &decision)
+                .await?;
             return Err(Error::NotFound);
         }
         Ok((case, decision))
+    }
+
+    /// A refused attempt on an existing case, for the follow-up of unusual access (R15), with
+    /// the policies that refused it.
+    pub(super) async fn record_denial(
+        &self,
+        caseworker: &CaseworkerRecord,
+        case: &CaseRecord,
+        action: Action,
+        decision: &Decision,
+    ) -> Result<()> {
+        let mut event =
+            self.caseworker_audit(caseworker, "access_denied", decision.policies.clone());
+        event.detail = json!({ "action": action.as_str() });
+        self.record_read(event, case).await
     }
 
     /// Queued cases the caseworker may claim now, most urgent and oldest first. One audit event
@@ -101,6 +118,8 @@ impl Context {
         let (case, _) = self.visible_case(caseworker, id).await?;
         let decision = self.may(Action::Claim, caseworker, &case);
         if !decision.allowed {
+            self.record_denial(caseworker, &case, Action::Claim, &decision)
+                .await?;
             return Err(Error::NotEligible(
                 decision.for_caller(&caseworker.municipality, &case.home),
             ));
@@ -169,6 +188,8 @@ impl Context {
         }
         let decision = self.may(action, caseworker, &case);
         if !decision.allowed {
+            self.record_denial(caseworker, &case, action, &decision)
+                .await?;
             return Err(Error::Denied(
                 decision.for_caller(&caseworker.municipality, &case.home),
             ));
@@ -289,6 +310,8 @@ impl Context {
                 let (case, _) = self.visible_case(caseworker, id).await?;
                 let decision = self.may(Action::Transfer, caseworker, &case);
                 if !decision.allowed {
+                    self.record_denial(caseworker, &case, Action::Transfer, &decision)
+                        .await?;
                     return Err(Error::Denied(
                         decision.for_caller(&caseworker.municipality, &case.home),
                     ));

@@ -225,12 +225,7 @@ impl Context {
     /// (consent and harm assessments revoke at once, without it). Returns how many went.
     pub(super) async fn sweep_revoked(&self) -> Result<u32> {
         let key = (self.clock.today(), self.policy.active().number);
-        let swept = || {
-            self.swept
-                .lock()
-                .unwrap_or_else(std::sync::PoisonError::into_inner)
-        };
-        if *swept() == Some(key) {
+        if self.marks().swept == Some(key) {
             return Ok(0);
         }
         let mut revoked = 0;
@@ -276,7 +271,7 @@ impl Context {
             }
         }
         // Only a completed sweep counts: after an error the next tick tries again.
-        *swept() = Some(key);
+        self.marks().swept = Some(key);
         Ok(revoked)
     }
 }

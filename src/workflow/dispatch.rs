@@ -37,6 +37,8 @@ pub struct TickReport {
     pub offers_made: u32,
     /// Cross-border cases sent home because their legal ground ended (R9).
     pub access_revoked: u32,
+    /// Closed cases thinned after their retention period (R17).
+    pub thinned: u32,
 }
 
 /// The rules that let a ring's municipalities in: the legal ground of widening to it.
@@ -582,6 +584,8 @@ impl Context {
     pub async fn tick(&self) -> Result<TickReport> {
         let mut report = TickReport::default();
         self.follow_active_policies().await?;
+        self.checkpoint_audit().await?;
+        report.thinned = self.daily_retention().await?;
         report.access_revoked = self.sweep_revoked().await?;
         let now = self.clock.now();
         for offer in self.store.expired_offers(now).await? {

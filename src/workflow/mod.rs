@@ -8,10 +8,13 @@
 //! - `dispatch`: the router at work (rings, offers, the scheduler's tick).
 
 mod administration;
+mod audit;
 mod casework;
 mod consent;
 mod dispatch;
+mod export;
 mod policies;
+mod retention;
 
 use std::sync::Arc;
 
@@ -33,9 +36,16 @@ use crate::store::{
     NewMessage, Sender, Store, StoreError,
 };
 
+pub use audit::{Finding, Verification, verify as verify_audit};
 pub use casework::{TransferInput, Transferrer};
 pub use dispatch::TickReport;
+pub use export::Export;
 pub use policies::{PolicyVersion, SimulationInput, SimulationResult, load_policies};
+pub use retention::RetentionItem;
+
+/// Wrong access codes allowed for one request within [`ACCESS_CODE_WINDOW`] (R1).
+pub const ACCESS_CODE_TRIES: u32 = 5;
+pub const ACCESS_CODE_WINDOW: chrono::Duration = chrono::Duration::minutes(15);
 
 /// The longest message a citizen or caseworker may write, in characters.
 pub const MAX_TEXT_CHARS: usize = 20_000;
@@ -82,9 +92,31 @@ pub struct Context {
     pub policy: Arc<policy::Engine>,
     pub ids: Arc<dyn IdSource>,
     pub notices: broadcast::Sender<Notice>,
-    /// The date and policy version of the scheduler's last sweep for ended cross-border access:
-    /// only a new day or another version can end access without an event of its own.
-    pub swept: Arc<std::sync::Mutex<Option<(chrono::NaiveDate, i64)>>>,
+    /// The audit chains' key (verification).
+    pub audit_key: crate::audit::AuditKey,
+    /// What the scheduler did last, for its periodic work.
+    pub marks: Arc<std::sync::Mutex<Marks>>,
+}
+
+/// When the scheduler last did its periodic work (in-process; the work itself is idempotent,
+/// so replicas doing it too is harmless).
+#[derive(Debug, Default)]
+pub struct Marks {
+    /// The date and policy version of the last sweep for ended cross-border access: only a
+    /// new day or another version can end access without an event of its own.
+    pub swept: Option<(chrono::NaiveDate, i64)>,
+    /// When the audit chain heads were last checkpointed.
+    pub checkpointed: Option<chrono::DateTime<chrono::Utc>>,
+    /// The last day retention ran.
+    pub retained: Option<chrono::NaiveDate>,
+}
+
+impl Context {
+    pub(crate) fn marks(&self) -> std::sync::MutexGuard<'_, Marks> {
+        self.marks
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -109,6 +141,9 @@ pub enum Error {
     /// A policy version that failed validation or its tests.
     #[error("policy invalid")]
     PolicyInvalid(Vec<String>),
+    /// Too many wrong tries; try again after this many seconds.
+    #[error("rate limited")]
+    RateLimited(u64),
     #[error(transparent)]
     Store(StoreError),
 }
@@ -233,6 +268,7 @@ impl Context {
             case_id: None,
             policies,
             detail: json!({}),
+            request_id: crate::audit::current_request_id(),
         }
     }
 
@@ -446,11 +482,27 @@ impl Context {
         let principal = match key {
             CitizenKey::Citizen(citizen) => policy::citizen_principal(citizen),
             CitizenKey::AccessCode(code) => {
+                // Wrong codes for one request are limited, so a code cannot be guessed.
+                let now = self.clock.now();
+                if case.is_anonymous()
+                    && self
+                        .store
+                        .access_failures_since(&case.id, now - ACCESS_CODE_WINDOW)
+                        .await?
+                        >= ACCESS_CODE_TRIES
+                {
+                    return Err(Error::RateLimited(
+                        u64::try_from(ACCESS_CODE_WINDOW.num_seconds()).unwrap_or(900),
+                    ));
+                }
                 // The code is the proof; the policies then decide what its holder may do.
                 let proven = case.is_anonymous()
                     && case.access_code_hash.as_deref()
                         == Some(auth::token_hash(&normalize_access_code(code)).as_str());
                 if !proven {
+                    if case.is_anonymous() {
+                        self.store.record_access_failure(&case.id, now).await?;
+                    }
                     return Err(Error::NotFound);
                 }
                 policy::Principal::Visitor {

@@ -98,6 +98,7 @@ pub async fn spawn_on(
         log: "warn".into(),
         secure_cookies: false,
         public_url: Some(format!("http://{addr}")),
+        audit_key: Some(brygga::app::DEMO_AUDIT_KEY.to_owned()),
         ..Config::default()
     };
     configure(&mut config);
@@ -217,6 +218,7 @@ impl TestApp {
             database_url: self.database_url.clone(),
             max_connections: 4,
             log: "warn".into(),
+            audit_key: Some(brygga::app::DEMO_AUDIT_KEY.to_owned()),
             ..Config::default()
         };
         let app = Application::build(

@@ -1,0 +1,221 @@
+//! Administrators' audit routes: the trail (filtered), its verification, and the follow-up
+//! report of unusual access (JSON or CSV).
+
+use axum::extract::{Query, State};
+use axum::http::header;
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::{Json, Router};
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use super::AppState;
+use super::error::ApiError;
+use super::extract::AdminAuth;
+use crate::store::{AuditFilter, AuditRecord};
+use crate::workflow::Verification;
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/api/v1/admin/audit", get(list))
+        .route("/api/v1/admin/audit/verify", get(verify))
+        .route("/api/v1/admin/audit/follow-up", get(follow_up))
+        .route("/api/v1/admin/retention", axum::routing::post(retention))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct AuditQuery {
+    #[serde(default)]
+    case: Option<String>,
+    #[serde(default)]
+    actor: Option<String>,
+    #[serde(default)]
+    municipality: Option<String>,
+    #[serde(default)]
+    from: Option<DateTime<Utc>>,
+    #[serde(default)]
+    to: Option<DateTime<Utc>>,
+    #[serde(default)]
+    limit: Option<u32>,
+}
+
+#[derive(Serialize)]
+pub struct AuditView {
+    pub id: i64,
+    pub municipality: String,
+    pub seq: Option<i64>,
+    pub at: DateTime<Utc>,
+    pub actor: String,
+    pub role: Option<String>,
+    pub actor_municipality: Option<String>,
+    pub action: String,
+    pub case_id: Option<String>,
+    /// The legal ground: the policies that decided.
+    pub policies: Vec<String>,
+    pub request_id: Option<String>,
+    pub detail: serde_json::Value,
+}
+
+impl From<AuditRecord> for AuditView {
+    fn from(r: AuditRecord) -> Self {
+        AuditView {
+            id: r.id,
+            municipality: r.municipality,
+            seq: r.seq,
+            at: r.at,
+            actor: r.actor,
+            role: r.role,
+            actor_municipality: r.actor_municipality,
+            action: r.action,
+            case_id: r.case_id,
+            policies: r.policies.0,
+            request_id: r.request_id,
+            detail: r.detail.0,
+        }
+    }
+}
+
+/// A municipality's administrators read their municipality's chain (its cases' events, the
+/// controller's); federation administrators read every chain.
+async fn list(
+    State(app): State<AppState>,
+    AdminAuth(admin_of): AdminAuth,
+    Query(query): Query<AuditQuery>,
+) -> Result<Json<Vec<AuditView>>, ApiError> {
+    let municipality = match (&admin_of, query.municipality) {
+        (Some(own), Some(asked)) if *own != asked => return Err(ApiError::Forbidden),
+        (Some(own), _) => Some(own.clone()),
+        (None, asked) => asked,
+    };
+    let events = app
+        .ctx
+        .audit_trail(
+            admin_of.as_deref(),
+            &AuditFilter {
+                case_id: query.case,
+                actor: query.actor,
+                municipality,
+                from: query.from,
+                to: query.to,
+                limit: query.limit.unwrap_or(500).min(5000),
+            },
+        )
+        .await?;
+    Ok(Json(events.into_iter().map(AuditView::from).collect()))
+}
+
+#[derive(Serialize)]
+struct FindingView {
+    reason: &'static str,
+    event: AuditView,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FollowUpQuery {
+    #[serde(default)]
+    from: Option<DateTime<Utc>>,
+    #[serde(default)]
+    to: Option<DateTime<Utc>>,
+    /// `json` (default) or `csv`.
+    #[serde(default)]
+    format: Option<String>,
+}
+
+/// Unusual access for follow-up (R15): cases opened by caseworkers who never had them,
+/// refused attempts, and every access to protected-identity cases.
+async fn follow_up(
+    State(app): State<AppState>,
+    AdminAuth(admin_of): AdminAuth,
+    Query(query): Query<FollowUpQuery>,
+) -> Result<Response, ApiError> {
+    let findings = app
+        .ctx
+        .follow_up(admin_of.as_deref(), query.from, query.to)
+        .await?;
+    match query.format.as_deref() {
+        None | Some("json") => Ok(Json(
+            findings
+                .into_iter()
+                .map(|f| FindingView {
+                    reason: f.reason,
+                    event: AuditView::from(f.event),
+                })
+                .collect::<Vec<_>>(),
+        )
+        .into_response()),
+        Some("csv") => csv(
+            &[
+                "reason",
+                "at",
+                "municipality",
+                "seq",
+                "actor",
+                "role",
+                "actor_municipality",
+                "action",
+                "case_id",
+                "policies",
+            ],
+            findings.into_iter().map(|f| {
+                let policies = f.event.policies.0.join(" ");
+                vec![
+                    f.reason.to_owned(),
+                    f.event.at.to_rfc3339(),
+                    f.event.municipality,
+                    f.event.seq.map(|s| s.to_string()).unwrap_or_default(),
+                    f.event.actor,
+                    f.event.role.unwrap_or_default(),
+                    f.event.actor_municipality.unwrap_or_default(),
+                    f.event.action,
+                    f.event.case_id.unwrap_or_default(),
+                    policies,
+                ]
+            }),
+        ),
+        Some(_) => Err(ApiError::InvalidField {
+            field: "format".into(),
+        }),
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RetentionBody {
+    dry_run: bool,
+}
+
+/// Runs retention now (federation administrators), or lists what it would thin.
+async fn retention(
+    State(app): State<AppState>,
+    AdminAuth(admin_of): AdminAuth,
+    super::extract::ApiJson(body): super::extract::ApiJson<RetentionBody>,
+) -> Result<Json<Vec<crate::workflow::RetentionItem>>, ApiError> {
+    app.ctx.may_administer_federation(admin_of.as_deref())?;
+    Ok(Json(app.ctx.retention(body.dry_run).await?))
+}
+
+async fn verify(
+    State(app): State<AppState>,
+    AdminAuth(_): AdminAuth,
+) -> Result<Json<Verification>, ApiError> {
+    Ok(Json(app.ctx.verify_audit().await?))
+}
+
+/// CSV (RFC 4180) with a header row.
+pub fn csv(
+    header: &[&str],
+    rows: impl IntoIterator<Item = Vec<String>>,
+) -> Result<Response, ApiError> {
+    let mut writer = csv::Writer::from_writer(Vec::new());
+    let fail = |e: csv::Error| ApiError::Internal(format!("csv: {e}"));
+    writer.write_record(header).map_err(fail)?;
+    for row in rows {
+        writer.write_record(&row).map_err(fail)?;
+    }
+    let bytes = writer
+        .into_inner()
+        .map_err(|e| ApiError::Internal(format!("csv: {e}")))?;
+    Ok(([(header::CONTENT_TYPE, "text/csv; charset=utf-8")], bytes).into_response())
+}
