@@ -353,6 +353,7 @@ pub struct AuditRecord {
 pub struct AuditFilter {
     pub case_id: Option<String>,
     pub actor: Option<String>,
+    /// Whose chain (the controller's: the case's home).
     pub municipality: Option<String>,
     pub from: Option<DateTime<Utc>>,
     pub to: Option<DateTime<Utc>>,

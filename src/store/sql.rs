@@ -1480,7 +1480,7 @@ macro_rules! sql_store {
                 Ok(sqlx::query_as::<_, AuditRecord>(
                     "SELECT * FROM audit_events WHERE ($1 IS NULL OR case_id = $1) \
                      AND ($2 IS NULL OR actor = $2) \
-                     AND ($3 IS NULL OR municipality = $3 OR actor_municipality = $3) \
+                     AND ($3 IS NULL OR municipality = $3) \
                      AND ($4 IS NULL OR at >= $4) AND ($5 IS NULL OR at < $5) \
                      ORDER BY id DESC LIMIT $6",
                 )

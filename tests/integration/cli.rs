@@ -133,3 +133,76 @@ fn policy_commands_name_what_is_wrong() {
     assert!(!ok);
     assert!(stdout.contains("FAIL [R14]"), "{stdout}");
 }
+
+/// `brygga audit verify` and `brygga retention --dry-run` on a database the application wrote.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn audit_verify_and_retention_commands() {
+    use sqlx::Connection;
+    let dir = tempfile::tempdir().expect("dir");
+    let url = format!("sqlite:{}", dir.path().join("b.db").display());
+    let key = brygga::app::DEMO_AUDIT_KEY;
+    {
+        let config = brygga::config::Config {
+            database_url: url.clone(),
+            audit_key: Some(key.to_owned()),
+            ..Default::default()
+        };
+        let ctx = brygga::app::context(
+            config,
+            &brygga::app::Options {
+                demo: true,
+                ..Default::default()
+            },
+        )
+        .await
+        .expect("context");
+        let mut event = brygga::store::NewAuditEvent {
+            at: chrono::Utc::now(),
+            actor: "admin:1275".into(),
+            actor_municipality: Some("1275".into()),
+            municipality: "1275".into(),
+            action: "read_audit".into(),
+            case_id: None,
+            policies: vec!["municipality-administrator".into()],
+            detail: serde_json::json!({}),
+            request_id: None,
+        };
+        for _ in 0..3 {
+            ctx.store.append_audit(&event).await.expect("append");
+            event.at = chrono::Utc::now();
+        }
+    }
+    let run = |args: &[&str]| {
+        let output = Command::new(env!("CARGO_BIN_EXE_brygga"))
+            .args(args)
+            .env("BRYGGA_DATABASE_URL", &url)
+            .env("BRYGGA_AUDIT_KEY", key)
+            .output()
+            .expect("runs");
+        (
+            output.status.success(),
+            String::from_utf8_lossy(&output.stdout).into_owned(),
+            String::from_utf8_lossy(&output.stderr).into_owned(),
+        )
+    };
+    let (ok, stdout, stderr) = run(&["audit", "verify"]);
+    assert!(ok, "{stdout}{stderr}");
+    assert!(stdout.contains("\"ok\": true"), "{stdout}");
+    let (ok, stdout, stderr) = run(&["retention", "--dry-run"]);
+    assert!(ok, "{stdout}{stderr}");
+    assert!(stdout.contains("0 case(s) would be thinned"), "{stdout}");
+
+    let mut conn = sqlx::SqliteConnection::connect(&url).await.expect("db");
+    for sql in [
+        "DROP TRIGGER audit_events_no_update",
+        "UPDATE audit_events SET action = 'nothing' WHERE municipality = '1275' AND seq = 2",
+    ] {
+        sqlx::query(sql).execute(&mut conn).await.expect(sql);
+    }
+    let (ok, stdout, stderr) = run(&["audit", "verify"]);
+    assert!(!ok, "{stdout}");
+    assert!(
+        stderr.contains("1275") && stderr.contains("position 2"),
+        "{stderr}"
+    );
+}

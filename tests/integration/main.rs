@@ -1,6 +1,7 @@
 //! End-to-end tests over HTTP against the real application, each run on SQLite and on
 //! PostgreSQL (see `harness`).
 
+mod audit;
 mod cli;
 mod events;
 mod harness;
@@ -9,6 +10,7 @@ mod policies;
 mod routing;
 mod sessions;
 
+use audit::*;
 use events::*;
 use policies::*;
 use routing::*;
@@ -928,6 +930,12 @@ macro_rules! on_both_backends {
 }
 
 on_both_backends!(
+    the_audit_chain_finds_tampering,
+    deleted_inserted_and_cut_events_are_found,
+    follow_up_lists_unusual_access,
+    retention_thins_closed_cases,
+    citizens_export_everything_about_them,
+    wrong_access_codes_are_rate_limited,
     browser_sessions_and_their_tokens,
     sessions_end_when_idle_or_too_old,
     integration_tokens_are_scoped_and_revocable,
