@@ -27,6 +27,11 @@ pub use facts::{
     Resource,
 };
 
+/// The Cedar policies that ground a caseworker's listing of their own cases and a citizen's
+/// listing of their own requests.
+pub const OWNER: &str = "R15-case-owner";
+pub const OWN_DATA: &str = "R19-own-data";
+
 /// Ids the workflows name themselves (not Cedar policies).
 /// The municipality has taken its fair share of cross-border cases today (routing setting).
 pub const FAIR_SHARE: &str = "fair-share-cap";

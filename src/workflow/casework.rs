@@ -258,8 +258,15 @@ impl Context {
         Ok(case)
     }
 
+    /// The caseworker's open cases; the listing is audited with the ids it showed (R15).
     pub async fn my_cases(&self, caseworker: &CaseworkerRecord) -> Result<Vec<CaseRecord>> {
-        Ok(self.store.cases_of_owner(&caseworker.id).await?)
+        let cases = self.store.cases_of_owner(&caseworker.id).await?;
+        let mut event =
+            self.caseworker_audit(caseworker, "list_own_cases", vec![policy::OWNER.to_owned()]);
+        event.municipality = caseworker.municipality.clone();
+        event.detail = json!({ "ids": cases.iter().map(|c| c.id.as_str()).collect::<Vec<_>>() });
+        self.store.append_audit(&event).await?;
+        Ok(cases)
     }
 
     /// `away` rescinds pending offers (they go to the next candidate); coming back or raising

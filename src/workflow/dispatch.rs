@@ -496,6 +496,11 @@ impl Context {
                 out.push((offer, case));
             }
         }
+        let mut event =
+            self.caseworker_audit(caseworker, "list_offers", vec![policy::OWNER.to_owned()]);
+        event.municipality = caseworker.municipality.clone();
+        event.detail = json!({ "ids": out.iter().map(|(_, c)| c.id.as_str()).collect::<Vec<_>>() });
+        self.store.append_audit(&event).await?;
         Ok(out)
     }
 

@@ -609,10 +609,21 @@ impl Context {
         Ok(case)
     }
 
+    /// The citizen's own requests; the listing is audited with the ids it showed (R15).
     pub async fn my_requests(&self, citizen: &CitizenPrincipal) -> Result<Vec<CaseRecord>> {
-        match &citizen.personnummer {
-            Some(number) => Ok(self.store.cases_of_citizen(number).await?),
-            None => Ok(Vec::new()),
-        }
+        let cases = match &citizen.personnummer {
+            Some(number) => self.store.cases_of_citizen(number).await?,
+            None => Vec::new(),
+        };
+        let mut event = self.audit(
+            "citizen".into(),
+            None,
+            "list_own_requests",
+            vec![policy::OWN_DATA.to_owned()],
+        );
+        event.municipality = citizen.home.clone();
+        event.detail = json!({ "ids": cases.iter().map(|c| c.id.as_str()).collect::<Vec<_>>() });
+        self.store.append_audit(&event).await?;
+        Ok(cases)
     }
 }
