@@ -68,16 +68,7 @@ fn agreement(federation: &Federation) -> AgreementFacts {
         .iter()
         .find(|a| a.id == AGREEMENT)
         .expect("the federation has the agreement");
-    AgreementFacts {
-        id: a.id.clone(),
-        members: a.members.iter().map(|m| m.as_str().to_owned()).collect(),
-        categories: a.categories.iter().map(|c| c.as_str().to_owned()).collect(),
-        valid_from: day_number(a.valid_from),
-        valid_to: day_number(a.valid_to),
-        delegates_authority: a.delegates_authority,
-        covers_minors: a.covers_minors,
-        names_family_counselling: a.names_family_counselling,
-    }
+    AgreementFacts::of(a)
 }
 
 /// May Helsingborg handle Perstorp's consented `ekonomi` request under the agreement?

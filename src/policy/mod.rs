@@ -248,6 +248,22 @@ pub fn case_facts(federation: &Federation, case: &CaseRecord, today: NaiveDate) 
     }
 }
 
+impl AgreementFacts {
+    /// An agreement of the federation as the routing policies read it.
+    pub fn of(a: &crate::domain::federation::Agreement) -> AgreementFacts {
+        AgreementFacts {
+            id: a.id.clone(),
+            members: a.members.iter().map(|m| m.as_str().to_owned()).collect(),
+            categories: a.categories.iter().map(|c| c.as_str().to_owned()).collect(),
+            valid_from: day_number(a.valid_from),
+            valid_to: day_number(a.valid_to),
+            delegates_authority: a.delegates_authority,
+            covers_minors: a.covers_minors,
+            names_family_counselling: a.names_family_counselling,
+        }
+    }
+}
+
 /// The agreements between `home` and `handler` that list `category` (whatever their dates:
 /// validity is for the policies to judge).
 fn agreements_between(
@@ -264,16 +280,7 @@ fn agreements_between(
                 && a.members.iter().any(|m| m.as_str() == home)
                 && a.members.iter().any(|m| m.as_str() == handler)
         })
-        .map(|a| AgreementFacts {
-            id: a.id.clone(),
-            members: a.members.iter().map(|m| m.as_str().to_owned()).collect(),
-            categories: a.categories.iter().map(|c| c.as_str().to_owned()).collect(),
-            valid_from: day_number(a.valid_from),
-            valid_to: day_number(a.valid_to),
-            delegates_authority: a.delegates_authority,
-            covers_minors: a.covers_minors,
-            names_family_counselling: a.names_family_counselling,
-        })
+        .map(AgreementFacts::of)
         .collect()
 }
 
@@ -502,30 +509,32 @@ mod tests {
 
     const TODAY: (i32, u32, u32) = (2026, 11, 23);
 
+    /// Anna in Perstorp asks for `ekonomi` advice, consenting to every partner.
+    fn anna(protection: Option<&str>, harm: Option<&str>) -> CaseFacts {
+        let f = fh();
+        let category = f.category("ekonomi").expect("ekonomi").clone();
+        request_facts(
+            &category,
+            "1275",
+            &Identity {
+                personnummer: Some("198112189876"),
+                anonymous: false,
+                protection,
+                loa: Some("loa3"),
+            },
+            ConsentFacts {
+                cross_municipality: true,
+                municipalities: None,
+            },
+            harm,
+            today(),
+        )
+    }
+
     #[test]
     fn a_harm_assessment_opens_the_border_for_sekretessmarkering() {
         let f = fh();
-        let category = f.category("ekonomi").expect("ekonomi").clone();
-        let facts = |harm: Option<&str>| {
-            let mut facts = request_facts(
-                &category,
-                "1275",
-                &Identity {
-                    personnummer: Some("198112189876"),
-                    anonymous: false,
-                    protection: Some("sekretessmarkering"),
-                    loa: Some("loa3"),
-                },
-                ConsentFacts {
-                    cross_municipality: true,
-                    municipalities: None,
-                },
-                harm,
-                today(),
-            );
-            facts.id_type = "personnummer".into();
-            facts
-        };
+        let facts = |harm| anna(Some("sekretessmarkering"), harm);
         let engine = Engine::with_defaults().expect("policies");
         assert_eq!(engine.permits(&f, &facts(None), today()).permitted.len(), 1);
         assert_eq!(
@@ -564,23 +573,7 @@ mod tests {
     fn memoised_decisions_equal_fresh_ones_and_a_new_version_starts_empty() {
         let f = fh();
         let engine = Engine::with_defaults().expect("policies");
-        let category = f.category("ekonomi").expect("ekonomi").clone();
-        let facts = request_facts(
-            &category,
-            "1275",
-            &Identity {
-                personnummer: Some("198112189876"),
-                anonymous: false,
-                protection: None,
-                loa: Some("loa3"),
-            },
-            ConsentFacts {
-                cross_municipality: true,
-                municipalities: None,
-            },
-            None,
-            today(),
-        );
+        let facts = anna(None, None);
         let first = engine.route(&f, &facts, "1283", today());
         let again = engine.route(&f, &facts, "1283", today());
         assert_eq!(first, again);

@@ -348,6 +348,25 @@ pub struct AuditRecord {
     pub mac: Option<String>,
 }
 
+impl AuditRecord {
+    /// What the seal covers, as stored.
+    pub fn sealed(&self) -> crate::audit::Sealed<'_> {
+        crate::audit::Sealed {
+            municipality: &self.municipality,
+            seq: self.seq.unwrap_or(0),
+            at: self.at,
+            actor: &self.actor,
+            role: self.role.as_deref().unwrap_or(""),
+            actor_municipality: self.actor_municipality.as_deref(),
+            action: &self.action,
+            case_id: self.case_id.as_deref(),
+            policies: &self.policies.0,
+            detail: &self.detail.0,
+            request_id: self.request_id.as_deref(),
+        }
+    }
+}
+
 /// Which audit events to read (every filter optional), newest first.
 #[derive(Clone, Debug, Default)]
 pub struct AuditFilter {

@@ -357,21 +357,7 @@ macro_rules! sql_store {
             /// the event sealed with the previous MAC, and the head moved, in the caller's
             /// transaction.
             async fn insert_audit(conn: &mut $conn, key: &AuditKey, event: &NewAuditEvent) -> Result<()> {
-                sqlx::query(
-                    "INSERT INTO audit_heads (municipality, seq, mac) VALUES ($1, 0, '') \
-                     ON CONFLICT (municipality) DO NOTHING",
-                )
-                .bind(&event.municipality)
-                .execute(&mut *conn)
-                .await?;
-                let (seq, prev): (i64, String) = sqlx::query_as(concat!(
-                    "SELECT seq, mac FROM audit_heads WHERE municipality = $1",
-                    $lock
-                ))
-                .bind(&event.municipality)
-                .fetch_one(&mut *conn)
-                .await?;
-                let seq = seq + 1;
+                let (seq, prev) = Self::chain_next(conn, &event.municipality).await?;
                 let at = audit::chain_time(event.at);
                 let role = audit::role_of(&event.actor);
                 let mac = audit::seal(
@@ -411,10 +397,34 @@ macro_rules! sql_store {
                 .bind(&mac)
                 .execute(&mut *conn)
                 .await?;
+                Self::chain_advance(conn, &event.municipality, seq, &mac).await
+            }
+
+            /// The next position in a municipality's chain and the MAC it links to, with the
+            /// chain's head locked until the transaction ends (created at 0 if new).
+            async fn chain_next(conn: &mut $conn, municipality: &str) -> Result<(i64, String)> {
+                sqlx::query(
+                    "INSERT INTO audit_heads (municipality, seq, mac) VALUES ($1, 0, '') \
+                     ON CONFLICT (municipality) DO NOTHING",
+                )
+                .bind(municipality)
+                .execute(&mut *conn)
+                .await?;
+                let (seq, prev): (i64, String) = sqlx::query_as(concat!(
+                    "SELECT seq, mac FROM audit_heads WHERE municipality = $1",
+                    $lock
+                ))
+                .bind(municipality)
+                .fetch_one(&mut *conn)
+                .await?;
+                Ok((seq + 1, prev))
+            }
+
+            async fn chain_advance(conn: &mut $conn, municipality: &str, seq: i64, mac: &str) -> Result<()> {
                 sqlx::query("UPDATE audit_heads SET seq = $2, mac = $3 WHERE municipality = $1")
-                    .bind(&event.municipality)
+                    .bind(municipality)
                     .bind(seq)
-                    .bind(&mac)
+                    .bind(mac)
                     .execute(&mut *conn)
                     .await?;
                 Ok(())
@@ -1579,37 +1589,17 @@ macro_rules! sql_store {
                 .await?;
                 let sealed = u32::try_from(legacy.len()).unwrap_or(u32::MAX);
                 for row in legacy {
-                    sqlx::query(
-                        "INSERT INTO audit_heads (municipality, seq, mac) VALUES ($1, 0, '') \
-                         ON CONFLICT (municipality) DO NOTHING",
-                    )
-                    .bind(&row.municipality)
-                    .execute(&mut *tx)
-                    .await?;
-                    let (seq, prev): (i64, String) = sqlx::query_as(concat!(
-                        "SELECT seq, mac FROM audit_heads WHERE municipality = $1",
-                        $lock
-                    ))
-                    .bind(&row.municipality)
-                    .fetch_one(&mut *tx)
-                    .await?;
-                    let seq = seq + 1;
+                    let (seq, prev) = Self::chain_next(&mut tx, &row.municipality).await?;
                     let role = audit::role_of(&row.actor);
                     let at = audit::chain_time(row.at);
                     let mac = audit::seal(
                         key,
                         &audit::Sealed {
-                            municipality: &row.municipality,
                             seq,
                             at,
-                            actor: &row.actor,
                             role,
-                            actor_municipality: row.actor_municipality.as_deref(),
-                            action: &row.action,
-                            case_id: row.case_id.as_deref(),
-                            policies: &row.policies.0,
-                            detail: &row.detail.0,
                             request_id: None,
+                            ..row.sealed()
                         },
                         &prev,
                     );
@@ -1626,12 +1616,7 @@ macro_rules! sql_store {
                     .bind(at)
                     .execute(&mut *tx)
                     .await?;
-                    sqlx::query("UPDATE audit_heads SET seq = $2, mac = $3 WHERE municipality = $1")
-                        .bind(&row.municipality)
-                        .bind(seq)
-                        .bind(&mac)
-                        .execute(&mut *tx)
-                        .await?;
+                    Self::chain_advance(&mut tx, &row.municipality, seq, &mac).await?;
                 }
                 sqlx::query("DELETE FROM audit_legacy").execute(&mut *tx).await?;
                 tx.commit().await?;

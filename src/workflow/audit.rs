@@ -18,19 +18,7 @@ pub struct Verification {
 
 fn stored(record: &AuditRecord) -> StoredEvent<'_> {
     StoredEvent {
-        sealed: audit::Sealed {
-            municipality: &record.municipality,
-            seq: record.seq.unwrap_or(0),
-            at: record.at,
-            actor: &record.actor,
-            role: record.role.as_deref().unwrap_or(""),
-            actor_municipality: record.actor_municipality.as_deref(),
-            action: &record.action,
-            case_id: record.case_id.as_deref(),
-            policies: &record.policies.0,
-            detail: &record.detail.0,
-            request_id: record.request_id.as_deref(),
-        },
+        sealed: record.sealed(),
         prev_mac: record.prev_mac.as_deref(),
         mac: record.mac.as_deref(),
     }
