@@ -49,6 +49,9 @@ pub struct Config {
     pub audit_key: Option<String>,
     /// How often the heads of the audit chains are copied to the checkpoints, in minutes.
     pub audit_checkpoint_minutes: u32,
+    /// Open cases without activity for this many days are closed as `no_contact` (never a
+    /// child concern); 0 = never.
+    pub inactive_close_days: u32,
     /// When closed cases are thinned (R17).
     pub retention: crate::domain::retention::RetentionRules,
 }
@@ -74,6 +77,7 @@ impl Default for Config {
             log: "info".to_owned(),
             audit_key: None,
             audit_checkpoint_minutes: 10,
+            inactive_close_days: 90,
             retention: Default::default(),
         }
     }

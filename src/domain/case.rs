@@ -152,6 +152,9 @@ pub enum CaseEvent {
         caseworker: String,
         outcome: Outcome,
     },
+    /// No activity for the configured time: closed as `no_contact` by the system. Never a
+    /// child concern (R10: never dropped).
+    CloseInactive,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -175,6 +178,7 @@ impl CaseEvent {
             CaseEvent::AccessRevoked => "access_revoked",
             CaseEvent::Cancel => "cancel",
             CaseEvent::Close { .. } => "close",
+            CaseEvent::CloseInactive => "close_inactive",
         }
     }
 
@@ -393,6 +397,18 @@ pub fn apply(
             Assigned | WaitingCitizen => Err(TransitionError::NotOwner),
             _ => Err(invalid()),
         },
+        CaseEvent::CloseInactive => match from {
+            _ if case.child_concern => Err(invalid()),
+            Queued => Ok(to(
+                Closed,
+                OwnerChange::Clear,
+                vec![Published::QueueChanged, Published::CaseUpdated],
+            )),
+            Assigned | WaitingCitizen => {
+                Ok(to(Closed, OwnerChange::Keep, vec![Published::CaseUpdated]))
+            }
+            _ => Err(invalid()),
+        },
     }
 }
 
@@ -606,6 +622,27 @@ mod tests {
         )
         .expect("R9");
         assert_eq!(t.to, CaseState::Queued);
+        // Inactive cases close as no_contact; a child concern never does (R10).
+        let t = apply(
+            &snap(CaseState::WaitingCitizen, Some("a")),
+            &CaseEvent::CloseInactive,
+            None,
+        )
+        .expect("inactive");
+        assert_eq!(t.to, CaseState::Closed);
+        let child = CaseSnapshot {
+            child_concern: true,
+            ..snap(CaseState::Queued, None)
+        };
+        assert!(apply(&child, &CaseEvent::CloseInactive, None).is_err());
+        assert!(
+            apply(
+                &snap(CaseState::Offered, Some("a")),
+                &CaseEvent::CloseInactive,
+                None
+            )
+            .is_err()
+        );
     }
 
     fn any_state() -> impl Strategy<Value = CaseState> {
@@ -634,6 +671,7 @@ mod tests {
                 by: TransferActor::Owner(w)
             }),
             Just(CaseEvent::AccessRevoked),
+            Just(CaseEvent::CloseInactive),
             Just(CaseEvent::Cancel),
             who.prop_map(|caseworker| CaseEvent::Close {
                 caseworker,

@@ -205,6 +205,8 @@ pub trait Store: Send + Sync + 'static {
     /// A wrong access code given for an anonymous request (rate limiting).
     async fn record_access_failure(&self, case_id: &str, at: DateTime<Utc>) -> Result<()>;
     async fn access_failures_since(&self, case_id: &str, since: DateTime<Utc>) -> Result<u32>;
+    /// Open cases (queued, assigned, waiting for the citizen) last changed before `before`.
+    async fn inactive_cases(&self, before: DateTime<Utc>) -> Result<Vec<CaseRecord>>;
     /// Closed and cancelled cases not yet thinned, oldest activity first.
     async fn retention_candidates(&self) -> Result<Vec<CaseRecord>>;
     /// Removes a closed case's personal data (messages, identity, harm assessments, free

@@ -1524,6 +1524,16 @@ macro_rules! sql_store {
                 Ok(count(n))
             }
 
+            async fn inactive_cases(&self, before: DateTime<Utc>) -> Result<Vec<CaseRecord>> {
+                Ok(sqlx::query_as::<_, CaseRecord>(
+                    "SELECT * FROM cases WHERE state IN ('queued', 'assigned', 'waiting_citizen') \
+                     AND updated_at < $1 ORDER BY updated_at, id",
+                )
+                .bind(before)
+                .fetch_all(&self.pool)
+                .await?)
+            }
+
             async fn retention_candidates(&self) -> Result<Vec<CaseRecord>> {
                 Ok(sqlx::query_as::<_, CaseRecord>(
                     "SELECT * FROM cases WHERE state IN ('closed', 'cancelled') AND thinned_at IS NULL \

@@ -37,6 +37,8 @@ pub struct TickReport {
     pub offers_made: u32,
     /// Cross-border cases sent home because their legal ground ended (R9).
     pub access_revoked: u32,
+    /// Open cases closed as `no_contact` after their inactivity period.
+    pub closed_inactive: u32,
     /// Closed cases thinned after their retention period (R17).
     pub thinned: u32,
 }
@@ -590,8 +592,10 @@ impl Context {
         let mut report = TickReport::default();
         self.follow_active_policies().await?;
         self.checkpoint_audit().await?;
-        report.thinned = self.daily_retention().await?;
+        // Ended legal grounds first (the case goes home), then the day's inactivity and
+        // retention.
         report.access_revoked = self.sweep_revoked().await?;
+        (report.closed_inactive, report.thinned) = self.daily_retention().await?;
         let now = self.clock.now();
         for offer in self.store.expired_offers(now).await? {
             if self.end_offer(&offer, OfferEnd::TimedOut).await? {

@@ -497,3 +497,44 @@ pub async fn wrong_access_codes_are_rate_limited(backend: Backend) {
     app.clock.advance(chrono::Duration::minutes(16));
     assert_eq!(app.get(&path, Some(&code)).await.status, StatusCode::OK);
 }
+
+/// Open cases nobody has touched for 90 days are closed as `no_contact`, freeing the
+/// caseworker; a concern about a child is never closed this way (R10).
+pub async fn inactive_cases_close_as_no_contact(backend: Backend) {
+    let app = spawn(backend).await;
+    let citizen = app.citizen(ANNA, "1275").await;
+    let id = submit_with(&app, &citizen, "ekonomi", "sv", false).await["id"]
+        .as_str()
+        .expect("id")
+        .to_owned();
+    let caseworker = app.caseworker("1275-01").await;
+    let claimed = app
+        .post(
+            &format!("/api/v1/cases/{id}/claim"),
+            Some(&caseworker),
+            json!({}),
+        )
+        .await;
+    assert_eq!(claimed.status, StatusCode::OK);
+    let reporter = app.citizen(&person(11), "1275").await;
+    let concern = submit_with(&app, &reporter, "oro_barn", "sv", false).await["id"]
+        .as_str()
+        .expect("id")
+        .to_owned();
+
+    assert_eq!(app.advance(89 * 86_400).await.closed_inactive, 0);
+    let report = app.advance(2 * 86_400).await;
+    assert_eq!(report.closed_inactive, 1, "{report:?}");
+    let case = app.store.case(&id).await.expect("read").expect("case");
+    assert_eq!(case.state.as_str(), "closed");
+    assert_eq!(case.outcome.as_deref(), Some("no_contact"));
+    assert_eq!(app.store.load_of("1275-01").await.expect("load"), 0);
+    let concern = app.store.case(&concern).await.expect("read").expect("case");
+    assert_eq!(concern.state.as_str(), "queued", "R10: never dropped");
+    let trail = app.store.audit_events(Some(&id), 50).await.expect("audit");
+    let closing = trail
+        .iter()
+        .find(|e| e.action == "close_inactive")
+        .expect("audited");
+    assert_eq!(closing.policies.0, vec!["inactivity-no-contact".to_owned()]);
+}

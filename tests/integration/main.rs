@@ -934,6 +934,7 @@ on_both_backends!(
     deleted_inserted_and_cut_events_are_found,
     follow_up_lists_unusual_access,
     retention_thins_closed_cases,
+    inactive_cases_close_as_no_contact,
     citizens_export_everything_about_them,
     wrong_access_codes_are_rate_limited,
     browser_sessions_and_their_tokens,
