@@ -178,43 +178,61 @@ impl Compiled {
     /// Evaluates one query; every decision names the policies that made it, `default-deny`
     /// when nothing matched, and the lowest `@ring` of the deciding permits.
     pub fn decide(&self, schema: Option<&Schema>, query: &Query) -> Decision {
-        let (request, entities) = match query.to_cedar(schema) {
+        self.decide_batch(schema, &[query])
+            .pop()
+            .unwrap_or_else(|| Decision::deny(&[POLICY_ERROR]))
+    }
+
+    /// Decides several queries over one entity store (shared resources built once); one
+    /// decision per query, in order.
+    pub fn decide_batch(&self, schema: Option<&Schema>, queries: &[&Query]) -> Vec<Decision> {
+        let (requests, entities) = match Query::batch_to_cedar(queries, schema) {
             Ok(built) => built,
             Err(e) => {
                 tracing::error!(error = %e, "policy query could not be built; denied");
-                return Decision::deny(&[POLICY_ERROR]);
+                return queries
+                    .iter()
+                    .map(|_| Decision::deny(&[POLICY_ERROR]))
+                    .collect();
             }
         };
-        let set = self.by_action.get(&query.action).unwrap_or(&self.set);
-        let response = Authorizer::new().is_authorized(&request, set, &entities);
-        for error in response.diagnostics().errors() {
-            tracing::warn!(%error, "a policy failed to evaluate and was skipped");
-        }
-        let reasons: BTreeSet<String> = response
-            .diagnostics()
-            .reason()
-            .map(ToString::to_string)
-            .collect();
-        let allowed = response.decision() == CedarDecision::Allow;
-        let ring = if allowed && query.action == Action::Route {
-            reasons
-                .iter()
-                .filter_map(|id| self.rings.get(id))
-                .min()
-                .copied()
-        } else {
-            None
-        };
-        let policies = if reasons.is_empty() {
-            vec![DEFAULT_DENY.to_owned()]
-        } else {
-            reasons.into_iter().collect()
-        };
-        Decision {
-            allowed,
-            policies,
-            ring,
-        }
+        let authorizer = Authorizer::new();
+        queries
+            .iter()
+            .zip(requests)
+            .map(|(query, request)| {
+                let set = self.by_action.get(&query.action).unwrap_or(&self.set);
+                let response = authorizer.is_authorized(&request, set, &entities);
+                for error in response.diagnostics().errors() {
+                    tracing::warn!(%error, "a policy failed to evaluate and was skipped");
+                }
+                let reasons: BTreeSet<String> = response
+                    .diagnostics()
+                    .reason()
+                    .map(ToString::to_string)
+                    .collect();
+                let allowed = response.decision() == CedarDecision::Allow;
+                let ring = if allowed && query.action == Action::Route {
+                    reasons
+                        .iter()
+                        .filter_map(|id| self.rings.get(id))
+                        .min()
+                        .copied()
+                } else {
+                    None
+                };
+                let policies = if reasons.is_empty() {
+                    vec![DEFAULT_DENY.to_owned()]
+                } else {
+                    reasons.into_iter().collect()
+                };
+                Decision {
+                    allowed,
+                    policies,
+                    ring,
+                }
+            })
+            .collect()
     }
 }
 
@@ -240,16 +258,41 @@ impl Version {
     }
 
     fn decide(&self, query: &Query) -> Decision {
-        if let Some(hit) = self.memo().get(query) {
-            return hit.clone();
+        self.decide_all(&[query])
+            .pop()
+            .unwrap_or_else(|| Decision::deny(&[POLICY_ERROR]))
+    }
+
+    /// Memo hits answered from the memo; the misses decided together (one entity store).
+    fn decide_all(&self, queries: &[&Query]) -> Vec<Decision> {
+        let mut decisions: Vec<Option<Decision>> = {
+            let memo = self.memo();
+            queries.iter().map(|q| memo.get(*q).cloned()).collect()
+        };
+        let misses: Vec<&Query> = queries
+            .iter()
+            .zip(&decisions)
+            .filter(|(_, d)| d.is_none())
+            .map(|(q, _)| *q)
+            .collect();
+        if !misses.is_empty() {
+            let fresh = self.compiled.decide_batch(None, &misses);
+            let mut memo = self.memo();
+            if memo.len() + fresh.len() > MEMO_LIMIT {
+                memo.clear();
+            }
+            let mut fresh = misses.into_iter().zip(fresh);
+            for slot in decisions.iter_mut().filter(|d| d.is_none()) {
+                if let Some((query, decision)) = fresh.next() {
+                    memo.insert(query.clone(), decision.clone());
+                    *slot = Some(decision);
+                }
+            }
         }
-        let decision = self.compiled.decide(None, query);
-        let mut memo = self.memo();
-        if memo.len() >= MEMO_LIMIT {
-            memo.clear();
-        }
-        memo.insert(query.clone(), decision.clone());
-        decision
+        decisions
+            .into_iter()
+            .map(|d| d.unwrap_or_else(|| Decision::deny(&[POLICY_ERROR])))
+            .collect()
     }
 }
 
@@ -293,5 +336,10 @@ impl Engine {
 
     pub fn decide(&self, query: &Query) -> Decision {
         self.active().decide(query)
+    }
+
+    /// Several queries at once, against one version (see [`Version`]'s memo).
+    pub fn decide_all(&self, queries: &[&Query]) -> Vec<Decision> {
+        self.active().decide_all(queries)
     }
 }

@@ -472,43 +472,85 @@ fn agreement_entity(g: &AgreementFacts) -> Result<(EntityUid, Entity), BuildErro
 impl Query {
     /// The Cedar request and its entities. With a schema, both are checked against it.
     pub fn to_cedar(&self, schema: Option<&Schema>) -> Result<(Request, Entities), BuildError> {
-        let mut entities = Vec::new();
-        let (principal, principal_entity) = principal_entity(&self.principal)?;
-        entities.extend(principal_entity);
-        let resource = match &self.resource {
-            Resource::Case(case) => case_entities(case, &mut entities)?,
-            Resource::Municipality { id } => uid("Municipality", id)?,
-            Resource::Federation => uid("Federation", "federation")?,
-        };
-        let mut context = Vec::new();
-        if let Some(today) = self.context.today {
-            context.push(("today".to_owned(), RestrictedExpression::new_long(today)));
+        let (mut requests, entities) = Query::batch_to_cedar(&[self], schema)?;
+        let request = requests
+            .pop()
+            .ok_or_else(|| BuildError("no request built".into()))?;
+        Ok((request, entities))
+    }
+
+    /// Requests for several queries over one entity store: a resource or agreement shared by
+    /// several queries (the same request asked of every municipality) is built once.
+    pub fn batch_to_cedar(
+        queries: &[&Query],
+        schema: Option<&Schema>,
+    ) -> Result<(Vec<Request>, Entities), BuildError> {
+        let mut entities: Vec<Entity> = Vec::new();
+        let mut principals: Vec<(&Principal, EntityUid)> = Vec::new();
+        let mut resources: Vec<(&Resource, EntityUid)> = Vec::new();
+        let mut agreements: Vec<(&AgreementFacts, EntityUid)> = Vec::new();
+        let mut requests = Vec::with_capacity(queries.len());
+        for query in queries {
+            let principal = match principals.iter().find(|(p, _)| *p == &query.principal) {
+                Some((_, id)) => id.clone(),
+                None => {
+                    let (id, entity) = principal_entity(&query.principal)?;
+                    entities.extend(entity);
+                    principals.push((&query.principal, id.clone()));
+                    id
+                }
+            };
+            let resource = match resources.iter().find(|(r, _)| *r == &query.resource) {
+                Some((_, id)) => id.clone(),
+                None => {
+                    let id = match &query.resource {
+                        Resource::Case(case) => case_entities(case, &mut entities)?,
+                        Resource::Municipality { id } => uid("Municipality", id)?,
+                        Resource::Federation => uid("Federation", "federation")?,
+                    };
+                    resources.push((&query.resource, id.clone()));
+                    id
+                }
+            };
+            let mut context = Vec::new();
+            if let Some(today) = query.context.today {
+                context.push(("today".to_owned(), RestrictedExpression::new_long(today)));
+            }
+            if let Some(agreement) = &query.context.agreement {
+                let id = match agreements.iter().find(|(a, _)| *a == agreement) {
+                    Some((_, id)) => id.clone(),
+                    None => {
+                        let (id, entity) = agreement_entity(agreement)?;
+                        entities.push(entity);
+                        agreements.push((agreement, id.clone()));
+                        id
+                    }
+                };
+                context.push((
+                    "agreement".to_owned(),
+                    RestrictedExpression::new_entity_uid(id),
+                ));
+            }
+            if let Some(h) = &query.context.handler {
+                let record = RestrictedExpression::new_record([
+                    (
+                        "permitted".to_owned(),
+                        RestrictedExpression::new_bool(h.permitted),
+                    ),
+                    ("ring".to_owned(), RestrictedExpression::new_long(h.ring)),
+                ])
+                .map_err(|e| BuildError(e.to_string()))?;
+                context.push(("handler".to_owned(), record));
+            }
+            let context = Context::from_pairs(context).map_err(|e| BuildError(e.to_string()))?;
+            let action = uid("Action", query.action.as_str())?;
+            requests.push(
+                Request::new(principal, action, resource, context, schema)
+                    .map_err(|e| BuildError(e.to_string()))?,
+            );
         }
-        if let Some(agreement) = &self.context.agreement {
-            let (id, e) = agreement_entity(agreement)?;
-            entities.push(e);
-            context.push((
-                "agreement".to_owned(),
-                RestrictedExpression::new_entity_uid(id),
-            ));
-        }
-        if let Some(h) = &self.context.handler {
-            let record = RestrictedExpression::new_record([
-                (
-                    "permitted".to_owned(),
-                    RestrictedExpression::new_bool(h.permitted),
-                ),
-                ("ring".to_owned(), RestrictedExpression::new_long(h.ring)),
-            ])
-            .map_err(|e| BuildError(e.to_string()))?;
-            context.push(("handler".to_owned(), record));
-        }
-        let context = Context::from_pairs(context).map_err(|e| BuildError(e.to_string()))?;
-        let action = uid("Action", self.action.as_str())?;
-        let request = Request::new(principal, action, resource, context, schema)
-            .map_err(|e| BuildError(e.to_string()))?;
         let entities =
             Entities::from_entities(entities, schema).map_err(|e| BuildError(e.to_string()))?;
-        Ok((request, entities))
+        Ok((requests, entities))
     }
 }

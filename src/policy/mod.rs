@@ -285,41 +285,44 @@ fn agreements_between(
 }
 
 impl Engine {
-    /// May `municipality` handle the request, and in which ring? Asked once per agreement that
-    /// could apply (usually one); the first that permits wins, else every refusal is named.
-    pub fn route(
-        &self,
+    /// The routing questions for one municipality: one per agreement that could apply (none
+    /// for home, or when no agreement lists the category).
+    fn route_queries(
         federation: &Federation,
         case: &CaseFacts,
         municipality: &str,
         today: NaiveDate,
-    ) -> Decision {
+    ) -> Vec<Query> {
         let resource = Resource::Case(Box::new(case.for_routing()));
-        let ask = |agreement: Option<AgreementFacts>| {
-            self.decide(&Query {
-                principal: Principal::Municipality {
-                    id: municipality.to_owned(),
-                },
-                action: Action::Route,
-                resource: resource.clone(),
-                context: ContextFacts {
-                    today: Some(day_number(today)),
-                    agreement,
-                    handler: None,
-                },
-            })
-        };
         let agreements = if municipality == case.home {
             Vec::new()
         } else {
             agreements_between(federation, &case.home, municipality, &case.category)
         };
+        let ask = |agreement: Option<AgreementFacts>| Query {
+            principal: Principal::Municipality {
+                id: municipality.to_owned(),
+            },
+            action: Action::Route,
+            resource: resource.clone(),
+            context: ContextFacts {
+                today: Some(day_number(today)),
+                agreement,
+                handler: None,
+            },
+        };
         if agreements.is_empty() {
-            return ask(None);
+            vec![ask(None)]
+        } else {
+            agreements.into_iter().map(|a| ask(Some(a))).collect()
         }
+    }
+
+    /// The answers to one municipality's routing questions: the first that permits, else
+    /// every refusal named.
+    fn combine(decisions: impl IntoIterator<Item = Decision>) -> Decision {
         let mut refusals = Vec::new();
-        for agreement in agreements {
-            let decision = ask(Some(agreement));
+        for decision in decisions {
             if decision.allowed {
                 return decision;
             }
@@ -334,20 +337,57 @@ impl Engine {
         }
     }
 
+    /// May `municipality` handle the request, and in which ring? Asked once per agreement that
+    /// could apply (usually one); the first that permits wins, else every refusal is named.
+    pub fn route(
+        &self,
+        federation: &Federation,
+        case: &CaseFacts,
+        municipality: &str,
+        today: NaiveDate,
+    ) -> Decision {
+        let queries = Self::route_queries(federation, case, municipality, today);
+        // Lazily: `combine` stops asking at the first agreement that permits.
+        Self::combine(queries.iter().map(|q| self.decide(q)))
+    }
+
     /// Every member's routing decision: the permitted with their rings, the refused with why.
+    /// All members are asked together, so the request's entities are built once.
     pub fn permits(&self, federation: &Federation, case: &CaseFacts, today: NaiveDate) -> Permits {
+        let per_member: Vec<(&str, Vec<Query>)> = federation
+            .municipalities
+            .iter()
+            .map(|m| {
+                let code = m.code.as_str();
+                (code, Self::route_queries(federation, case, code, today))
+            })
+            .collect();
+        // Round k asks every member still refused its k-th agreement's question (most have
+        // one): the first agreement that permits settles a member, as in `route`.
+        let mut answers: Vec<Vec<Decision>> = vec![Vec::new(); per_member.len()];
+        for round in 0.. {
+            let open: Vec<usize> = (0..per_member.len())
+                .filter(|&i| per_member[i].1.len() > round && !answers[i].iter().any(|d| d.allowed))
+                .collect();
+            if open.is_empty() {
+                break;
+            }
+            let asked: Vec<&Query> = open.iter().map(|&i| &per_member[i].1[round]).collect();
+            for (i, decision) in open.into_iter().zip(self.decide_all(&asked)) {
+                answers[i].push(decision);
+            }
+        }
         let mut permits = Permits::default();
-        for m in &federation.municipalities {
-            let code = m.code.as_str();
-            let decision = self.route(federation, case, code, today);
+        for ((code, _), mine) in per_member.iter().zip(answers) {
+            let decision = Self::combine(mine);
             match decision.ring {
                 Some(ring) if decision.allowed => permits.permitted.push(Permit {
-                    municipality: code.to_owned(),
+                    municipality: (*code).to_owned(),
                     ring,
                     policies: decision.policies,
                 }),
                 _ => permits.refused.push(Refusal {
-                    municipality: code.to_owned(),
+                    municipality: (*code).to_owned(),
                     policies: decision.policies,
                 }),
             }
