@@ -7,7 +7,8 @@ use serde_json::{Value, json};
 use sqlx::Connection;
 
 use crate::harness::{Backend, TestApp, spawn};
-use crate::routing::{away, federation_admin, submit_with};
+use crate::policies::held_in_helsingborg;
+use crate::routing::{federation_admin, submit_with};
 use crate::{ANNA, person};
 
 /// Runs SQL on the application's database directly, as someone with database access could.
@@ -391,20 +392,7 @@ pub async fn retention_thins_closed_cases(backend: Backend) {
 /// municipalities opened it when.
 pub async fn citizens_export_everything_about_them(backend: Backend) {
     let app = spawn(backend).await;
-    away(&app, "1275-01").await;
-    away(&app, "1275-02").await;
-    let citizen = app.citizen(ANNA, "1275").await;
-    let submitted = submit_with(&app, &citizen, "ekonomi", "sv", true).await;
-    let id = submitted["id"].as_str().expect("id").to_owned();
-    let partner = app.caseworker("1283-01").await;
-    let claimed = app
-        .post(
-            &format!("/api/v1/cases/{id}/claim"),
-            Some(&partner),
-            json!({}),
-        )
-        .await;
-    assert_eq!(claimed.status, StatusCode::OK);
+    let (citizen, partner, id) = held_in_helsingborg(&app).await;
     let read = app
         .get(&format!("/api/v1/cases/{id}"), Some(&partner))
         .await;

@@ -20,7 +20,8 @@ async fn claim(app: &TestApp, token: &str, id: &str) -> Value {
 }
 
 /// Perstorp's staff away, Anna consents: her request goes to Helsingborg, who takes it.
-async fn held_in_helsingborg(app: &TestApp) -> (String, String, String) {
+/// Returns the citizen's and the partner's tokens and the case id.
+pub async fn held_in_helsingborg(app: &TestApp) -> (String, String, String) {
     away(app, "1275-01").await;
     away(app, "1275-02").await;
     let citizen = app.citizen(ANNA, "1275").await;
