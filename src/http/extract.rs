@@ -64,8 +64,9 @@ fn missing_field(message: &str) -> Option<String> {
     Some(rest.split('`').next()?.to_owned())
 }
 
-fn bearer(parts: &Parts) -> Option<String> {
-    let text = parts.headers.get(header::AUTHORIZATION)?.to_str().ok()?;
+/// The bearer token of `Authorization: Bearer …`, if any.
+pub fn bearer_token(headers: &axum::http::HeaderMap) -> Option<String> {
+    let text = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
     Some(text.strip_prefix("Bearer ")?.trim().to_owned())
 }
 
@@ -90,7 +91,7 @@ where
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
         let app = AppState::from_ref(state);
         let now = app.ctx.clock.now();
-        if let Some(token) = bearer(parts) {
+        if let Some(token) = bearer_token(&parts.headers) {
             let (principal, scopes) = auth::token_principal(app.ctx.store.as_ref(), &token, now)
                 .await
                 .map_err(ApiError::from)?

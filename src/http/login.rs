@@ -325,15 +325,11 @@ async fn logout(
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     let now = app.ctx.clock.now();
-    if let Some(token) = headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
-    {
+    if let Some(token) = super::extract::bearer_token(&headers) {
         if let Some(record) = app
             .ctx
             .store
-            .api_token(&auth::token_hash(token.trim()), now)
+            .api_token(&auth::token_hash(&token), now)
             .await?
         {
             app.ctx.store.revoke_api_token(&record.id, now).await?;

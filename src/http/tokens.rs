@@ -3,7 +3,7 @@
 //! A token acts as an administrator of the municipality that created it.
 
 use axum::extract::{Path, State};
-use axum::http::{HeaderMap, StatusCode, header};
+use axum::http::{HeaderMap, StatusCode};
 use axum::routing::{delete, get};
 use axum::{Json, Router};
 use chrono::{DateTime, Utc};
@@ -103,17 +103,13 @@ fn audit(
 
 /// Tokens do not beget tokens: an integration token cannot manage integration tokens.
 async fn not_an_integration(app: &AppState, headers: &HeaderMap) -> Result<(), ApiError> {
-    let Some(token) = headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
-    else {
+    let Some(token) = super::extract::bearer_token(headers) else {
         return Ok(());
     };
     let record = app
         .ctx
         .store
-        .api_token(&auth::token_hash(token.trim()), app.ctx.clock.now())
+        .api_token(&auth::token_hash(&token), app.ctx.clock.now())
         .await?;
     match record {
         Some(r) if r.kind == "integration" => Err(ApiError::Forbidden),

@@ -306,11 +306,16 @@ pub struct Engine {
 impl Engine {
     /// An engine over the shipped policies (version 0 until the store names its own).
     pub fn with_defaults() -> Result<Engine, Vec<String>> {
+        Engine::with_version(0, &default_text())
+    }
+
+    /// An engine whose active version is `text`, compiled once against the shipped schema.
+    pub fn with_version(number: i64, text: &str) -> Result<Engine, Vec<String>> {
         let schema = schema()?;
-        let compiled = compile(&default_text(), &schema)?;
+        let compiled = compile(text, &schema)?;
         Ok(Engine {
             schema,
-            active: RwLock::new(Arc::new(Version::new(0, compiled))),
+            active: RwLock::new(Arc::new(Version::new(number, compiled))),
         })
     }
 

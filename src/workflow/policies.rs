@@ -45,12 +45,8 @@ pub async fn load_policies(
                 .ok_or("the policy version just stored is gone")?
         }
     };
-    let engine = Engine::with_defaults().map_err(|e| e.join("; "))?;
-    let compiled = engine
-        .compile(&active.policies)
-        .map_err(|e| format!("active policy version {}: {}", active.version, e.join("; ")))?;
-    engine.activate(Version::new(active.version, compiled));
-    Ok(engine)
+    Engine::with_version(active.version, &active.policies)
+        .map_err(|e| format!("active policy version {}: {}", active.version, e.join("; ")))
 }
 
 /// A version as administrators see it.
@@ -262,12 +258,8 @@ impl Context {
                     .policy_version(v)
                     .await?
                     .ok_or(Error::InvalidField("version"))?;
-                let compiled = self
-                    .policy
-                    .compile(&record.policies)
-                    .map_err(Error::PolicyInvalid)?;
-                engine_for_version = Engine::with_defaults().map_err(Error::PolicyInvalid)?;
-                engine_for_version.activate(Version::new(v, compiled));
+                engine_for_version =
+                    Engine::with_version(v, &record.policies).map_err(Error::PolicyInvalid)?;
                 &engine_for_version
             }
             _ => &self.policy,
