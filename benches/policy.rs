@@ -43,11 +43,13 @@ fn request(federation: &Federation) -> CaseFacts {
     let category = federation
         .category("ekonomi")
         .expect("the federation has ekonomi");
+    let number = brygga::domain::personnummer::Personnummer::parse_stored("198112189876")
+        .expect("a valid number");
     request_facts(
         category,
         HOME,
         &Identity {
-            personnummer: Some("198112189876"),
+            personnummer: Some(&number),
             anonymous: false,
             protection: None,
             loa: Some("loa3"),

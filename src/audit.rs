@@ -41,7 +41,8 @@ impl AuditKey {
     }
 }
 
-/// The role an actor acts in, from how the workflows name actors.
+/// The role an actor acts in, from how the trail names actors (for events written before the
+/// chain recorded roles; new events take it from the typed [`crate::domain::Actor`]).
 pub fn role_of(actor: &str) -> &'static str {
     if actor.starts_with("caseworker:") {
         "caseworker"
@@ -129,6 +130,55 @@ pub fn seal(key: &AuditKey, event: &Sealed<'_>, prev_mac: &str) -> String {
         .iter()
         .map(|b| format!("{b:02x}"))
         .collect()
+}
+
+/// One audit event as stored, read back byte for byte (so that verification checks what the
+/// database really holds).
+#[derive(Clone, Debug, PartialEq)]
+pub struct AuditEntry {
+    pub id: i64,
+    pub at: DateTime<Utc>,
+    pub actor: String,
+    pub actor_municipality: Option<String>,
+    pub municipality: String,
+    pub action: String,
+    pub case_id: Option<String>,
+    pub policies: Vec<String>,
+    pub detail: Value,
+    /// Position in the municipality's chain (`None` only for an unsealed row: broken).
+    pub seq: Option<i64>,
+    pub role: Option<String>,
+    pub request_id: Option<String>,
+    pub prev_mac: Option<String>,
+    pub mac: Option<String>,
+}
+
+impl AuditEntry {
+    /// What the seal covers, as stored.
+    pub fn sealed(&self) -> Sealed<'_> {
+        Sealed {
+            municipality: &self.municipality,
+            seq: self.seq.unwrap_or(0),
+            at: self.at,
+            actor: &self.actor,
+            role: self.role.as_deref().unwrap_or(""),
+            actor_municipality: self.actor_municipality.as_deref(),
+            action: &self.action,
+            case_id: self.case_id.as_deref(),
+            policies: &self.policies,
+            detail: &self.detail,
+            request_id: self.request_id.as_deref(),
+        }
+    }
+
+    /// The event as verification reads it.
+    pub fn stored(&self) -> StoredEvent<'_> {
+        StoredEvent {
+            sealed: self.sealed(),
+            prev_mac: self.prev_mac.as_deref(),
+            mac: self.mac.as_deref(),
+        }
+    }
 }
 
 /// One stored event as verification reads it.

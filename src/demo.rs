@@ -3,33 +3,27 @@
 //! every municipality offers every language — the situation Brygga exists for.
 
 use chrono::{DateTime, Utc};
-use sqlx::types::Json;
 
 use crate::domain::federation::{CategoryKind, Federation};
-use crate::domain::people::Availability;
-use crate::store::CaseworkerRecord;
+use crate::domain::ids::{CaseworkerId, CategoryId, Language};
+use crate::domain::people::{Availability, Caseworker};
 
 const INHABITANTS_PER_CASEWORKER: u32 = 5_000;
 /// Width of a specialist's skill window over the category list.
 const SPECIALIST_SKILLS: usize = 5;
 
-pub fn caseworkers(
-    federation: &Federation,
-    capacity: u32,
-    now: DateTime<Utc>,
-) -> Vec<CaseworkerRecord> {
-    let categories: Vec<&str> = federation
+pub fn caseworkers(federation: &Federation, capacity: u32, now: DateTime<Utc>) -> Vec<Caseworker> {
+    let categories: Vec<&CategoryId> = federation
         .categories
         .iter()
         // Volunteer categories stay in ring 0 for volunteers, not staff.
         .filter(|c| c.kind != CategoryKind::Volunteer)
-        .map(|c| c.id.as_str())
+        .map(|c| &c.id)
         .collect();
-    let other_languages: Vec<&str> = federation
+    let other_languages: Vec<&Language> = federation
         .languages
         .iter()
-        .map(|l| l.as_str())
-        .filter(|l| *l != "sv" && *l != "en")
+        .filter(|l| l.as_str() != "sv" && l.as_str() != "en")
         .collect();
     let mut out = Vec::new();
     for (k, municipality) in federation.municipalities.iter().enumerate() {
@@ -39,30 +33,34 @@ pub fn caseworkers(
         // Roughly one in three speaks a language besides Swedish and English.
         let multilingual = n / 3;
         for j in 0..n {
-            let skills: Vec<String> = if j == 0 {
+            let skills: Vec<CategoryId> = if j == 0 {
                 // The reception generalist: every staff category, child concern included (R10
                 // needs someone with the skill in every municipality).
-                categories.iter().map(|c| (*c).to_owned()).collect()
+                categories.iter().map(|c| (*c).clone()).collect()
             } else {
                 (0..SPECIALIST_SKILLS)
-                    .map(|i| categories[(j * 3 + i) % categories.len()].to_owned())
+                    .map(|i| categories[(j * 3 + i) % categories.len()].clone())
                     .collect()
             };
-            let mut languages = vec!["sv".to_owned()];
+            // Everyone speaks Swedish (API.md), whatever the federation file lists.
+            let mut languages: Vec<Language> = Language::parse("sv").into_iter().collect();
             if j % 3 != 2 {
-                languages.push("en".to_owned());
+                languages.extend(Language::parse("en"));
             }
             if j < multilingual && !other_languages.is_empty() {
-                languages.push(other_languages[(k + j) % other_languages.len()].to_owned());
+                languages.push(other_languages[(k + j) % other_languages.len()].clone());
             }
-            out.push(CaseworkerRecord {
-                id: format!("{}-{:02}", municipality.code, j + 1),
-                municipality: municipality.code.as_str().to_owned(),
+            let Ok(id) = CaseworkerId::parse(&format!("{}-{:02}", municipality.code, j + 1)) else {
+                continue;
+            };
+            out.push(Caseworker {
+                id,
+                municipality: municipality.code.clone(),
                 name: format!("Handläggare {} {}", municipality.name, j + 1),
-                skills: Json(skills),
-                languages: Json(languages),
-                max_capacity: i64::from(capacity),
-                capacity: i64::from(capacity),
+                skills,
+                languages,
+                max_capacity: capacity,
+                capacity,
                 status: Availability::Available,
                 protected_identity_clearance: j == 0,
                 status_since: now,
@@ -85,7 +83,7 @@ mod tests {
         ))
         .expect("federation");
         let all = caseworkers(&f, 5, Utc::now());
-        let mut by_municipality: BTreeMap<&str, Vec<&CaseworkerRecord>> = BTreeMap::new();
+        let mut by_municipality: BTreeMap<&str, Vec<&Caseworker>> = BTreeMap::new();
         for c in &all {
             by_municipality
                 .entry(c.municipality.as_str())

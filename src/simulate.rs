@@ -24,15 +24,19 @@ use chrono::{DateTime, Duration, NaiveDate, Utc};
 use serde::Serialize;
 use tokio::sync::broadcast;
 
-use crate::auth::CitizenPrincipal;
 use crate::clock::{Clock, ManualClock};
 use crate::config::Config;
+use crate::domain::case::{Case, Offer, OfferOutcome, Published};
 use crate::domain::case::{CaseState, Outcome, TransitionError};
 use crate::domain::federation::{CategoryKind, Federation, FederationError};
+use crate::domain::ids::{CaseId, CaseworkerId, MunicipalityCode, OfferId};
+use crate::domain::people::Caseworker;
+use crate::domain::people::Citizen;
 use crate::domain::people::{Availability, Loa, Protection};
 use crate::domain::personnummer::Personnummer;
+use crate::domain::routing::Permit;
 use crate::routing::settings::{CategoryRouting, Mode};
-use crate::store::{self, CaseRecord, CaseworkerRecord, OfferRecord, PermitRecord, StoreError};
+use crate::store::{self, StoreError};
 use crate::workflow::{self, CitizenKey, ConsentInput, Context, IdSource, Notice, SubmitInput};
 
 /// Stockholm is at UTC+1 in November, the month the simulated day is in.
@@ -418,29 +422,21 @@ pub async fn run(config: SimulationConfig) -> Result<Report, SimulationError> {
         store.insert_caseworker(caseworker).await?;
     }
     let routing = routing_settings(&federation, &config)?;
-    store
-        .put_routing_settings(
-            &routing
-                .iter()
-                .map(|r| r.to_record(start, "simulation"))
-                .collect::<Vec<_>>(),
-        )
-        .await?;
     let clock = Arc::new(ManualClock::new(start));
     let policy = crate::workflow::load_policies(store.as_ref(), start)
         .await
         .map_err(SimulationError::Policies)?;
-    let ctx = Context {
+    let ctx = Context::new(
         store,
-        federation: Arc::new(federation),
-        clock: clock.clone(),
-        config: Arc::new(Config::default()),
-        policy: Arc::new(policy),
-        ids: Arc::new(CountingIds::default()),
-        notices: broadcast::channel(1024).0,
-        audit_key: key.clone(),
-        marks: Default::default(),
-    };
+        Arc::new(federation),
+        clock.clone(),
+        Arc::new(Config::default()),
+        Arc::new(policy),
+        Arc::new(CountingIds::default()),
+        key.clone(),
+    );
+    // The day's settings, as a federation administrator would set them.
+    ctx.set_routing_settings(None, &routing).await?;
     let mut arrivals_rng = SplitMix64::new(config.seed ^ 0xA11_7A15);
     let arrivals = arrivals(&ctx.federation, &config, &mut arrivals_rng)?;
     let mut sim = Sim::new(ctx, clock, config, staff.len());
@@ -593,7 +589,7 @@ struct Arrival {
     at: DateTime<Utc>,
     category: String,
     language: String,
-    citizen: Option<CitizenPrincipal>,
+    citizen: Option<Citizen>,
     /// Where an anonymous visitor says they live (R1), or a protected citizen wants help (R3).
     stated_municipality: Option<String>,
     child_municipality: Option<String>,
@@ -655,7 +651,7 @@ fn arrivals(
         .collect();
     let hours: Vec<u64> = HOURLY_WEIGHTS.iter().map(|w| u64::from(*w)).collect();
     let b = &config.behaviour;
-    let mut returning: Vec<CitizenPrincipal> = Vec::new();
+    let mut returning: Vec<Citizen> = Vec::new();
     let mut out = Vec::new();
     for _ in 0..config.requests {
         let hour = i64::try_from(rng.weighted(&hours)).unwrap_or(0);
@@ -714,7 +710,7 @@ fn arrivals(
 
 /// An identified citizen living in `home`: mostly adults, a few minors (R14) and a few with
 /// protected identity (R11, R12). `None` if the drawn date cannot make a number.
-fn citizen(rng: &mut SplitMix64, home: &str, today: NaiveDate) -> Option<CitizenPrincipal> {
+fn citizen(rng: &mut SplitMix64, home: &str, today: NaiveDate) -> Option<Citizen> {
     let minor = rng.chance(0.04);
     let age = if minor {
         rng.between(15, 17)
@@ -732,9 +728,9 @@ fn citizen(rng: &mut SplitMix64, home: &str, today: NaiveDate) -> Option<Citizen
         10..=19 => Protection::Sekretessmarkering,
         _ => Protection::None,
     };
-    Some(CitizenPrincipal {
-        personnummer: Some(number.as_str().to_owned()),
-        home: home.to_owned(),
+    Some(Citizen {
+        personnummer: Some(number),
+        home: MunicipalityCode::parse(home).ok()?,
         protection,
         loa: Loa::Loa3,
     })
@@ -777,7 +773,7 @@ struct SimCase {
     released_by: Option<String>,
     /// The routing policy's output, fixed at submission (nothing in a simulated day changes
     /// consent or agreements).
-    permits: Vec<PermitRecord>,
+    permits: Vec<Permit>,
     phase: Phase,
 }
 
@@ -786,7 +782,7 @@ impl SimCase {
     fn permits(&self, municipality: &str, ring: i64) -> bool {
         self.permits
             .iter()
-            .any(|p| p.municipality == municipality && p.ring <= ring)
+            .any(|p| p.municipality.as_str() == municipality && p.ring <= ring)
     }
 }
 
@@ -832,7 +828,7 @@ struct Sim {
     sequence: u64,
     steps: u64,
     /// The latest `Store::staff` snapshot, with this minute's claims added to the loads.
-    staff: Vec<(CaseworkerRecord, u32)>,
+    staff: Vec<(Caseworker, u32)>,
     seen_offers: BTreeSet<String>,
     /// Cases with an open offer, from the latest sweep and the notices since.
     offered: BTreeSet<String>,
@@ -900,8 +896,8 @@ impl Sim {
     /// A workflow error the simulation did not expect: a database failure ends the run, any
     /// other is counted and described.
     fn unexpected(&mut self, what: &str, error: workflow::Error) -> Result<(), SimulationError> {
-        if let workflow::Error::Store(e) = error {
-            return Err(SimulationError::Store(e));
+        if let workflow::Error::Internal(_) | workflow::Error::Unavailable(_) = error {
+            return Err(SimulationError::Workflow(error));
         }
         self.violations.unexpected_errors += 1;
         let at = self.clock.now();
@@ -909,10 +905,10 @@ impl Sim {
         Ok(())
     }
 
-    fn caseworker(&self, id: &str) -> Option<CaseworkerRecord> {
+    fn caseworker(&self, id: &str) -> Option<Caseworker> {
         self.staff
             .iter()
-            .find(|(c, _)| c.id == id)
+            .find(|(c, _)| c.id.as_str() == id)
             .map(|(c, _)| c.clone())
     }
 
@@ -993,7 +989,11 @@ impl Sim {
     /// Every caseworker is away once, for 30–45 minutes starting 11:00–12:30 local time.
     fn plan_lunches(&mut self) -> Result<(), SimulationError> {
         let first = instant(DAY, 0)? + Duration::hours(11 - LOCAL_OFFSET_HOURS);
-        let ids: Vec<String> = self.staff.iter().map(|(c, _)| c.id.clone()).collect();
+        let ids: Vec<String> = self
+            .staff
+            .iter()
+            .map(|(c, _)| c.id.as_str().to_owned())
+            .collect();
         for id in ids {
             let start = first + Duration::minutes(self.rng.between(0, 90));
             let back = start + Duration::minutes(self.rng.between(30, 45));
@@ -1023,7 +1023,9 @@ impl Sim {
         };
         let submitted = match self.ctx.submit(arrival.citizen.as_ref(), input).await {
             Ok(s) => s,
-            Err(workflow::Error::Store(e)) => return Err(e.into()),
+            Err(e @ (workflow::Error::Internal(_) | workflow::Error::Unavailable(_))) => {
+                return Err(e.into());
+            }
             Err(e) => {
                 // Every generated request is valid: a refusal loses a request.
                 self.violations.unaccounted += 1;
@@ -1049,18 +1051,18 @@ impl Sim {
             self.note(format!("{}: no routing trace after submission", case.id));
         }
         let permits = self.ctx.store.permits(&case.id).await?;
-        let push = self.push_categories.contains(&case.category);
+        let push = self.push_categories.contains(case.category.as_str());
         let now = self.clock.now();
         let look_after = self.first_look(push, now);
         let (lo, hi) = self.config.behaviour.patience_minutes;
         let patience = Duration::minutes(self.rng.between(lo, hi));
         let i = self.cases.len();
-        self.index.insert(case.id.clone(), i);
+        self.index.insert(case.id.as_str().to_owned(), i);
         self.cases.push(SimCase {
-            id: case.id.clone(),
-            category: case.category.clone(),
-            language: case.language.clone(),
-            home: case.home.clone(),
+            id: case.id.as_str().to_owned(),
+            category: case.category.as_str().to_owned(),
+            language: case.language.as_str().to_owned(),
+            home: case.home.as_str().to_owned(),
             urgent: case.urgent,
             child_concern: case.is_child_concern(),
             push,
@@ -1104,16 +1106,19 @@ impl Sim {
                     return Ok(());
                 };
                 match self.ctx.accept_offer(&cw, &offer_id).await {
-                    Ok(case) => self.assigned(case, &cw)?,
+                    Ok(shown) => self.assigned(shown.case, &cw)?,
                     // Too late, rescinded when they went to lunch, or withdrawn by a citizen
                     // who gave up: the offer is gone.
                     Err(workflow::Error::Conflict(TransitionError::OfferExpired)) => {
-                        let withdrawn = self
-                            .ctx
-                            .store
-                            .offer(&offer_id)
-                            .await?
-                            .is_some_and(|o| o.outcome.as_deref() == Some("withdrawn"));
+                        let withdrawn = match OfferId::parse(&offer_id) {
+                            Ok(id) => self
+                                .ctx
+                                .store
+                                .offer(&id)
+                                .await?
+                                .is_some_and(|o| o.outcome == Some(OfferOutcome::Withdrawn)),
+                            Err(_) => false,
+                        };
                         if !withdrawn {
                             self.casework.late_accepts += 1;
                         }
@@ -1190,7 +1195,7 @@ impl Sim {
                     case.phase = Phase::Waiting;
                     case.waiting_since = now;
                     case.look_after = look_after;
-                    case.released_by = Some(cw.id.clone());
+                    case.released_by = Some(cw.id.as_str().to_owned());
                     self.waiting.insert(i);
                     self.last_progress = now;
                 }
@@ -1210,9 +1215,9 @@ impl Sim {
     }
 
     /// A caseworker got the case (accepted offer or claim): check it, then plan its end.
-    fn assigned(&mut self, case: CaseRecord, cw: &CaseworkerRecord) -> Result<(), SimulationError> {
+    fn assigned(&mut self, case: Case, cw: &Caseworker) -> Result<(), SimulationError> {
         let now = self.clock.now();
-        let Some(&i) = self.index.get(&case.id) else {
+        let Some(&i) = self.index.get(case.id.as_str()) else {
             self.violations.unaccounted += 1;
             self.note(format!("{}: assigned but never submitted", case.id));
             return Ok(());
@@ -1226,8 +1231,8 @@ impl Sim {
             ));
         }
         if case.state != CaseState::Assigned
-            || case.owner.as_deref() != Some(cw.id.as_str())
-            || case.handler.as_deref() != Some(cw.municipality.as_str())
+            || case.owner.as_ref() != Some(&cw.id)
+            || case.handler.as_ref() != Some(&cw.municipality)
         {
             self.violations.owner_mismatch += 1;
             self.note(format!(
@@ -1235,7 +1240,7 @@ impl Sim {
                 case.id, cw.id, case.state, case.owner, case.handler
             ));
         }
-        if !self.cases[i].permits(&cw.municipality, case.ring) {
+        if !self.cases[i].permits(cw.municipality.as_str(), case.ring) {
             self.violations.outside_permits += 1;
             self.note(format!(
                 "{}: assigned in {} at ring {}, outside its permits",
@@ -1249,12 +1254,12 @@ impl Sim {
                 case.id, cw.id
             ));
         }
-        self.offered.remove(&case.id);
+        self.offered.remove(case.id.as_str());
         let sim = &mut self.cases[i];
         sim.phase = Phase::Assigned {
-            owner: cw.id.clone(),
+            owner: cw.id.as_str().to_owned(),
         };
-        sim.handler = Some(cw.municipality.clone());
+        sim.handler = Some(cw.municipality.as_str().to_owned());
         if sim.first_assigned_at.is_none() {
             sim.first_assigned_at = Some(case.assigned_at.unwrap_or(now));
         }
@@ -1273,7 +1278,7 @@ impl Sim {
             now + after,
             Action::Finish {
                 case: i,
-                caseworker: cw.id.clone(),
+                caseworker: cw.id.as_str().to_owned(),
                 release,
             },
         );
@@ -1285,11 +1290,11 @@ impl Sim {
     async fn sweep(&mut self) -> Result<(), SimulationError> {
         let now = self.clock.now();
         self.staff = self.ctx.store.staff().await?;
-        let over: Vec<(String, u32)> = self
+        let over: Vec<(CaseworkerId, u32)> = self
             .staff
             .iter()
-            .filter(|(c, open)| i64::from(*open) > c.capacity)
-            .map(|(c, _)| (c.id.clone(), u32::try_from(c.capacity.max(0)).unwrap_or(0)))
+            .filter(|(c, open)| *open > c.capacity)
+            .map(|(c, _)| (c.id.clone(), c.capacity))
             .collect();
         for (id, capacity) in over {
             // R10 lets a child concern past capacity; nothing else may be.
@@ -1326,7 +1331,7 @@ impl Sim {
             }
         }
         for offer in open {
-            if self.seen_offers.insert(offer.id.clone()) {
+            if self.seen_offers.insert(offer.id.as_str().to_owned()) {
                 self.offer_seen(offer).await?;
             }
         }
@@ -1339,18 +1344,19 @@ impl Sim {
         let mut lagged = false;
         loop {
             match self.notices.try_recv() {
-                Ok(notice) => match notice.event {
-                    "offer.created" => {
-                        self.offered.insert(notice.case_id.clone());
+                Ok(Notice::Case(notice)) => match (notice.event, notice.case_id) {
+                    (Published::OfferCreated, Some(case_id)) => {
+                        self.offered.insert(case_id.as_str().to_owned());
                         if let Some(caseworker) = notice.caseworker {
-                            created.push((notice.case_id, caseworker));
+                            created.push((case_id, caseworker));
                         }
                     }
-                    "offer.expired" => {
-                        self.offered.remove(&notice.case_id);
+                    (Published::OfferExpired, Some(case_id)) => {
+                        self.offered.remove(case_id.as_str());
                     }
                     _ => {}
                 },
+                Ok(Notice::LoginEnded { .. }) => {}
                 // Missed notices: a sweep lists every open offer instead.
                 Err(broadcast::error::TryRecvError::Lagged(_)) => lagged = true,
                 Err(_) => break,
@@ -1363,7 +1369,9 @@ impl Sim {
             let Some(offer) = self.ctx.store.open_offer_of_case(&case).await? else {
                 continue;
             };
-            if offer.caseworker_id == caseworker && self.seen_offers.insert(offer.id.clone()) {
+            if offer.caseworker == caseworker
+                && self.seen_offers.insert(offer.id.as_str().to_owned())
+            {
                 self.offer_seen(offer).await?;
             }
         }
@@ -1371,7 +1379,7 @@ impl Sim {
     }
 
     /// A new offer: check it, then decide what the caseworker will do with it.
-    async fn offer_seen(&mut self, offer: OfferRecord) -> Result<(), SimulationError> {
+    async fn offer_seen(&mut self, offer: Offer) -> Result<(), SimulationError> {
         let Some(case) = self.ctx.store.case(&offer.case_id).await? else {
             self.violations.unaccounted += 1;
             self.note(format!(
@@ -1380,7 +1388,7 @@ impl Sim {
             ));
             return Ok(());
         };
-        let Some(&i) = self.index.get(&case.id) else {
+        let Some(&i) = self.index.get(case.id.as_str()) else {
             self.violations.unaccounted += 1;
             self.note(format!(
                 "offer {} for unsubmitted case {}",
@@ -1388,24 +1396,22 @@ impl Sim {
             ));
             return Ok(());
         };
-        if case.state != CaseState::Offered
-            || case.owner.as_deref() != Some(offer.caseworker_id.as_str())
-        {
+        if case.state != CaseState::Offered || case.owner.as_ref() != Some(&offer.caseworker) {
             self.violations.offer_state_mismatch += 1;
             self.note(format!(
                 "{}: open offer {} to {} but the case is {} for {:?}",
-                case.id, offer.id, offer.caseworker_id, case.state, case.owner
+                case.id, offer.id, offer.caseworker, case.state, case.owner
             ));
         }
-        let Some(cw) = self.caseworker(&offer.caseworker_id) else {
+        let Some(cw) = self.caseworker(offer.caseworker.as_str()) else {
             self.violations.unaccounted += 1;
             self.note(format!(
                 "offer {} to unknown {}",
-                offer.id, offer.caseworker_id
+                offer.id, offer.caseworker
             ));
             return Ok(());
         };
-        if !self.cases[i].permits(&cw.municipality, case.ring) {
+        if !self.cases[i].permits(cw.municipality.as_str(), case.ring) {
             self.violations.outside_permits += 1;
             self.note(format!(
                 "{}: offered to {} in {} at ring {}, outside its permits",
@@ -1429,7 +1435,7 @@ impl Sim {
                 self.ctx.clock.now() - chrono::Duration::seconds(60),
             )
             .await?
-            .contains(&offer.caseworker_id)
+            .contains(&offer.caseworker)
         {
             self.violations.reoffered_after_decline += 1;
             self.note(format!(
@@ -1446,7 +1452,7 @@ impl Sim {
         let window = (offer.expires_at - offer.created_at).num_seconds().max(1);
         let b = self.config.behaviour.clone();
         let roll = self.rng.unit();
-        let caseworker = offer.caseworker_id.clone();
+        let caseworker = offer.caseworker.as_str().to_owned();
         if roll < b.accept_share {
             let delay = if self.rng.chance(b.late_accept_share) {
                 self.rng.between(window + 5, window + 60)
@@ -1458,7 +1464,7 @@ impl Sim {
             self.schedule(
                 offer.created_at + Duration::seconds(delay),
                 Action::Accept {
-                    offer_id: offer.id,
+                    offer_id: offer.id.into(),
                     caseworker,
                 },
             );
@@ -1467,7 +1473,7 @@ impl Sim {
             self.schedule(
                 offer.created_at + Duration::seconds(delay),
                 Action::Reject {
-                    offer_id: offer.id,
+                    offer_id: offer.id.into(),
                     caseworker,
                 },
             );
@@ -1476,26 +1482,34 @@ impl Sim {
         Ok(())
     }
 
+    /// A case the simulation knows by its id.
+    async fn stored_case(&self, id: &str) -> Result<Option<Case>, SimulationError> {
+        let id = CaseId::parse(id).map_err(|e| SimulationError::Invalid(e.to_string()))?;
+        Ok(self.ctx.store.case(&id).await?)
+    }
+
     /// Why a request waits now, in words, and how many routing traces it has.
-    async fn waiting_now(&self, case: &CaseRecord) -> Result<(String, u32), StoreError> {
+    async fn waiting_now(&self, case: &Case) -> Result<(String, u32), StoreError> {
         let traces = self.ctx.store.traces(&case.id).await?;
         let all_day = chrono::DateTime::<chrono::Utc>::UNIX_EPOCH;
-        let declined = self.ctx.store.declined(&case.id, all_day).await?;
-        let reason = waiting_reason(case, traces.last().map(|t| &t.trace.0), &declined);
+        let declined: Vec<String> = self
+            .ctx
+            .store
+            .declined(&case.id, all_day)
+            .await?
+            .into_iter()
+            .map(String::from)
+            .collect();
+        let reason = waiting_reason(case, traces.last().map(|t| &t.trace), &declined);
         Ok((reason, u32::try_from(traces.len()).unwrap_or(u32::MAX)))
     }
 
-    fn waiting_request(
-        &self,
-        i: usize,
-        case: &CaseRecord,
-        reason: (String, u32),
-    ) -> WaitingRequest {
+    fn waiting_request(&self, i: usize, case: &Case, reason: (String, u32)) -> WaitingRequest {
         WaitingRequest {
-            id: case.id.clone(),
-            category: case.category.clone(),
-            language: case.language.clone(),
-            home: case.home.clone(),
+            id: case.id.as_str().to_owned(),
+            category: case.category.as_str().to_owned(),
+            language: case.language.as_str().to_owned(),
+            home: case.home.as_str().to_owned(),
             state: case.state.as_str().to_owned(),
             ring: case.ring,
             waited_secs: (self.clock.now() - self.cases[i].waiting_since).num_seconds(),
@@ -1515,7 +1529,7 @@ impl Sim {
             .collect();
         for i in due {
             let id = self.cases[i].id.clone();
-            let Some(case) = self.ctx.store.case(&id).await? else {
+            let Some(case) = self.stored_case(&id).await? else {
                 continue;
             };
             let reason = self.waiting_now(&case).await?;
@@ -1563,7 +1577,7 @@ impl Sim {
             if !self.waiting.contains(&i) {
                 continue;
             }
-            let Some(case) = self.ctx.store.case(&self.cases[i].id).await? else {
+            let Some(case) = self.stored_case(&self.cases[i].id.clone()).await? else {
                 continue;
             };
             let again = now + Duration::seconds(self.rng.between(60, 180));
@@ -1577,20 +1591,21 @@ impl Sim {
                 .iter()
                 .filter(|(c, open)| {
                     c.status == Availability::Available
-                        && (sim.child_concern || i64::from(*open) < c.capacity)
+                        && (sim.child_concern || *open < c.capacity)
                         && c.has_skill(&sim.category)
                         && (case.interpreter_needed || c.speaks(&sim.language))
-                        && sim.permits(&c.municipality, case.ring)
+                        && sim.permits(c.municipality.as_str(), case.ring)
                         // R11: only a cleared caseworker at home may take it.
                         && (!sim.protected_identity
-                            || (c.protected_identity_clearance && c.municipality == sim.home))
+                            || (c.protected_identity_clearance
+                                && c.municipality.as_str() == sim.home))
                         && case
                             .target_municipality
-                            .as_deref()
-                            .is_none_or(|t| t == c.municipality)
-                        && self.next_look.get(&c.id).is_none_or(|t| *t <= now)
+                            .as_ref()
+                            .is_none_or(|t| *t == c.municipality)
+                        && self.next_look.get(c.id.as_str()).is_none_or(|t| *t <= now)
                 })
-                .map(|(c, _)| c.id.clone())
+                .map(|(c, _)| c.id.as_str().to_owned())
                 .collect();
             if candidates.is_empty() {
                 continue;
@@ -1615,18 +1630,18 @@ impl Sim {
             Err(e) => return self.unexpected(&format!("{caseworker} lists the queue"), e),
         };
         for item in items.iter().take(3) {
-            match self.ctx.claim(&cw, &item.id).await {
-                Ok(case) => {
+            match self.ctx.claim(&cw, item.case.id.as_str()).await {
+                Ok(shown) => {
                     self.casework.claims += 1;
                     if let Some(entry) = self.staff.iter_mut().find(|(c, _)| c.id == cw.id) {
                         entry.1 += 1;
                     }
-                    return self.assigned(case, &cw);
+                    return self.assigned(shown.case, &cw);
                 }
                 // Lost to someone faster, full after all, or the municipality's fair share is
                 // used up: the next item, as a person would.
                 Err(workflow::Error::Conflict(_) | workflow::Error::Denied(_)) => {}
-                Err(e) => self.unexpected(&format!("{caseworker} claims {}", item.id), e)?,
+                Err(e) => self.unexpected(&format!("{caseworker} claims {}", item.case.id), e)?,
             }
         }
         Ok(())
@@ -1638,7 +1653,7 @@ impl Sim {
         let mut waiting_list = Vec::new();
         for i in 0..self.cases.len() {
             let id = self.cases[i].id.clone();
-            let Some(case) = self.ctx.store.case(&id).await? else {
+            let Some(case) = self.stored_case(&id).await? else {
                 self.violations.unaccounted += 1;
                 self.note(format!("{id}: missing from the store"));
                 continue;
@@ -1646,7 +1661,8 @@ impl Sim {
             let expected = match &self.cases[i].phase {
                 Phase::Waiting => matches!(case.state, CaseState::Queued | CaseState::Offered),
                 Phase::Assigned { owner } => {
-                    case.state.is_owned() && case.owner.as_deref() == Some(owner.as_str())
+                    case.state.is_owned()
+                        && case.owner.as_ref().map(CaseworkerId::as_str) == Some(owner.as_str())
                 }
                 Phase::Closed => case.state == CaseState::Closed,
                 Phase::GaveUp => case.state == CaseState::Cancelled,
@@ -1780,15 +1796,11 @@ fn offer_stats(counts: &[(String, i64)]) -> OfferStats {
 }
 
 /// Why a request still waits, in words, from its state and the router's last trace.
-fn waiting_reason(
-    case: &CaseRecord,
-    trace: Option<&serde_json::Value>,
-    declined: &[String],
-) -> String {
+fn waiting_reason(case: &Case, trace: Option<&serde_json::Value>, declined: &[String]) -> String {
     if case.state == CaseState::Offered {
         return format!(
             "offered to {}, awaiting an answer",
-            case.owner.as_deref().unwrap_or("?")
+            case.owner.as_ref().map_or("?", CaseworkerId::as_str)
         );
     }
     let mut parts = Vec::new();
@@ -2087,8 +2099,11 @@ mod tests {
         );
         let today = NaiveDate::from_ymd_opt(DAY.0, DAY.1, DAY.2).expect("day");
         for a in &list {
-            if let Some(number) = a.citizen.as_ref().and_then(|c| c.personnummer.as_deref()) {
-                assert!(Personnummer::parse(number, today).is_ok(), "{number}");
+            if let Some(number) = a.citizen.as_ref().and_then(|c| c.personnummer.as_ref()) {
+                assert!(
+                    Personnummer::parse(number.as_str(), today).is_ok(),
+                    "{number:?}"
+                );
             }
         }
     }

@@ -5,14 +5,13 @@
 use chrono::NaiveDate;
 use serde_json::Value;
 
+use super::Citizen;
 use super::oidc::{CitizenLogin, StaffLogin, VerifiedLogin};
 use super::register::{PopulationRegister, RegisterError};
-use super::{CitizenPrincipal, Principal};
 use crate::domain::federation::Federation;
-use crate::domain::ids::MunicipalityCode;
+use crate::domain::ids::{CaseworkerId, MunicipalityCode};
 use crate::domain::people::{Loa, Protection};
 use crate::domain::personnummer::Personnummer;
-use crate::store::Store;
 
 /// Why a login was refused. Each has a page (`login.refused.<code>` in the message files).
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
@@ -123,7 +122,7 @@ pub async fn citizen(
     login: &VerifiedLogin,
     stated_municipality: Option<&str>,
     today: NaiveDate,
-) -> Result<CitizenPrincipal, Refusal> {
+) -> Result<Citizen, Refusal> {
     let loa = login
         .acr
         .as_deref()
@@ -148,9 +147,9 @@ pub async fn citizen(
             let home = stated_municipality
                 .and_then(member)
                 .ok_or(Refusal::MunicipalityRequired)?;
-            return Ok(CitizenPrincipal {
+            return Ok(Citizen {
                 personnummer: None,
-                home: home.as_str().to_owned(),
+                home,
                 protection: Protection::None,
                 loa,
             });
@@ -168,23 +167,33 @@ pub async fn citizen(
         }
     };
     let home = member(&entry.municipality).ok_or(Refusal::HomeOutsideFederation)?;
-    Ok(CitizenPrincipal {
-        personnummer: Some(number.as_str().to_owned()),
-        home: home.as_str().to_owned(),
+    Ok(Citizen {
+        personnummer: Some(number),
+        home,
         protection: entry.protection,
         loa,
     })
 }
 
-/// The member of staff behind a verified login at `config.municipality`'s provider. `wanted`
-/// picks a role when the person has several (`caseworker` or `admin`); by default a caseworker
-/// works as one. A caseworker must exist in Brygga in that municipality.
-pub async fn staff(
+/// The role a member of staff logs in with, from their municipality's claims.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum StaffRole {
+    /// An administrator of the municipality, or of the federation (`None`).
+    Admin(Option<MunicipalityCode>),
+    /// A caseworker, by the id their provider names; whether Brygga knows them in that
+    /// municipality is the workflow's question.
+    Caseworker(CaseworkerId),
+}
+
+/// The role behind a verified login at `config.municipality`'s provider. `wanted` picks a role
+/// when the person has several (`caseworker` or `admin`); by default a caseworker works as one.
+pub fn staff(
     config: &StaffLogin,
-    store: &dyn Store,
     login: &VerifiedLogin,
     wanted: Option<&str>,
-) -> Result<Principal, Refusal> {
+) -> Result<StaffRole, Refusal> {
+    let municipality =
+        MunicipalityCode::parse(&config.municipality).map_err(|_| Refusal::ProviderUnavailable)?;
     let roles = strings(login.claims.get(&config.role_claim));
     let has = |role: &str| roles.iter().any(|r| r == role);
     let caseworker = has(&config.caseworker_role);
@@ -197,34 +206,23 @@ pub async fn staff(
     };
     if as_admin {
         if federation_admin {
-            return Ok(Principal::Admin { municipality: None });
+            return Ok(StaffRole::Admin(None));
         }
         if admin {
-            return Ok(Principal::Admin {
-                municipality: Some(config.municipality.clone()),
-            });
+            return Ok(StaffRole::Admin(Some(municipality)));
         }
         return Err(Refusal::NoRole);
     }
     if !caseworker {
         return Err(Refusal::NoRole);
     }
-    let id = login
+    login
         .claims
         .get(&config.caseworker_id_claim)
         .and_then(Value::as_str)
-        .ok_or(Refusal::UnknownStaff)?;
-    match store.caseworker(id).await {
-        Ok(Some(c)) if c.municipality == config.municipality => Ok(Principal::Caseworker {
-            caseworker_id: c.id,
-            municipality: c.municipality,
-        }),
-        Ok(_) => Err(Refusal::UnknownStaff),
-        Err(e) => {
-            tracing::error!(error = %e, "caseworker lookup at login failed");
-            Err(Refusal::ProviderUnavailable)
-        }
-    }
+        .and_then(|id| CaseworkerId::parse(id).ok())
+        .map(StaffRole::Caseworker)
+        .ok_or(Refusal::UnknownStaff)
 }
 
 #[cfg(test)]

@@ -6,7 +6,6 @@
 //! citizen's home and protection come from the population register (`register`).
 
 use chrono::{DateTime, Utc};
-use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 pub mod login;
@@ -14,33 +13,11 @@ pub mod oidc;
 pub mod register;
 pub mod sessions;
 
-use crate::domain::people::{Loa, Protection};
-use crate::store::{ApiTokenRecord, Store, StoreError};
+pub use crate::domain::access::Principal;
+pub use crate::domain::people::Citizen;
 
-/// What a session stands for. Serialized into the session row.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(tag = "role", rename_all = "snake_case")]
-pub enum Principal {
-    Citizen(CitizenPrincipal),
-    Caseworker {
-        caseworker_id: String,
-        municipality: String,
-    },
-    Admin {
-        /// `None` for a federation administrator.
-        municipality: Option<String>,
-    },
-}
-
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct CitizenPrincipal {
-    /// 12 digits; `None` for an eIDAS login without a Swedish number (R2).
-    pub personnummer: Option<String>,
-    /// Registered home municipality, or the one stated at an eIDAS login.
-    pub home: String,
-    pub protection: Protection,
-    pub loa: Loa,
-}
+use crate::domain::access::{Scope, TokenKind};
+use crate::store::NewApiToken;
 
 /// A fresh random token, as 64 hex digits.
 pub fn new_token() -> String {
@@ -66,11 +43,9 @@ pub struct IssuedToken {
 /// What a new token is for.
 pub struct TokenRequest<'a> {
     pub principal: &'a Principal,
-    /// `session` (issued to a browser login) or `integration`.
-    pub kind: &'static str,
+    pub kind: TokenKind,
     pub name: Option<String>,
-    /// `read` and/or `write`.
-    pub scopes: Vec<String>,
+    pub scopes: Vec<Scope>,
     /// The browser login it belongs to (revoked with it at logout).
     pub login_id: Option<String>,
     pub created_by: String,
@@ -78,48 +53,30 @@ pub struct TokenRequest<'a> {
     pub expires_at: DateTime<Utc>,
 }
 
-pub async fn issue_token(
-    store: &dyn Store,
-    request: TokenRequest<'_>,
-) -> Result<IssuedToken, StoreError> {
-    let token = new_token();
-    let id = uuid::Uuid::new_v4().simple().to_string();
-    let principal = serde_json::to_value(request.principal)
-        .map_err(|e| StoreError::Corrupt(format!("principal: {e}")))?;
-    store
-        .insert_api_token(&ApiTokenRecord {
+impl TokenRequest<'_> {
+    /// A new random secret: the row to store (its hash only) and the token to hand out once.
+    pub fn mint(self) -> (NewApiToken, IssuedToken) {
+        let token = new_token();
+        let id = uuid::Uuid::new_v4().simple().to_string();
+        let row = NewApiToken {
             id: id.clone(),
             token_hash: token_hash(&token),
-            kind: request.kind.to_owned(),
-            principal: sqlx::types::Json(principal),
-            name: request.name,
-            scopes: sqlx::types::Json(request.scopes),
-            web_session: request.login_id,
-            created_by: request.created_by,
-            created_at: request.now,
-            expires_at: request.expires_at,
-            revoked_at: None,
-        })
-        .await?;
-    Ok(IssuedToken {
-        id,
-        token,
-        expires_at: request.expires_at,
-    })
-}
-
-/// The principal behind a live bearer token, with the token's scopes.
-pub async fn token_principal(
-    store: &dyn Store,
-    token: &str,
-    now: DateTime<Utc>,
-) -> Result<Option<(Principal, Vec<String>)>, StoreError> {
-    let Some(record) = store.api_token(&token_hash(token), now).await? else {
-        return Ok(None);
-    };
-    let principal = serde_json::from_value(record.principal.0)
-        .map_err(|e| StoreError::Corrupt(format!("token principal: {e}")))?;
-    Ok(Some((principal, record.scopes.0)))
+            kind: self.kind,
+            principal: self.principal.clone(),
+            name: self.name,
+            scopes: self.scopes,
+            login_id: self.login_id,
+            created_by: self.created_by,
+            created_at: self.now,
+            expires_at: self.expires_at,
+        };
+        let issued = IssuedToken {
+            id,
+            token,
+            expires_at: self.expires_at,
+        };
+        (row, issued)
+    }
 }
 
 #[cfg(test)]
@@ -136,16 +93,5 @@ mod tests {
             token_hash("abc"),
             "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
         );
-    }
-
-    #[test]
-    fn principals_serialize_with_their_role() {
-        let p = Principal::Caseworker {
-            caseworker_id: "1275-01".into(),
-            municipality: "1275".into(),
-        };
-        let v = serde_json::to_value(&p).expect("json");
-        assert_eq!(v["role"], "caseworker");
-        assert_eq!(serde_json::from_value::<Principal>(v).ok(), Some(p));
     }
 }

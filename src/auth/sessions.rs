@@ -49,8 +49,26 @@ impl StoreSessions {
     }
 }
 
-fn key(id: &Id) -> String {
+/// The key a session is stored under: the SHA-256 of its id.
+pub fn key(id: &Id) -> String {
     token_hash(&id.to_string())
+}
+
+/// The login kept in a stored session's data, if it holds one.
+pub fn login_of(data: &serde_json::Value) -> Option<WebLogin> {
+    serde_json::from_value(data.get(LOGIN)?.clone()).ok()
+}
+
+impl WebLogin {
+    /// Whether the login is still within its absolute and idle time at `now`.
+    pub fn is_live(
+        &self,
+        now: DateTime<Utc>,
+        absolute: chrono::Duration,
+        idle: chrono::Duration,
+    ) -> bool {
+        now - self.authenticated_at <= absolute && now - self.last_seen <= idle
+    }
 }
 
 fn to_chrono(t: OffsetDateTime) -> DateTime<Utc> {

@@ -7,7 +7,12 @@
 
 use std::fmt;
 
+use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
+
+use super::ids::{CaseId, CaseworkerId, CategoryId, Language, MunicipalityCode, OfferId};
+use super::people::{Loa, Protection};
+use super::personnummer::Personnummer;
 
 /// Serialized exactly as DESIGN.md and API.md name them.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -105,6 +110,360 @@ impl Outcome {
     }
 }
 
+/// How a request came in: from a logged-in citizen or an anonymous visitor (R1).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Channel {
+    Identified,
+    Anonymous,
+}
+
+impl Channel {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Channel::Identified => "identified",
+            Channel::Anonymous => "anonymous",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Channel> {
+        [Channel::Identified, Channel::Anonymous]
+            .into_iter()
+            .find(|c| c.as_str() == s)
+    }
+}
+
+/// A home caseworker's harm assessment of a request with sekretessmarkering (R12).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum HarmAssessment {
+    CrossBorderOk,
+    StayHome,
+}
+
+impl HarmAssessment {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            HarmAssessment::CrossBorderOk => "cross_border_ok",
+            HarmAssessment::StayHome => "stay_home",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<HarmAssessment> {
+        [HarmAssessment::CrossBorderOk, HarmAssessment::StayHome]
+            .into_iter()
+            .find(|h| h.as_str() == s)
+    }
+
+    pub fn of(cross_border_ok: bool) -> HarmAssessment {
+        if cross_border_ok {
+            HarmAssessment::CrossBorderOk
+        } else {
+            HarmAssessment::StayHome
+        }
+    }
+}
+
+/// The citizen's consent to cross-municipality handling as it stands (R8); its history is kept
+/// as [`ConsentEntry`]s.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct Consent {
+    pub cross_municipality: bool,
+    /// `None`: every member with a covering agreement.
+    pub municipalities: Option<Vec<MunicipalityCode>>,
+}
+
+/// Who recorded a consent.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ConsentActor {
+    Citizen,
+    Anonymous,
+    System,
+}
+
+impl ConsentActor {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ConsentActor::Citizen => "citizen",
+            ConsentActor::Anonymous => "anonymous",
+            ConsentActor::System => "system",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<ConsentActor> {
+        [
+            ConsentActor::Citizen,
+            ConsentActor::Anonymous,
+            ConsentActor::System,
+        ]
+        .into_iter()
+        .find(|a| a.as_str() == s)
+    }
+}
+
+/// One consent in a case's history (R9: the history is kept).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ConsentEntry {
+    pub consent: Consent,
+    pub at: DateTime<Utc>,
+    pub by: ConsentActor,
+}
+
+/// One harm assessment in a case's history (R12).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct HarmAssessmentEntry {
+    pub caseworker: CaseworkerId,
+    pub assessment: HarmAssessment,
+    pub reason: String,
+    pub at: DateTime<Utc>,
+}
+
+/// Who wrote a message in a case's thread.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Sender {
+    Citizen,
+    Caseworker,
+}
+
+impl Sender {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Sender::Citizen => "citizen",
+            Sender::Caseworker => "caseworker",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Sender> {
+        [Sender::Citizen, Sender::Caseworker]
+            .into_iter()
+            .find(|x| x.as_str() == s)
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Message {
+    pub sender: Sender,
+    /// The caseworker who wrote it.
+    pub author: Option<CaseworkerId>,
+    pub body: String,
+    pub at: DateTime<Utc>,
+}
+
+/// How an offer ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum OfferOutcome {
+    Accepted,
+    Rejected,
+    TimedOut,
+    /// The router took it back: the caseworker went away, or their access ended (R9).
+    Rescinded,
+    /// The citizen cancelled the request.
+    Withdrawn,
+}
+
+impl OfferOutcome {
+    pub const ALL: [OfferOutcome; 5] = [
+        OfferOutcome::Accepted,
+        OfferOutcome::Rejected,
+        OfferOutcome::TimedOut,
+        OfferOutcome::Rescinded,
+        OfferOutcome::Withdrawn,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            OfferOutcome::Accepted => "accepted",
+            OfferOutcome::Rejected => "rejected",
+            OfferOutcome::TimedOut => "timed_out",
+            OfferOutcome::Rescinded => "rescinded",
+            OfferOutcome::Withdrawn => "withdrawn",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<OfferOutcome> {
+        OfferOutcome::ALL.into_iter().find(|o| o.as_str() == s)
+    }
+
+    /// The outcome of an offer that ended for `why`.
+    pub fn of(why: OfferEnd) -> OfferOutcome {
+        match why {
+            OfferEnd::Rejected => OfferOutcome::Rejected,
+            OfferEnd::TimedOut => OfferOutcome::TimedOut,
+            OfferEnd::CaseworkerAway => OfferOutcome::Rescinded,
+        }
+    }
+}
+
+/// A case reserved for one caseworker (push mode), until it is accepted, rejected or expires.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Offer {
+    pub id: OfferId,
+    pub case_id: CaseId,
+    pub caseworker: CaseworkerId,
+    pub created_at: DateTime<Utc>,
+    pub expires_at: DateTime<Utc>,
+    pub ended_at: Option<DateTime<Utc>>,
+    pub outcome: Option<OfferOutcome>,
+}
+
+impl Offer {
+    pub fn is_open_at(&self, now: DateTime<Utc>) -> bool {
+        self.ended_at.is_none() && self.expires_at > now
+    }
+}
+
+/// One routing decision about a case, as the router explained it (candidates per ring, who
+/// was filtered out and why, the choice).
+#[derive(Clone, Debug, PartialEq)]
+pub struct RoutingTrace {
+    pub at: DateTime<Utc>,
+    pub trace: serde_json::Value,
+}
+
+/// Who a case is about, as far as the case keeps it: removed when the case is thinned (R17).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CaseCitizen {
+    /// `None` for an eIDAS login without a Swedish number (R2).
+    pub personnummer: Option<Personnummer>,
+    /// Where the citizen is registered (or, for eIDAS, the municipality they stated).
+    pub registered_home: MunicipalityCode,
+}
+
+/// A request once routed: the domain's case. Everything a policy, the router or a page needs
+/// to know about it; its thread, consent history and offers are read separately.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Case {
+    pub id: CaseId,
+    pub category: CategoryId,
+    pub language: Language,
+    pub channel: Channel,
+    pub urgent: bool,
+    /// The routing home (ring 0): DESIGN.md "Rings".
+    pub home: MunicipalityCode,
+    /// `None` for an anonymous request, and once the case is thinned.
+    pub citizen: Option<CaseCitizen>,
+    /// The citizen's protection (R11, R12); `none` for anonymous requests.
+    pub protection: Protection,
+    /// The citizen's eID level; `None` for anonymous requests.
+    pub loa: Option<Loa>,
+    /// Only the hash of an anonymous visitor's access code.
+    pub access_code_hash: Option<String>,
+    pub state: CaseState,
+    pub ring: i64,
+    /// The caseworker the case is offered to or held by.
+    pub owner: Option<CaseworkerId>,
+    /// The owner's municipality, while there is an owner.
+    pub handler: Option<MunicipalityCode>,
+    pub outcome: Option<Outcome>,
+    pub interpreter_needed: bool,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    pub queued_since: DateTime<Utc>,
+    pub closed_at: Option<DateTime<Utc>>,
+    /// When the current ring began (ring timeouts count from here).
+    pub ring_since: Option<DateTime<Utc>>,
+    pub assigned_at: Option<DateTime<Utc>>,
+    /// A transfer's target: only this municipality may take it.
+    pub target_municipality: Option<MunicipalityCode>,
+    pub transfer_reason: Option<String>,
+    pub consent: Consent,
+    /// The latest harm assessment (R12).
+    pub harm_assessment: Option<HarmAssessment>,
+    /// When its personal data was removed after the retention period (R17).
+    pub thinned_at: Option<DateTime<Utc>>,
+}
+
+impl Case {
+    /// What the state machine reads.
+    pub fn snapshot(&self) -> CaseSnapshot {
+        CaseSnapshot {
+            state: self.state,
+            owner: self.owner.clone(),
+            child_concern: self.is_child_concern(),
+        }
+    }
+
+    pub fn is_anonymous(&self) -> bool {
+        self.channel == Channel::Anonymous
+    }
+
+    /// Protected identity (R11): `skyddad_folkbokforing` or `fingerade`.
+    pub fn is_protected_identity(&self) -> bool {
+        self.protection.is_strict()
+    }
+
+    /// Concern about a child (R10).
+    pub fn is_child_concern(&self) -> bool {
+        self.category.as_str() == CHILD_CONCERN
+    }
+
+    pub fn personnummer(&self) -> Option<&Personnummer> {
+        self.citizen.as_ref().and_then(|c| c.personnummer.as_ref())
+    }
+
+    /// Whether `caseworker` holds the case now (offered, assigned or waiting for the citizen).
+    pub fn is_held_by(&self, caseworker: &CaseworkerId) -> bool {
+        self.state.holds_capacity() && self.owner.as_ref() == Some(caseworker)
+    }
+
+    /// Whether `caseworker` has the case (assigned or waiting): R8 lets identifying data reach
+    /// them only from here on.
+    pub fn is_owned_by(&self, caseworker: &CaseworkerId) -> bool {
+        self.state.is_owned() && self.owner.as_ref() == Some(caseworker)
+    }
+
+    pub fn ring_started(&self) -> DateTime<Utc> {
+        self.ring_since.unwrap_or(self.queued_since)
+    }
+}
+
+#[cfg(test)]
+impl Case {
+    /// An identified, queued `ekonomi` request in Swedish from `home`, for unit tests.
+    pub(crate) fn fixture(home: &str) -> Self {
+        let at = DateTime::from_timestamp(1_800_000_000, 0).unwrap_or_default();
+        let home = MunicipalityCode::parse(home).expect("municipality");
+        Case {
+            id: CaseId::parse("c1").expect("id"),
+            category: CategoryId::parse("ekonomi").expect("category"),
+            language: Language::parse("sv").expect("language"),
+            channel: Channel::Identified,
+            urgent: false,
+            citizen: Some(CaseCitizen {
+                personnummer: Personnummer::parse_stored("198112189876").ok(),
+                registered_home: home.clone(),
+            }),
+            home,
+            protection: Protection::None,
+            loa: Some(Loa::Loa3),
+            access_code_hash: None,
+            state: CaseState::Queued,
+            ring: 0,
+            owner: None,
+            handler: None,
+            outcome: None,
+            interpreter_needed: false,
+            created_at: at,
+            updated_at: at,
+            queued_since: at,
+            closed_at: None,
+            ring_since: None,
+            assigned_at: None,
+            target_municipality: None,
+            transfer_reason: None,
+            consent: Consent::default(),
+            harm_assessment: None,
+            thinned_at: None,
+        }
+    }
+}
+
+/// The category of a concern about a child (R10).
+pub const CHILD_CONCERN: &str = "oro_barn";
+
 /// Why an offer went back to the queue.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -119,27 +478,27 @@ pub enum OfferEnd {
 pub enum CaseEvent {
     /// The router reserves the case for one caseworker.
     Offer {
-        caseworker: String,
+        caseworker: CaseworkerId,
     },
     /// The offered caseworker takes it.
     Accept {
-        caseworker: String,
+        caseworker: CaseworkerId,
     },
     /// The offer ends without being accepted.
     OfferEnded {
-        caseworker: String,
+        caseworker: CaseworkerId,
         why: OfferEnd,
     },
     /// An eligible caseworker takes a queued case (pull).
     Claim {
-        caseworker: String,
+        caseworker: CaseworkerId,
     },
     CaseworkerWrites {
-        caseworker: String,
+        caseworker: CaseworkerId,
     },
     CitizenWrites,
     Release {
-        caseworker: String,
+        caseworker: CaseworkerId,
     },
     /// Back to a queue with a new target; `by_owner` is false for a home administrator.
     Transfer {
@@ -149,7 +508,7 @@ pub enum CaseEvent {
     AccessRevoked,
     Cancel,
     Close {
-        caseworker: String,
+        caseworker: CaseworkerId,
         outcome: Outcome,
     },
     /// No activity for the configured time: closed as `no_contact` by the system. Never a
@@ -159,7 +518,7 @@ pub enum CaseEvent {
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum TransferActor {
-    Owner(String),
+    Owner(CaseworkerId),
     HomeAdmin,
 }
 
@@ -184,7 +543,7 @@ impl CaseEvent {
 
     /// The caseworker whose capacity this event would take a slot of, if any. The store locks
     /// that caseworker and counts their load before calling [`apply`].
-    pub fn takes_capacity_of(&self) -> Option<&str> {
+    pub fn takes_capacity_of(&self) -> Option<&CaseworkerId> {
         match self {
             CaseEvent::Offer { caseworker } | CaseEvent::Claim { caseworker } => Some(caseworker),
             _ => None,
@@ -196,7 +555,7 @@ impl CaseEvent {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct CaseSnapshot {
     pub state: CaseState,
-    pub owner: Option<String>,
+    pub owner: Option<CaseworkerId>,
     /// Capacity never blocks the claim of a child concern (R10).
     pub child_concern: bool,
 }
@@ -217,7 +576,7 @@ impl Load {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum OwnerChange {
     Keep,
-    Set(String),
+    Set(CaseworkerId),
     Clear,
 }
 
@@ -234,6 +593,33 @@ pub enum Published {
     CaseMessage,
     #[serde(rename = "case.updated")]
     CaseUpdated,
+    /// A concern about a child was reported (R10): never a state change, always a notice.
+    #[serde(rename = "alert.child_concern")]
+    ChildConcern,
+}
+
+impl Published {
+    /// API.md's server-sent event name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Published::QueueChanged => "queue.changed",
+            Published::OfferCreated => "offer.created",
+            Published::OfferExpired => "offer.expired",
+            Published::CaseMessage => "case.message",
+            Published::CaseUpdated => "case.updated",
+            Published::ChildConcern => "alert.child_concern",
+        }
+    }
+
+    /// What a new request publishes: its queues changed, and for a concern about a child the
+    /// alert to its home (R10).
+    pub fn on_submit(child_concern: bool) -> Vec<Published> {
+        if child_concern {
+            vec![Published::QueueChanged, Published::ChildConcern]
+        } else {
+            vec![Published::QueueChanged]
+        }
+    }
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -258,6 +644,11 @@ pub enum TransitionError {
     CapacityFull,
     #[error("only the caseworker who has the case may do this")]
     NotOwner,
+    /// What the permission was decided on changed before the change could be written (a
+    /// consent withdrawn, an agreement ended, a permit rewritten): decided again under the
+    /// case's lock, it no longer holds.
+    #[error("the case changed and the action is no longer permitted")]
+    AccessChanged,
     #[error("`{event}` is not possible when the case is {from}")]
     InvalidTransition {
         from: CaseState,
@@ -282,7 +673,7 @@ pub fn apply(
     if from.is_final() {
         return Err(invalid());
     }
-    let is_owner = |who: &str| case.owner.as_deref() == Some(who);
+    let is_owner = |who: &CaseworkerId| case.owner.as_ref() == Some(who);
     let capacity_ok = || case.child_concern || load.is_some_and(|l| !l.is_full());
     let to = |to: CaseState, owner: OwnerChange, published: Vec<Published>| Transition {
         from,
@@ -374,8 +765,14 @@ pub fn apply(
                 _ => Err(invalid()),
             }
         }
+        // An offer that goes with the case is gone for its caseworker: `offer.expired`.
         CaseEvent::AccessRevoked => match from {
-            Offered | Assigned | WaitingCitizen => Ok(to(
+            Offered => Ok(to(
+                Queued,
+                OwnerChange::Clear,
+                vec![Published::OfferExpired, Published::QueueChanged],
+            )),
+            Assigned | WaitingCitizen => Ok(to(
                 Queued,
                 OwnerChange::Clear,
                 vec![Published::QueueChanged, Published::CaseUpdated],
@@ -383,10 +780,15 @@ pub fn apply(
             _ => Err(invalid()),
         },
         CaseEvent::Cancel => match from {
-            Queued | Offered => Ok(to(
+            Queued => Ok(to(
                 Cancelled,
                 OwnerChange::Clear,
                 vec![Published::QueueChanged, Published::CaseUpdated],
+            )),
+            Offered => Ok(to(
+                Cancelled,
+                OwnerChange::Clear,
+                vec![Published::OfferExpired, Published::QueueChanged],
             )),
             _ => Err(invalid()),
         },
@@ -417,10 +819,14 @@ mod tests {
     use super::*;
     use proptest::prelude::*;
 
+    fn cw(id: &str) -> CaseworkerId {
+        CaseworkerId::parse(id).expect("caseworker id")
+    }
+
     fn snap(state: CaseState, owner: Option<&str>) -> CaseSnapshot {
         CaseSnapshot {
             state,
-            owner: owner.map(str::to_owned),
+            owner: owner.map(cw),
             child_concern: false,
         }
     }
@@ -436,7 +842,7 @@ mod tests {
 
     fn claim(who: &str) -> CaseEvent {
         CaseEvent::Claim {
-            caseworker: who.into(),
+            caseworker: cw(who),
         }
     }
 
@@ -444,7 +850,7 @@ mod tests {
     fn claim_of_queued_case_assigns_it() {
         let t = apply(&snap(CaseState::Queued, None), &claim("a"), FREE).expect("claim");
         assert_eq!(t.to, CaseState::Assigned);
-        assert_eq!(t.owner, OwnerChange::Set("a".into()));
+        assert_eq!(t.owner, OwnerChange::Set(cw("a")));
         assert!(!t.requeued);
     }
 
@@ -496,7 +902,7 @@ mod tests {
     #[test]
     fn messages_move_between_assigned_and_waiting_citizen() {
         let writes = CaseEvent::CaseworkerWrites {
-            caseworker: "a".into(),
+            caseworker: cw("a"),
         };
         let t = apply(&snap(CaseState::Assigned, Some("a")), &writes, None).expect("write");
         assert_eq!(t.to, CaseState::WaitingCitizen);
@@ -515,7 +921,7 @@ mod tests {
             apply(
                 &snap(CaseState::Assigned, Some("a")),
                 &CaseEvent::CaseworkerWrites {
-                    caseworker: "b".into()
+                    caseworker: cw("b")
                 },
                 None
             ),
@@ -527,7 +933,7 @@ mod tests {
     #[test]
     fn release_and_close_are_for_the_owner() {
         let release = CaseEvent::Release {
-            caseworker: "a".into(),
+            caseworker: cw("a"),
         };
         let t = apply(&snap(CaseState::WaitingCitizen, Some("a")), &release, None).expect("ok");
         assert_eq!(
@@ -539,7 +945,7 @@ mod tests {
             Err(TransitionError::NotOwner)
         );
         let close = CaseEvent::Close {
-            caseworker: "a".into(),
+            caseworker: cw("a"),
             outcome: Outcome::AdviceGiven,
         };
         let t = apply(&snap(CaseState::Assigned, Some("a")), &close, None).expect("close");
@@ -551,7 +957,7 @@ mod tests {
     fn offers_are_accepted_rejected_or_expire() {
         let offered = snap(CaseState::Offered, Some("a"));
         let accept = |who: &str| CaseEvent::Accept {
-            caseworker: who.into(),
+            caseworker: cw(who),
         };
         assert_eq!(
             apply(&offered, &accept("a"), None).map(|t| t.to),
@@ -571,14 +977,14 @@ mod tests {
             OfferEnd::CaseworkerAway,
         ] {
             let ended = CaseEvent::OfferEnded {
-                caseworker: "a".into(),
+                caseworker: cw("a"),
                 why,
             };
             let t = apply(&offered, &ended, None).expect("ends");
             assert_eq!((t.to, t.owner), (CaseState::Queued, OwnerChange::Clear));
         }
         let offer = CaseEvent::Offer {
-            caseworker: "b".into(),
+            caseworker: cw("b"),
         };
         assert_eq!(
             apply(&offered, &offer, FREE),
@@ -606,7 +1012,7 @@ mod tests {
     #[test]
     fn transfer_and_revocation_requeue() {
         let owner = CaseEvent::Transfer {
-            by: TransferActor::Owner("a".into()),
+            by: TransferActor::Owner(cw("a")),
         };
         let t = apply(&snap(CaseState::Assigned, Some("a")), &owner, None).expect("transfer");
         assert_eq!((t.to, t.requeued), (CaseState::Queued, true));
@@ -650,7 +1056,7 @@ mod tests {
     }
 
     fn any_event() -> impl Strategy<Value = CaseEvent> {
-        let who = prop::sample::select(vec!["a", "b"]).prop_map(String::from);
+        let who = prop::sample::select(vec!["a", "b"]).prop_map(cw);
         prop_oneof![
             who.clone()
                 .prop_map(|caseworker| CaseEvent::Offer { caseworker }),
@@ -696,7 +1102,7 @@ mod tests {
                 CaseState::Closed | CaseState::Cancelled => owner,
                 _ => owner.or(Some("a")),
             };
-            let case = CaseSnapshot { state, owner: owner.map(String::from), child_concern };
+            let case = CaseSnapshot { state, owner: owner.map(cw), child_concern };
             let load = Load { open, capacity: 3 };
             if let Ok(t) = apply(&case, &event, Some(load)) {
                 prop_assert!(!state.is_final());
@@ -722,7 +1128,7 @@ mod tests {
             let mut case = CaseSnapshot { state: CaseState::Queued, owner: None, child_concern: false };
             let mut winners = 0;
             for i in 0..claimers {
-                let who = format!("w{i}");
+                let who = cw(&format!("w{i}"));
                 match apply(&case, &CaseEvent::Claim { caseworker: who.clone() }, FREE) {
                     Ok(t) => {
                         winners += 1;

@@ -18,6 +18,8 @@ pub enum IdError {
     Category(String),
     #[error("language must be a two-letter ISO 639-1 code, got {0:?}")]
     Language(String),
+    #[error("{0} must be 1 to 64 characters of A-Z, a-z, 0-9, `-`, `_` or `.`")]
+    Opaque(&'static str),
 }
 
 /// Four-digit Swedish kommunkod, e.g. `"1283"` (Helsingborg).
@@ -121,6 +123,40 @@ macro_rules! string_id_impls {
 string_id_impls!(MunicipalityCode);
 string_id_impls!(CategoryId);
 string_id_impls!(Language);
+
+/// The longest opaque id Brygga accepts (random ids are 32 hex digits).
+const OPAQUE_MAX_LEN: usize = 64;
+
+/// Opaque ids: cases, caseworkers and offers. Only their shape is checked (so that an id in a
+/// URL path can never smuggle anything else); whether one exists is the store's answer.
+macro_rules! opaque_id {
+    ($ty:ident, $what:literal) => {
+        #[doc = concat!("The id of a ", $what, ".")]
+        #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+        #[serde(try_from = "String", into = "String")]
+        pub struct $ty(String);
+
+        impl $ty {
+            pub fn parse(s: &str) -> Result<Self, IdError> {
+                let allowed = !s.is_empty()
+                    && s.len() <= OPAQUE_MAX_LEN
+                    && s.bytes()
+                        .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'));
+                if allowed {
+                    Ok(Self(s.to_owned()))
+                } else {
+                    Err(IdError::Opaque($what))
+                }
+            }
+        }
+
+        string_id_impls!($ty);
+    };
+}
+
+opaque_id!(CaseId, "case");
+opaque_id!(CaseworkerId, "caseworker");
+opaque_id!(OfferId, "offer");
 
 #[cfg(test)]
 mod tests {
@@ -226,6 +262,20 @@ mod tests {
                 "{bad:?}"
             );
         }
+    }
+
+    #[test]
+    fn opaque_ids_take_safe_characters_only() {
+        for ok in ["1275-01", "0f3a9c", "a.b_c-D", &"x".repeat(64)] {
+            assert_eq!(CaseId::parse(ok).unwrap().as_str(), ok);
+            assert_eq!(CaseworkerId::parse(ok).unwrap().as_str(), ok);
+        }
+        for bad in ["", " a", "a/b", "a b", "ö", "a%2f", &"x".repeat(65)] {
+            assert_eq!(CaseId::parse(bad), Err(IdError::Opaque("case")), "{bad:?}");
+            assert!(OfferId::parse(bad).is_err());
+        }
+        assert!(serde_json::from_str::<CaseworkerId>("\"1275-01\"").is_ok());
+        assert!(serde_json::from_str::<CaseworkerId>("\"../x\"").is_err());
     }
 
     #[test]

@@ -1,6 +1,10 @@
 //! Who takes part: citizens (identified or anonymous) and caseworkers.
 
+use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
+
+use super::ids::{CaseworkerId, CategoryId, Language, MunicipalityCode};
+use super::personnummer::Personnummer;
 
 /// Protection of a citizen's identity in the population register (R11, R12).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -119,6 +123,70 @@ impl Availability {
             "available" => Some(Availability::Available),
             "away" => Some(Availability::Away),
             _ => None,
+        }
+    }
+}
+
+/// A logged-in citizen: who they are, where they are registered, how their identity is
+/// protected, and how sure the login is (R1, R2, R3, R11).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Citizen {
+    /// `None` for an eIDAS login without a Swedish number (R2).
+    pub personnummer: Option<Personnummer>,
+    /// Registered home municipality, or the one stated at an eIDAS login.
+    pub home: MunicipalityCode,
+    pub protection: Protection,
+    pub loa: Loa,
+}
+
+/// A member of one municipality's staff who handles cases.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Caseworker {
+    pub id: CaseworkerId,
+    pub municipality: MunicipalityCode,
+    pub name: String,
+    /// The categories they handle.
+    pub skills: Vec<CategoryId>,
+    pub languages: Vec<Language>,
+    /// The most open cases an administrator allows them.
+    pub max_capacity: u32,
+    /// Their working capacity: at most `max_capacity`, lowered by themselves.
+    pub capacity: u32,
+    pub status: Availability,
+    /// Cleared to handle citizens with protected identity (R11).
+    pub protected_identity_clearance: bool,
+    pub status_since: DateTime<Utc>,
+    /// When they last got a case (claim or accepted offer): "longest idle" in scoring.
+    pub last_assigned_at: Option<DateTime<Utc>>,
+}
+
+impl Caseworker {
+    pub fn has_skill(&self, category: &str) -> bool {
+        self.skills.iter().any(|s| s.as_str() == category)
+    }
+
+    pub fn speaks(&self, language: &str) -> bool {
+        self.languages.iter().any(|l| l.as_str() == language)
+    }
+}
+
+#[cfg(test)]
+impl Caseworker {
+    /// A caseworker for unit tests: available, Swedish, the `ekonomi` skill, capacity 5, no
+    /// clearance. Tests change what they are about with struct update syntax.
+    pub(crate) fn fixture(id: &str, municipality: &str) -> Self {
+        Caseworker {
+            id: CaseworkerId::parse(id).expect("caseworker id"),
+            municipality: MunicipalityCode::parse(municipality).expect("municipality"),
+            name: id.into(),
+            skills: vec![CategoryId::parse("ekonomi").expect("category")],
+            languages: vec![Language::parse("sv").expect("language")],
+            max_capacity: 5,
+            capacity: 5,
+            status: Availability::Available,
+            protected_identity_clearance: false,
+            status_since: DateTime::from_timestamp(1_800_000_000, 0).unwrap_or_default(),
+            last_assigned_at: None,
         }
     }
 }

@@ -9,7 +9,7 @@
 use std::fmt;
 
 use chrono::{Datelike, NaiveDate};
-use serde::{Serialize, Serializer};
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 #[derive(Debug, thiserror::Error, Clone, PartialEq, Eq)]
 pub enum PersonnummerError {
@@ -203,6 +203,26 @@ impl fmt::Debug for Personnummer {
 impl Serialize for Personnummer {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         serializer.serialize_str(&self.number)
+    }
+}
+
+impl Personnummer {
+    /// A number in the normalized 12-digit form Brygga stores (`YYYYMMDDNNNC`): the century is
+    /// written, so no date is needed to read it back. Date and check digit are checked as in
+    /// [`Personnummer::parse`]; a birth date in the future is not (it was checked when the
+    /// number was first given).
+    pub fn parse_stored(stored: &str) -> Result<Self, PersonnummerError> {
+        if stored.len() != 12 || !stored.bytes().all(|b| b.is_ascii_digit()) {
+            return Err(PersonnummerError::Format);
+        }
+        Self::parse(stored, NaiveDate::MAX)
+    }
+}
+
+impl<'de> Deserialize<'de> for Personnummer {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(deserializer)?;
+        Personnummer::parse_stored(&text).map_err(serde::de::Error::custom)
     }
 }
 

@@ -25,9 +25,9 @@ struct SettingsView {
 
 async fn settings(
     State(app): State<AppState>,
-    AdminAuth(_): AdminAuth,
+    AdminAuth(admin): AdminAuth,
 ) -> Result<Json<SettingsView>, ApiError> {
-    let settings = app.ctx.routing_settings().await?;
+    let settings = app.ctx.routing_settings_for(admin.as_ref()).await?;
     Ok(Json(SettingsView {
         categories: settings.all().cloned().collect(),
     }))
@@ -36,14 +36,11 @@ async fn settings(
 /// Federation administrators only: the settings are shared by every member.
 async fn put_settings(
     State(app): State<AppState>,
-    AdminAuth(municipality): AdminAuth,
+    AdminAuth(admin): AdminAuth,
     ApiJson(body): ApiJson<Vec<CategoryRouting>>,
 ) -> Result<Json<SettingsView>, ApiError> {
-    app.ctx.may_administer_federation(municipality.as_deref())?;
-    app.ctx
-        .set_routing_settings("admin:federation", &body)
-        .await?;
-    settings(State(app), AdminAuth(None)).await
+    app.ctx.set_routing_settings(admin.as_ref(), &body).await?;
+    settings(State(app), AdminAuth(admin)).await
 }
 
 #[derive(Serialize)]
@@ -59,13 +56,13 @@ async fn traces(
     AdminAuth(municipality): AdminAuth,
     Path(id): Path<String>,
 ) -> Result<Json<Vec<TraceView>>, ApiError> {
-    let traces = app.ctx.routing_traces(municipality.as_deref(), &id).await?;
+    let traces = app.ctx.routing_traces(municipality.as_ref(), &id).await?;
     Ok(Json(
         traces
             .into_iter()
             .map(|t| TraceView {
                 at: t.at,
-                trace: t.trace.0,
+                trace: t.trace,
             })
             .collect(),
     ))

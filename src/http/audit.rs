@@ -12,8 +12,8 @@ use serde::{Deserialize, Serialize};
 use super::AppState;
 use super::error::ApiError;
 use super::extract::AdminAuth;
-use crate::store::{AuditFilter, AuditRecord};
-use crate::workflow::Verification;
+use crate::audit::AuditEntry;
+use crate::workflow::{AuditSearch, Verification};
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -57,8 +57,8 @@ pub struct AuditView {
     pub detail: serde_json::Value,
 }
 
-impl From<AuditRecord> for AuditView {
-    fn from(r: AuditRecord) -> Self {
+impl From<AuditEntry> for AuditView {
+    fn from(r: AuditEntry) -> Self {
         AuditView {
             id: r.id,
             municipality: r.municipality,
@@ -69,9 +69,9 @@ impl From<AuditRecord> for AuditView {
             actor_municipality: r.actor_municipality,
             action: r.action,
             case_id: r.case_id,
-            policies: r.policies.0,
+            policies: r.policies,
             request_id: r.request_id,
-            detail: r.detail.0,
+            detail: r.detail,
         }
     }
 }
@@ -80,22 +80,17 @@ impl From<AuditRecord> for AuditView {
 /// controller's); federation administrators read every chain.
 async fn list(
     State(app): State<AppState>,
-    AdminAuth(admin_of): AdminAuth,
+    AdminAuth(admin): AdminAuth,
     Query(query): Query<AuditQuery>,
 ) -> Result<Json<Vec<AuditView>>, ApiError> {
-    let municipality = match (&admin_of, query.municipality) {
-        (Some(own), Some(asked)) if *own != asked => return Err(ApiError::Forbidden),
-        (Some(own), _) => Some(own.clone()),
-        (None, asked) => asked,
-    };
     let events = app
         .ctx
         .audit_trail(
-            admin_of.as_deref(),
-            &AuditFilter {
-                case_id: query.case,
+            admin.as_ref(),
+            AuditSearch {
+                case: query.case,
                 actor: query.actor,
-                municipality,
+                municipality: query.municipality,
                 from: query.from,
                 to: query.to,
                 limit: query.limit.unwrap_or(500).min(5000),
@@ -127,12 +122,12 @@ struct FollowUpQuery {
 /// refused attempts, and every access to protected-identity cases.
 async fn follow_up(
     State(app): State<AppState>,
-    AdminAuth(admin_of): AdminAuth,
+    AdminAuth(admin): AdminAuth,
     Query(query): Query<FollowUpQuery>,
 ) -> Result<Response, ApiError> {
     let findings = app
         .ctx
-        .follow_up(admin_of.as_deref(), query.from, query.to)
+        .follow_up(admin.as_ref(), query.from, query.to)
         .await?;
     match query.format.as_deref() {
         None | Some("json") => Ok(Json(
@@ -159,7 +154,7 @@ async fn follow_up(
                 "policies",
             ],
             findings.into_iter().map(|f| {
-                let policies = f.event.policies.0.join(" ");
+                let policies = f.event.policies.join(" ");
                 vec![
                     f.reason.to_owned(),
                     f.event.at.to_rfc3339(),
@@ -189,18 +184,19 @@ struct RetentionBody {
 /// Runs retention now (federation administrators), or lists what it would thin.
 async fn retention(
     State(app): State<AppState>,
-    AdminAuth(admin_of): AdminAuth,
+    AdminAuth(admin): AdminAuth,
     super::extract::ApiJson(body): super::extract::ApiJson<RetentionBody>,
 ) -> Result<Json<Vec<crate::workflow::RetentionItem>>, ApiError> {
-    app.ctx.may_administer_federation(admin_of.as_deref())?;
-    Ok(Json(app.ctx.retention(body.dry_run).await?))
+    Ok(Json(
+        app.ctx.retention_by(admin.as_ref(), body.dry_run).await?,
+    ))
 }
 
 async fn verify(
     State(app): State<AppState>,
-    AdminAuth(_): AdminAuth,
+    AdminAuth(admin): AdminAuth,
 ) -> Result<Json<Verification>, ApiError> {
-    Ok(Json(app.ctx.verify_audit().await?))
+    Ok(Json(app.ctx.verify_audit(admin.as_ref()).await?))
 }
 
 /// CSV (RFC 4180) with a header row.

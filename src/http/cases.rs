@@ -10,7 +10,7 @@ use super::AppState;
 use super::error::ApiError;
 use super::extract::{ApiJson, CaseworkerAuth, MaybePrincipal};
 use super::views::{CaseworkerCaseView, CaseworkerView, QueueItemView};
-use crate::auth::Principal;
+use crate::domain::Principal;
 use crate::domain::case::Outcome;
 use crate::domain::people::Availability;
 use crate::workflow::{TransferInput, Transferrer};
@@ -54,7 +54,9 @@ async fn queue(
     CaseworkerAuth(me): CaseworkerAuth,
 ) -> Result<Json<Vec<QueueItemView>>, ApiError> {
     let items = app.ctx.queue(&me).await?;
-    Ok(Json(items.iter().map(QueueItemView::from).collect()))
+    Ok(Json(
+        items.iter().map(|s| QueueItemView::from(&s.case)).collect(),
+    ))
 }
 
 async fn mine(
@@ -63,10 +65,7 @@ async fn mine(
 ) -> Result<Json<Vec<CaseworkerCaseView>>, ApiError> {
     let cases = app.ctx.my_cases(&me).await?;
     Ok(Json(
-        cases
-            .iter()
-            .map(|c| CaseworkerCaseView::summary(c, &me))
-            .collect(),
+        cases.iter().map(CaseworkerCaseView::summary).collect(),
     ))
 }
 
@@ -76,7 +75,7 @@ async fn view(
     Path(id): Path<String>,
 ) -> Result<Json<CaseworkerCaseView>, ApiError> {
     let view = app.ctx.view_case(&me, &id).await?;
-    Ok(Json(CaseworkerCaseView::full(&view, &me)))
+    Ok(Json(CaseworkerCaseView::full(&view)))
 }
 
 async fn claim(
@@ -84,8 +83,8 @@ async fn claim(
     CaseworkerAuth(me): CaseworkerAuth,
     Path(id): Path<String>,
 ) -> Result<Json<CaseworkerCaseView>, ApiError> {
-    let case = app.ctx.claim(&me, &id).await?;
-    Ok(Json(CaseworkerCaseView::summary(&case, &me)))
+    let shown = app.ctx.claim(&me, &id).await?;
+    Ok(Json(CaseworkerCaseView::summary(&shown)))
 }
 
 async fn write(
@@ -94,10 +93,10 @@ async fn write(
     Path(id): Path<String>,
     ApiJson(body): ApiJson<MessageBody>,
 ) -> Result<(StatusCode, Json<CaseworkerCaseView>), ApiError> {
-    let case = app.ctx.caseworker_writes(&me, &id, &body.text).await?;
+    let shown = app.ctx.caseworker_writes(&me, &id, &body.text).await?;
     Ok((
         StatusCode::CREATED,
-        Json(CaseworkerCaseView::summary(&case, &me)),
+        Json(CaseworkerCaseView::summary(&shown)),
     ))
 }
 
@@ -106,8 +105,8 @@ async fn release(
     CaseworkerAuth(me): CaseworkerAuth,
     Path(id): Path<String>,
 ) -> Result<Json<CaseworkerCaseView>, ApiError> {
-    let case = app.ctx.release(&me, &id).await?;
-    Ok(Json(CaseworkerCaseView::summary(&case, &me)))
+    let shown = app.ctx.release(&me, &id).await?;
+    Ok(Json(CaseworkerCaseView::summary(&shown)))
 }
 
 async fn close(
@@ -116,8 +115,8 @@ async fn close(
     Path(id): Path<String>,
     ApiJson(body): ApiJson<CloseBody>,
 ) -> Result<Json<CaseworkerCaseView>, ApiError> {
-    let case = app.ctx.close(&me, &id, body.outcome).await?;
-    Ok(Json(CaseworkerCaseView::summary(&case, &me)))
+    let shown = app.ctx.close(&me, &id, body.outcome).await?;
+    Ok(Json(CaseworkerCaseView::summary(&shown)))
 }
 
 async fn me(CaseworkerAuth(me): CaseworkerAuth) -> Json<CaseworkerView> {
@@ -158,7 +157,7 @@ async fn harm_assessment(
         axum::http::StatusCode::CREATED,
         Json(serde_json::json!({
             "id": case.id,
-            "harm_assessment": case.harm_assessment,
+            "harm_assessment": case.harm_assessment.map(|h| h.as_str()),
             "state": case.state,
         })),
     ))
@@ -198,12 +197,17 @@ async fn transfer(
                 .ctx
                 .transfer(Transferrer::Caseworker(&me), &id, input)
                 .await?;
-            serde_json::to_value(CaseworkerCaseView::summary(&case, &me))
+            let shown = crate::workflow::Shown {
+                identity: case.is_owned_by(&me.id),
+                case,
+                ground: Vec::new(),
+            };
+            serde_json::to_value(CaseworkerCaseView::summary(&shown))
         }
         Some(Principal::Admin { municipality }) => {
             let case = app
                 .ctx
-                .transfer(Transferrer::Admin(municipality.as_deref()), &id, input)
+                .transfer(Transferrer::Admin(municipality.as_ref()), &id, input)
                 .await?;
             serde_json::to_value(QueueItemView::from(&case))
         }

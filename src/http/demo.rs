@@ -10,8 +10,9 @@ use serde::{Deserialize, Serialize};
 use super::AppState;
 use super::error::ApiError;
 use super::extract::{ApiJson, parse_json};
-use crate::auth::{CitizenPrincipal, Principal};
-use crate::domain::ids::MunicipalityCode;
+use crate::domain::Principal;
+use crate::domain::ids::{CaseworkerId, MunicipalityCode};
+use crate::domain::people::Citizen;
 use crate::domain::people::{Loa, Protection};
 use crate::domain::personnummer::Personnummer;
 use tower_sessions::Session;
@@ -29,20 +30,20 @@ struct DemoCaseworker {
     municipality: String,
     skills: Vec<String>,
     languages: Vec<String>,
-    capacity: i64,
+    capacity: u32,
     protected_identity_clearance: bool,
 }
 
 async fn caseworkers(State(app): State<AppState>) -> Result<Json<Vec<DemoCaseworker>>, ApiError> {
-    let all = app.ctx.store.caseworkers().await?;
+    let all = app.ctx.demo_caseworkers().await?;
     Ok(Json(
         all.into_iter()
             .map(|c| DemoCaseworker {
-                id: c.id,
+                id: c.id.into(),
                 name: c.name,
-                municipality: c.municipality,
-                skills: c.skills.0,
-                languages: c.languages.0,
+                municipality: c.municipality.into(),
+                skills: c.skills.into_iter().map(String::from).collect(),
+                languages: c.languages.into_iter().map(String::from).collect(),
                 capacity: c.capacity,
                 protected_identity_clearance: c.protected_identity_clearance,
             })
@@ -92,17 +93,17 @@ struct LoginAnswer {
 }
 
 /// A code in the request: malformed → unknown; well-formed but not a member → outside (R3).
-fn home_code(app: &AppState, code: &str) -> Result<String, ApiError> {
+fn home_code(app: &AppState, code: &str) -> Result<MunicipalityCode, ApiError> {
     let code = MunicipalityCode::parse(code)
         .map_err(|_| ApiError::Unprocessable("unknown_municipality"))?;
     app.ctx
         .federation
         .municipality(&code)
-        .map(|m| m.code.as_str().to_owned())
+        .map(|m| m.code.clone())
         .ok_or(ApiError::Unprocessable("home_outside_federation"))
 }
 
-fn citizen(app: &AppState, body: CitizenLogin) -> Result<CitizenPrincipal, ApiError> {
+fn citizen(app: &AppState, body: CitizenLogin) -> Result<Citizen, ApiError> {
     let loa = body.loa.unwrap_or(Loa::Loa3);
     // As the real login does (R1): below loa3 no identified session is made.
     if !loa.suffices_for_identified() {
@@ -132,13 +133,12 @@ fn citizen(app: &AppState, body: CitizenLogin) -> Result<CitizenPrincipal, ApiEr
             .federation
             .member_for_key(number.as_str())
             .code
-            .as_str()
-            .to_owned(),
+            .clone(),
         // R2: an eIDAS login without a Swedish number states a member municipality.
         (None, None) => return Err(ApiError::Unprocessable("municipality_required")),
     };
-    Ok(CitizenPrincipal {
-        personnummer: personnummer.map(|p| p.as_str().to_owned()),
+    Ok(Citizen {
+        personnummer,
         home,
         protection,
         loa,
@@ -162,12 +162,8 @@ async fn login(
         "citizen" => Principal::Citizen(citizen(&app, parse_json::<CitizenLogin>(&bytes)?)?),
         "caseworker" => {
             let login: CaseworkerLogin = parse_json(&bytes)?;
-            let record = app
-                .ctx
-                .store
-                .caseworker(&login.caseworker_id)
-                .await?
-                .ok_or(ApiError::NotFound)?;
+            let id = CaseworkerId::parse(&login.caseworker_id).map_err(|_| ApiError::NotFound)?;
+            let record = app.ctx.caseworker(&id).await?;
             Principal::Caseworker {
                 caseworker_id: record.id,
                 municipality: record.municipality,

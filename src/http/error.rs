@@ -13,7 +13,6 @@ use serde::Serialize;
 
 use crate::domain::case::TransitionError;
 use crate::i18n::{self, Lang};
-use crate::store::StoreError;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {
@@ -37,6 +36,9 @@ pub enum ApiError {
     MethodNotAllowed,
     #[error(transparent)]
     Conflict(#[from] TransitionError),
+    /// The thing to create exists already (a unique rule of the store).
+    #[error("already exists")]
+    AlreadyExists,
     #[error("payload too large")]
     PayloadTooLarge,
     #[error("invalid field `{field}`")]
@@ -88,7 +90,7 @@ impl ApiError {
             | ApiError::Denied { .. } => StatusCode::FORBIDDEN,
             ApiError::NotFound => StatusCode::NOT_FOUND,
             ApiError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
-            ApiError::Conflict(_) => StatusCode::CONFLICT,
+            ApiError::Conflict(_) | ApiError::AlreadyExists => StatusCode::CONFLICT,
             ApiError::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::InvalidField { .. }
             | ApiError::Unprocessable(_)
@@ -118,7 +120,9 @@ impl ApiError {
                 TransitionError::NotOwner | TransitionError::InvalidTransition { .. } => {
                     "invalid_transition"
                 }
+                TransitionError::AccessChanged => "access_changed",
             },
+            ApiError::AlreadyExists => "already_exists",
             ApiError::PayloadTooLarge => "payload_too_large",
             ApiError::InvalidField { .. } => "invalid_field",
             ApiError::Unprocessable(code) => code,
@@ -126,19 +130,6 @@ impl ApiError {
             ApiError::RateLimited { .. } => "rate_limited",
             ApiError::Unavailable(_) => "unavailable",
             ApiError::Internal(_) => "internal",
-        }
-    }
-}
-
-impl From<StoreError> for ApiError {
-    fn from(e: StoreError) -> Self {
-        match e {
-            StoreError::NotFound => ApiError::NotFound,
-            StoreError::Transition(t) => ApiError::Conflict(t),
-            StoreError::Database(sqlx::Error::PoolTimedOut) => {
-                ApiError::Unavailable("database pool timed out".into())
-            }
-            other => ApiError::Internal(other.to_string()),
         }
     }
 }

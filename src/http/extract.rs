@@ -12,9 +12,11 @@ use super::error::ApiError;
 use tower_sessions::Session;
 
 use crate::auth::sessions::{self, WebLogin};
-use crate::auth::{self, CitizenPrincipal, Principal};
-use crate::store::CaseworkerRecord;
-use crate::workflow::CitizenKey;
+use crate::domain::Principal;
+use crate::domain::access::Scope;
+use crate::domain::ids::MunicipalityCode;
+use crate::domain::people::{Caseworker, Citizen};
+use crate::workflow::{CitizenKey, Login};
 
 /// The browser session's cookie (tower-sessions; the id is random, only its hash is stored).
 pub const SESSION_COOKIE: &str = "brygga_session";
@@ -75,10 +77,69 @@ fn access_code(parts: &Parts) -> Option<String> {
     Some(text.strip_prefix("AccessCode ")?.trim().to_owned())
 }
 
-/// The logged-in principal, if any: a bearer token (`Authorization: Bearer`), else the browser
-/// session. A token that is unknown, expired or revoked is 401, never silently anonymous; so is
-/// a browser login whose idle or absolute time ran out (the session is ended then). A token
+/// Who is calling and how they are logged in.
+#[derive(Clone, Debug)]
+pub struct Caller {
+    pub principal: Principal,
+    /// The token or browser login: what every delivery of a stream is re-checked against.
+    pub login: Login,
+    /// Called with an integration token (which cannot manage tokens).
+    pub integration: bool,
+}
+
+/// The logged-in caller, if any: a bearer token (`Authorization: Bearer`), else the browser
+/// session. A token that is unknown, expired or revoked is 401, never silently anonymous; so
+/// is a browser login whose idle or absolute time ran out (the session is ended then). A token
 /// without the `write` scope may only read (GET).
+pub struct MaybeCaller(pub Option<Caller>);
+
+impl<S> FromRequestParts<S> for MaybeCaller
+where
+    S: Send + Sync,
+    AppState: FromRef<S>,
+{
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        let app = AppState::from_ref(state);
+        if let Some(token) = bearer_token(&parts.headers) {
+            let authenticated = app
+                .ctx
+                .authenticate_token(&token)
+                .await?
+                .ok_or(ApiError::Unauthenticated)?;
+            let reading = parts.method == Method::GET || parts.method == Method::HEAD;
+            if !reading && !authenticated.scopes.contains(&Scope::Write) {
+                return Err(ApiError::Forbidden);
+            }
+            return Ok(MaybeCaller(Some(Caller {
+                integration: authenticated.kind == crate::domain::access::TokenKind::Integration,
+                principal: authenticated.principal,
+                login: authenticated.login,
+            })));
+        }
+        let Some(session) = parts.extensions.get::<Session>().cloned() else {
+            return Ok(MaybeCaller(None));
+        };
+        let Some(login) = browser_login(&app, &session).await? else {
+            return Ok(MaybeCaller(None));
+        };
+        let session_key = session
+            .id()
+            .map(|id| sessions::key(&id))
+            .ok_or_else(|| ApiError::Internal("a logged-in session without an id".into()))?;
+        Ok(MaybeCaller(Some(Caller {
+            principal: login.principal,
+            login: Login::Browser {
+                session_key,
+                login_id: login.login_id,
+            },
+            integration: false,
+        })))
+    }
+}
+
+/// The logged-in principal, if any (see [`MaybeCaller`]).
 pub struct MaybePrincipal(pub Option<Principal>);
 
 impl<S> FromRequestParts<S> for MaybePrincipal
@@ -89,30 +150,13 @@ where
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
-        let app = AppState::from_ref(state);
-        let now = app.ctx.clock.now();
-        if let Some(token) = bearer_token(&parts.headers) {
-            let (principal, scopes) = auth::token_principal(app.ctx.store.as_ref(), &token, now)
-                .await
-                .map_err(ApiError::from)?
-                .ok_or(ApiError::Unauthenticated)?;
-            let reading = parts.method == Method::GET || parts.method == Method::HEAD;
-            if !reading && !scopes.iter().any(|s| s == "write") {
-                return Err(ApiError::Forbidden);
-            }
-            return Ok(MaybePrincipal(Some(principal)));
-        }
-        let Some(session) = parts.extensions.get::<Session>().cloned() else {
-            return Ok(MaybePrincipal(None));
-        };
-        Ok(MaybePrincipal(
-            browser_login(&app, &session).await?.map(|l| l.principal),
-        ))
+        let MaybeCaller(caller) = MaybeCaller::from_request_parts(parts, state).await?;
+        Ok(MaybePrincipal(caller.map(|c| c.principal)))
     }
 }
 
 /// The login of a browser session, if it is still within its idle and absolute time; a login
-/// that ran out ends the session (and its tokens) and is 401.
+/// that ran out ends the session (and its tokens, and its streams) and is 401.
 pub async fn browser_login(
     app: &AppState,
     session: &Session,
@@ -126,14 +170,8 @@ pub async fn browser_login(
         return Ok(None);
     };
     let now = app.ctx.clock.now();
-    let config = &app.ctx.config;
-    let absolute = chrono::Duration::hours(i64::from(config.session_hours));
-    let idle = chrono::Duration::minutes(i64::from(config.session_idle_minutes));
-    if now - login.authenticated_at > absolute || now - login.last_seen > idle {
-        app.ctx
-            .store
-            .revoke_session_tokens(&login.login_id, now)
-            .await?;
+    if !login.is_live(now, app.ctx.session_absolute(), app.ctx.session_idle()) {
+        app.ctx.end_browser_login(&login.login_id).await?;
         session.flush().await.map_err(internal)?;
         return Err(ApiError::Unauthenticated);
     }
@@ -149,7 +187,7 @@ pub async fn browser_login(
 }
 
 /// A logged-in citizen.
-pub struct CitizenAuth(pub CitizenPrincipal);
+pub struct CitizenAuth(pub Citizen);
 
 impl<S> FromRequestParts<S> for CitizenAuth
 where
@@ -188,7 +226,7 @@ where
 }
 
 /// A logged-in caseworker, read fresh from the store.
-pub struct CaseworkerAuth(pub CaseworkerRecord);
+pub struct CaseworkerAuth(pub Caseworker);
 
 impl<S> FromRequestParts<S> for CaseworkerAuth
 where
@@ -203,7 +241,7 @@ where
                 let app = AppState::from_ref(state);
                 match app.ctx.caseworker(&caseworker_id).await {
                     Ok(record) => Ok(CaseworkerAuth(record)),
-                    // The caseworker was removed after logging in: the session no longer holds.
+                    // The caseworker was removed after logging in: the login no longer holds.
                     Err(crate::workflow::Error::NotFound) => Err(ApiError::Unauthenticated),
                     Err(e) => Err(e.into()),
                 }
@@ -215,7 +253,7 @@ where
 }
 
 /// A logged-in administrator: `Some(code)` of one municipality, `None` for the federation.
-pub struct AdminAuth(pub Option<String>);
+pub struct AdminAuth(pub Option<MunicipalityCode>);
 
 impl<S> FromRequestParts<S> for AdminAuth
 where
@@ -225,8 +263,35 @@ where
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
-        match MaybePrincipal::from_request_parts(parts, state).await?.0 {
-            Some(Principal::Admin { municipality }) => Ok(AdminAuth(municipality)),
+        AdminCaller::from_request_parts(parts, state)
+            .await
+            .map(|a| AdminAuth(a.admin))
+    }
+}
+
+/// A logged-in administrator and whether they came with an integration token.
+pub struct AdminCaller {
+    pub admin: Option<MunicipalityCode>,
+    pub integration: bool,
+}
+
+impl<S> FromRequestParts<S> for AdminCaller
+where
+    S: Send + Sync,
+    AppState: FromRef<S>,
+{
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        match MaybeCaller::from_request_parts(parts, state).await?.0 {
+            Some(Caller {
+                principal: Principal::Admin { municipality },
+                integration,
+                ..
+            }) => Ok(AdminCaller {
+                admin: municipality,
+                integration,
+            }),
             Some(_) => Err(ApiError::Forbidden),
             None => Err(ApiError::Unauthenticated),
         }

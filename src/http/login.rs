@@ -18,11 +18,13 @@ use tower_sessions::Session;
 
 use super::AppState;
 use super::error::ApiError;
+use crate::auth::IssuedToken;
 use crate::auth::login::{self as rules, Refusal, safe_return};
 use crate::auth::oidc::{Oidc, OidcError, ProviderKey};
 use crate::auth::register::PopulationRegister;
 use crate::auth::sessions::{self, WebLogin};
-use crate::auth::{self, IssuedToken, Principal, TokenRequest};
+use crate::domain::Principal;
+use crate::domain::ids::MunicipalityCode;
 use crate::i18n::{self, Lang};
 
 /// The identity services of the HTTP layer.
@@ -76,22 +78,7 @@ pub async fn establish(
 
 /// A bearer token for API use by this login, ending when the login would.
 pub async fn session_token(app: &AppState, login: &WebLogin) -> Result<IssuedToken, ApiError> {
-    let expires_at =
-        login.authenticated_at + chrono::Duration::hours(i64::from(app.ctx.config.session_hours));
-    Ok(auth::issue_token(
-        app.ctx.store.as_ref(),
-        TokenRequest {
-            principal: &login.principal,
-            kind: "session",
-            name: None,
-            scopes: vec!["read".into(), "write".into()],
-            login_id: Some(login.login_id.clone()),
-            created_by: "session".into(),
-            now: app.ctx.clock.now(),
-            expires_at,
-        },
-    )
-    .await?)
+    Ok(app.ctx.issue_session_token(login).await?)
 }
 
 fn lang(headers: &HeaderMap) -> Lang {
@@ -280,21 +267,27 @@ async fn callback(
             .map(Principal::Citizen)
         }
         ProviderKey::Staff(municipality) => {
-            match config
-                .staff_login
-                .iter()
-                .find(|s| s.municipality == *municipality)
-            {
-                Some(staff_config) => {
-                    rules::staff(
-                        staff_config,
-                        app.ctx.store.as_ref(),
-                        &verified,
-                        pending.role.as_deref(),
-                    )
-                    .await
+            match (
+                config
+                    .staff_login
+                    .iter()
+                    .find(|s| s.municipality == *municipality),
+                MunicipalityCode::parse(municipality),
+            ) {
+                (Some(staff_config), Ok(code)) => {
+                    match rules::staff(staff_config, &verified, pending.role.as_deref()) {
+                        Ok(role) => match app.ctx.staff_principal(role, &code).await {
+                            Ok(Some(principal)) => Ok(principal),
+                            Ok(None) => Err(Refusal::UnknownStaff),
+                            Err(e) => {
+                                tracing::error!(error = %e, "caseworker lookup at login failed");
+                                Err(Refusal::ProviderUnavailable)
+                            }
+                        },
+                        Err(refusal) => Err(refusal),
+                    }
                 }
-                None => Err(Refusal::ProviderUnavailable),
+                _ => Err(Refusal::ProviderUnavailable),
             }
         }
     };
@@ -324,16 +317,8 @@ async fn logout(
     session: Session,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
-    let now = app.ctx.clock.now();
     if let Some(token) = super::extract::bearer_token(&headers) {
-        if let Some(record) = app
-            .ctx
-            .store
-            .api_token(&auth::token_hash(&token), now)
-            .await?
-        {
-            app.ctx.store.revoke_api_token(&record.id, now).await?;
-        }
+        app.ctx.log_out_token(&token).await?;
         return Ok(StatusCode::NO_CONTENT.into_response());
     }
     let login: Option<WebLogin> = session.get(sessions::LOGIN).await.map_err(session_error)?;
@@ -341,10 +326,7 @@ async fn logout(
     let Some(login) = login else {
         return Ok(Redirect::to("/").into_response());
     };
-    app.ctx
-        .store
-        .revoke_session_tokens(&login.login_id, now)
-        .await?;
+    app.ctx.end_browser_login(&login.login_id).await?;
     let after = format!("{}/", app.ctx.config.public_url());
     if let (Some(provider), Some(id_token)) = (&login.provider, &login.id_token)
         && let Some(url) = app.auth.oidc.logout_url(provider, id_token, &after).await

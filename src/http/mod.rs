@@ -24,8 +24,6 @@ use tower_http::trace::TraceLayer;
 use tower_sessions::cookie::SameSite;
 use tower_sessions::{Expiry, SessionManagerLayer};
 
-use crate::auth::sessions::StoreSessions;
-
 use crate::workflow::{self, Context};
 use error::ApiError;
 
@@ -55,13 +53,15 @@ impl From<workflow::Error> for ApiError {
                 policies: d.policies,
             },
             W::Conflict(t) => ApiError::Conflict(t),
+            W::Duplicate(_) => ApiError::AlreadyExists,
             W::InvalidField(field) => ApiError::InvalidField {
                 field: field.to_owned(),
             },
             W::Unprocessable(code) => ApiError::Unprocessable(code),
             W::PolicyInvalid(errors) => ApiError::PolicyInvalid { errors },
             W::RateLimited(retry_after) => ApiError::RateLimited { retry_after },
-            W::Store(s) => ApiError::from(s),
+            W::Unavailable(why) => ApiError::Unavailable(why),
+            W::Internal(why) => ApiError::Internal(why),
         }
     }
 }
@@ -107,7 +107,7 @@ pub fn router(state: AppState) -> Router {
     if state.demo {
         api = api.merge(demo::router());
     }
-    let sessions = SessionManagerLayer::new(StoreSessions::new(state.ctx.store.clone()))
+    let sessions = SessionManagerLayer::new(state.ctx.web_sessions())
         .with_name(extract::SESSION_COOKIE)
         .with_secure(state.ctx.config.secure_cookies)
         .with_http_only(true)

@@ -46,15 +46,15 @@ async fn list(
     Ok(Json(
         offers
             .into_iter()
-            .map(|(offer, case)| OfferView {
-                offer_id: offer.id,
-                id: case.id,
-                category: case.category,
-                language: case.language,
-                urgent: case.urgent,
-                home: case.home,
+            .map(|(offer, shown)| OfferView {
+                offer_id: offer.id.into(),
+                id: shown.case.id.into(),
+                category: shown.case.category.into(),
+                language: shown.case.language.into(),
+                urgent: shown.case.urgent,
+                home: shown.case.home.into(),
                 expires_at: offer.expires_at,
-                interpreter_needed: case.interpreter_needed,
+                interpreter_needed: shown.case.interpreter_needed,
             })
             .collect(),
     ))
@@ -65,8 +65,8 @@ async fn accept(
     CaseworkerAuth(me): CaseworkerAuth,
     Path(offer_id): Path<String>,
 ) -> Result<Json<CaseworkerCaseView>, ApiError> {
-    let case = app.ctx.accept_offer(&me, &offer_id).await?;
-    Ok(Json(CaseworkerCaseView::summary(&case, &me)))
+    let shown = app.ctx.accept_offer(&me, &offer_id).await?;
+    Ok(Json(CaseworkerCaseView::summary(&shown)))
 }
 
 async fn reject(

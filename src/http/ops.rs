@@ -21,14 +21,14 @@ async fn healthz() -> Json<Value> {
 
 /// The database answers, the federation is loaded, and which policy version decides.
 async fn readyz(State(app): State<AppState>) -> Result<Json<Value>, ApiError> {
-    app.ctx
-        .store
-        .ping()
+    let database = app
+        .ctx
+        .ready()
         .await
         .map_err(|e| ApiError::Unavailable(e.to_string()))?;
     Ok(Json(json!({
         "status": "ready",
-        "database": app.ctx.store.backend(),
+        "database": database,
         "federation": app.ctx.federation.id,
         "policy_version": app.ctx.policy.active().number,
     })))

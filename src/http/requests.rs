@@ -10,7 +10,7 @@ use super::AppState;
 use super::error::ApiError;
 use super::extract::{ApiJson, CitizenAuth, CitizenSide, MaybePrincipal};
 use super::views::{ConsentHistoryView, RequestView, SubmittedView};
-use crate::auth::Principal;
+use crate::domain::Principal;
 use crate::i18n::Lang;
 use crate::workflow::{ConsentInput, SubmitInput};
 
@@ -154,6 +154,11 @@ async fn mine(
     State(app): State<AppState>,
     CitizenAuth(citizen): CitizenAuth,
 ) -> Result<Json<Vec<RequestView>>, ApiError> {
-    let cases = app.ctx.my_requests(&citizen).await?;
-    Ok(Json(cases.iter().map(RequestView::summary).collect()))
+    let shown = app.ctx.my_requests(&citizen).await?;
+    Ok(Json(
+        shown
+            .iter()
+            .map(|s| RequestView::summary(&s.case))
+            .collect(),
+    ))
 }

@@ -1,12 +1,13 @@
-//! JSON shapes of API.md's answers, built from store records. What a caller sees is decided
-//! here once: identifying data only for the owner (R8), no access-code hash ever.
+//! JSON shapes of API.md's answers, built from the domain's values as the workflows showed
+//! them. What a caller may see is the workflows' answer (`Shown.identity`: who the citizen is
+//! only for the caseworker who has the case, R8); no access-code hash ever leaves.
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
-use crate::domain::case::CaseState;
-use crate::store::{CaseRecord, CaseworkerRecord, ConsentRecord, MessageRecord};
-use crate::workflow::{CaseView, Emergency, Submitted};
+use crate::domain::case::{Case, CaseState, ConsentEntry, Message};
+use crate::domain::people::Caseworker;
+use crate::workflow::{CaseView, Emergency, Shown, Submitted};
 
 #[derive(Serialize)]
 pub struct MessageView {
@@ -15,10 +16,10 @@ pub struct MessageView {
     pub at: DateTime<Utc>,
 }
 
-impl From<&MessageRecord> for MessageView {
-    fn from(m: &MessageRecord) -> Self {
+impl From<&Message> for MessageView {
+    fn from(m: &Message) -> Self {
         MessageView {
-            from: m.sender.clone(),
+            from: m.sender.as_str().to_owned(),
             text: m.body.clone(),
             at: m.at,
         }
@@ -55,30 +56,37 @@ pub struct ConsentEntryView {
 
 impl ConsentHistoryView {
     /// `None` for an empty history (a request always has its first consent).
-    pub fn new(history: &[ConsentRecord]) -> Option<Self> {
+    pub fn new(history: &[ConsentEntry]) -> Option<Self> {
         let current = history.last()?;
         Some(ConsentHistoryView {
-            cross_municipality: current.cross_municipality,
-            municipalities: current.municipalities.as_ref().map(|m| m.0.clone()),
+            cross_municipality: current.consent.cross_municipality,
+            municipalities: codes(current),
             given_at: current.at,
             history: history
                 .iter()
                 .map(|c| ConsentEntryView {
-                    cross_municipality: c.cross_municipality,
-                    municipalities: c.municipalities.as_ref().map(|m| m.0.clone()),
+                    cross_municipality: c.consent.cross_municipality,
+                    municipalities: codes(c),
                     at: c.at,
-                    by: c.actor.clone(),
+                    by: c.by.as_str().to_owned(),
                 })
                 .collect(),
         })
     }
 }
 
-impl From<&ConsentRecord> for ConsentView {
-    fn from(c: &ConsentRecord) -> Self {
+fn codes(c: &ConsentEntry) -> Option<Vec<String>> {
+    c.consent
+        .municipalities
+        .as_ref()
+        .map(|list| list.iter().map(|m| m.as_str().to_owned()).collect())
+}
+
+impl From<&ConsentEntry> for ConsentView {
+    fn from(c: &ConsentEntry) -> Self {
         ConsentView {
-            cross_municipality: c.cross_municipality,
-            municipalities: c.municipalities.as_ref().map(|m| m.0.clone()),
+            cross_municipality: c.consent.cross_municipality,
+            municipalities: codes(c),
             given_at: c.at,
         }
     }
@@ -118,10 +126,10 @@ pub struct SubmittedView {
 impl SubmittedView {
     pub fn new(s: Submitted, lang: crate::i18n::Lang) -> Self {
         SubmittedView {
-            id: s.case.id,
+            id: s.case.id.as_str().to_owned(),
             state: s.case.state,
             ring: s.case.ring,
-            municipality: s.case.handler,
+            municipality: s.case.handler.map(String::from),
             access_code: s.access_code,
             emergency: s.emergency.map(|e| EmergencyView::new(e, lang)),
         }
@@ -147,14 +155,18 @@ pub struct RequestView {
 }
 
 impl RequestView {
-    pub fn summary(c: &CaseRecord) -> Self {
+    pub fn summary(c: &Case) -> Self {
         RequestView {
-            id: c.id.clone(),
-            category: c.category.clone(),
-            language: c.language.clone(),
+            id: c.id.as_str().to_owned(),
+            category: c.category.as_str().to_owned(),
+            language: c.language.as_str().to_owned(),
             state: c.state,
             ring: c.ring,
-            municipality: c.state.is_owned().then(|| c.handler.clone()).flatten(),
+            municipality: c
+                .handler
+                .as_ref()
+                .filter(|_| c.state.is_owned())
+                .map(|h| h.as_str().to_owned()),
             created_at: c.created_at,
             consent: None,
             messages: None,
@@ -207,29 +219,28 @@ pub struct CaseworkerCaseView {
 }
 
 impl CaseworkerCaseView {
-    pub fn summary(c: &CaseRecord, viewer: &CaseworkerRecord) -> Self {
-        let owns = c.owner.as_deref() == Some(viewer.id.as_str()) && c.state.is_owned();
+    fn of(c: &Case, identity: bool) -> Self {
         CaseworkerCaseView {
-            id: c.id.clone(),
-            category: c.category.clone(),
-            language: c.language.clone(),
+            id: c.id.as_str().to_owned(),
+            category: c.category.as_str().to_owned(),
+            language: c.language.as_str().to_owned(),
             urgent: c.urgent,
             state: c.state,
             ring: c.ring,
-            owner: c.owner.clone(),
-            home: c.home.clone(),
-            municipality: c.handler.clone(),
+            owner: c.owner.as_ref().map(|o| o.as_str().to_owned()),
+            home: c.home.as_str().to_owned(),
+            municipality: c.handler.as_ref().map(|h| h.as_str().to_owned()),
             interpreter_needed: c.interpreter_needed,
             created_at: c.created_at,
             waiting_since: c.queued_since,
-            outcome: c.outcome.clone(),
-            citizen: owns.then(|| CitizenView {
-                personnummer: c.citizen_personnummer.clone(),
-                registered_home: c.citizen_home.clone(),
-                protection: c
-                    .citizen_protection
-                    .clone()
-                    .unwrap_or_else(|| "none".to_owned()),
+            outcome: c.outcome.map(|o| o.as_str().to_owned()),
+            citizen: identity.then(|| CitizenView {
+                personnummer: c.personnummer().map(|p| p.as_str().to_owned()),
+                registered_home: c
+                    .citizen
+                    .as_ref()
+                    .map(|z| z.registered_home.as_str().to_owned()),
+                protection: c.protection.as_str().to_owned(),
                 anonymous: c.is_anonymous(),
             }),
             messages: None,
@@ -237,11 +248,15 @@ impl CaseworkerCaseView {
         }
     }
 
-    pub fn full(v: &CaseView, viewer: &CaseworkerRecord) -> Self {
+    pub fn summary(shown: &Shown) -> Self {
+        Self::of(&shown.case, shown.identity)
+    }
+
+    pub fn full(v: &CaseView) -> Self {
         CaseworkerCaseView {
             messages: Some(v.messages.iter().map(MessageView::from).collect()),
             legal_ground: Some(v.legal_ground.clone()),
-            ..CaseworkerCaseView::summary(&v.case, viewer)
+            ..Self::of(&v.case, v.identity)
         }
     }
 }
@@ -259,14 +274,14 @@ pub struct QueueItemView {
     pub interpreter_needed: bool,
 }
 
-impl From<&CaseRecord> for QueueItemView {
-    fn from(c: &CaseRecord) -> Self {
+impl From<&Case> for QueueItemView {
+    fn from(c: &Case) -> Self {
         QueueItemView {
-            id: c.id.clone(),
-            category: c.category.clone(),
-            language: c.language.clone(),
+            id: c.id.as_str().to_owned(),
+            category: c.category.as_str().to_owned(),
+            language: c.language.as_str().to_owned(),
             urgent: c.urgent,
-            home: c.home.clone(),
+            home: c.home.as_str().to_owned(),
             waiting_since: c.queued_since,
             ring: c.ring,
             interpreter_needed: c.interpreter_needed,
@@ -281,20 +296,20 @@ pub struct CaseworkerView {
     pub municipality: String,
     pub skills: Vec<String>,
     pub languages: Vec<String>,
-    pub capacity: i64,
-    pub max_capacity: i64,
+    pub capacity: u32,
+    pub max_capacity: u32,
     pub status: &'static str,
     pub protected_identity_clearance: bool,
 }
 
-impl From<&CaseworkerRecord> for CaseworkerView {
-    fn from(c: &CaseworkerRecord) -> Self {
+impl From<&Caseworker> for CaseworkerView {
+    fn from(c: &Caseworker) -> Self {
         CaseworkerView {
-            id: c.id.clone(),
+            id: c.id.as_str().to_owned(),
             name: c.name.clone(),
-            municipality: c.municipality.clone(),
-            skills: c.skills.0.clone(),
-            languages: c.languages.0.clone(),
+            municipality: c.municipality.as_str().to_owned(),
+            skills: c.skills.iter().map(|s| s.as_str().to_owned()).collect(),
+            languages: c.languages.iter().map(|l| l.as_str().to_owned()).collect(),
             capacity: c.capacity,
             max_capacity: c.max_capacity,
             status: c.status.as_str(),

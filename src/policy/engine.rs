@@ -203,8 +203,23 @@ impl Compiled {
             .map(|(query, request)| {
                 let set = self.by_action.get(&query.action).unwrap_or(&self.set);
                 let response = authorizer.is_authorized(&request, set, &entities);
-                for error in response.diagnostics().errors() {
-                    tracing::warn!(%error, "a policy failed to evaluate and was skipped");
+                // Cedar skips a policy that fails while it is evaluated; a skipped `forbid`
+                // would mean allow. Brygga fails closed: any error denies, naming the policy.
+                let failed: BTreeSet<String> = response
+                    .diagnostics()
+                    .errors()
+                    .map(|error| {
+                        tracing::error!(%error, "a policy failed to evaluate: denied");
+                        let cedar_policy::AuthorizationError::PolicyEvaluationError(failed) = error;
+                        format!("{POLICY_ERROR}:{}", failed.policy_id())
+                    })
+                    .collect();
+                if !failed.is_empty() {
+                    return Decision {
+                        allowed: false,
+                        policies: failed.into_iter().collect(),
+                        ring: None,
+                    };
                 }
                 let reasons: BTreeSet<String> = response
                     .diagnostics()

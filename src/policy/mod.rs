@@ -15,11 +15,13 @@ pub mod testing;
 
 use chrono::{Datelike, NaiveDate};
 
-use crate::auth::{CitizenPrincipal, token_hash};
+use sha2::{Digest, Sha256};
+
+use crate::domain::case::Case;
 use crate::domain::federation::{Category, Federation};
+use crate::domain::people::{Caseworker, Citizen};
 use crate::domain::personnummer::{IdKind, Personnummer};
-use crate::routing::permits::{Permit, Permits, Refusal};
-use crate::store::{CaseRecord, CaseworkerRecord};
+use crate::domain::routing::{Permit, Permits, Refusal};
 
 pub use engine::Engine;
 pub use facts::{
@@ -40,7 +42,9 @@ pub const FAIR_SHARE: &str = "fair-share-cap";
 pub const ROUTER: &str = "routing-settings";
 /// No policy matched: Cedar's default deny, named so that every decision names a rule.
 pub const DEFAULT_DENY: &str = "default-deny";
-/// The query could not be put to the policies; denied, and logged as an error.
+/// The query could not be put to the policies, or a policy failed while it was evaluated:
+/// denied (the engine fails closed), and logged as an error. A policy that failed is named as
+/// `policy-error:<its id>`.
 pub const POLICY_ERROR: &str = "policy-error";
 /// Policies that only the home municipality's staff may see named (API.md "403").
 const HOME_ONLY_IDS: [&str; 2] = ["R11", "R12"];
@@ -75,9 +79,13 @@ impl Decision {
     pub fn for_caller(mut self, caller_municipality: &str, home: &str) -> Decision {
         if caller_municipality != home {
             self.policies.retain(|p| {
+                let id = p
+                    .strip_prefix(POLICY_ERROR)
+                    .and_then(|rest| rest.strip_prefix(':'))
+                    .unwrap_or(p);
                 !HOME_ONLY_IDS
                     .iter()
-                    .any(|r| p.starts_with(&format!("{r}-")))
+                    .any(|r| id.starts_with(&format!("{r}-")))
             });
             if self.policies.is_empty() {
                 self.policies.push(DEFAULT_DENY.to_owned());
@@ -93,35 +101,46 @@ pub fn day_number(date: NaiveDate) -> i64 {
 }
 
 /// The entity id of a citizen: a hash of the number, so no personnummer sits in policy queries.
-pub fn citizen_id(personnummer: &str) -> String {
-    token_hash(personnummer)
+pub fn citizen_id(personnummer: &Personnummer) -> String {
+    Sha256::digest(personnummer.as_str().as_bytes())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
 }
 
-pub fn citizen_principal(citizen: &CitizenPrincipal) -> Principal {
+pub fn citizen_principal(citizen: &Citizen) -> Principal {
     Principal::Citizen {
         id: citizen
             .personnummer
-            .as_deref()
+            .as_ref()
             .map_or_else(|| "eidas".to_owned(), citizen_id),
-        home: citizen.home.clone(),
+        home: citizen.home.as_str().to_owned(),
         protection: citizen.protection.as_str().to_owned(),
         loa: citizen.loa.as_str().to_owned(),
     }
 }
 
-pub fn caseworker_principal(caseworker: &CaseworkerRecord) -> Principal {
+pub fn caseworker_principal(caseworker: &Caseworker) -> Principal {
     Principal::Caseworker {
-        id: caseworker.id.clone(),
-        municipality: caseworker.municipality.clone(),
+        id: caseworker.id.as_str().to_owned(),
+        municipality: caseworker.municipality.as_str().to_owned(),
         protected_identity_clearance: caseworker.protected_identity_clearance,
-        skills: caseworker.skills.iter().cloned().collect(),
-        languages: caseworker.languages.iter().cloned().collect(),
+        skills: caseworker
+            .skills
+            .iter()
+            .map(|s| s.as_str().to_owned())
+            .collect(),
+        languages: caseworker
+            .languages
+            .iter()
+            .map(|l| l.as_str().to_owned())
+            .collect(),
     }
 }
 
 /// The identity behind a request, as the policies read it.
 pub struct Identity<'a> {
-    pub personnummer: Option<&'a str>,
+    pub personnummer: Option<&'a Personnummer>,
     pub anonymous: bool,
     pub protection: Option<&'a str>,
     pub loa: Option<&'a str>,
@@ -162,9 +181,7 @@ fn facts_of(
     harm_assessment: Option<&str>,
     today: NaiveDate,
 ) -> CaseFacts {
-    let number = identity
-        .personnummer
-        .and_then(|p| Personnummer::parse(p, today).ok());
+    let number = identity.personnummer;
     let id_type = match (&number, identity.anonymous) {
         (_, true) => "none",
         (Some(n), _) if n.kind() == IdKind::Samordningsnummer => "samordningsnummer",
@@ -197,21 +214,22 @@ fn facts_of(
 }
 
 /// A stored case's facts, on `today` (ages and agreements are judged on the day of access).
-pub fn case_facts(federation: &Federation, case: &CaseRecord, today: NaiveDate) -> CaseFacts {
+pub fn case_facts(federation: &Federation, case: &Case, today: NaiveDate) -> CaseFacts {
     let consent = ConsentFacts {
-        cross_municipality: case.consent_cross_municipality,
+        cross_municipality: case.consent.cross_municipality,
         municipalities: case
-            .consent_municipalities
+            .consent
+            .municipalities
             .as_ref()
-            .map(|list| list.iter().cloned().collect()),
+            .map(|list| list.iter().map(|m| m.as_str().to_owned()).collect()),
     };
     let identity = Identity {
-        personnummer: case.citizen_personnummer.as_deref(),
+        personnummer: case.personnummer(),
         anonymous: case.is_anonymous(),
-        protection: case.citizen_protection.as_deref(),
-        loa: case.citizen_loa.as_deref(),
+        protection: (!case.is_anonymous()).then_some(case.protection.as_str()),
+        loa: case.loa.map(|l| l.as_str()),
     };
-    let category = match federation.category(&case.category) {
+    let category = match federation.category(case.category.as_str()) {
         Some(c) => CategoryFacts {
             id: c.id.as_str(),
             kind: c.kind.as_str(),
@@ -222,7 +240,7 @@ pub fn case_facts(federation: &Federation, case: &CaseRecord, today: NaiveDate) 
         // A category removed from the federation after the case was made: judged as a
         // home-only authority matter, never as more open than it was.
         None => CategoryFacts {
-            id: &case.category,
+            id: case.category.as_str(),
             kind: "authority",
             family_counselling: false,
             child_concern: case.is_child_concern(),
@@ -230,19 +248,22 @@ pub fn case_facts(federation: &Federation, case: &CaseRecord, today: NaiveDate) 
         },
     };
     CaseFacts {
-        id: case.id.clone(),
-        language: case.language.clone(),
+        id: case.id.as_str().to_owned(),
+        language: case.language.as_str().to_owned(),
         interpreter_needed: case.interpreter_needed,
         state: case.state.as_str().to_owned(),
         ring: case.ring,
-        owner: case.owner.clone(),
-        target: case.target_municipality.clone(),
+        owner: case.owner.as_ref().map(|o| o.as_str().to_owned()),
+        target: case
+            .target_municipality
+            .as_ref()
+            .map(|t| t.as_str().to_owned()),
         ..facts_of(
             &category,
-            &case.home,
+            case.home.as_str(),
             &identity,
             consent,
-            case.harm_assessment.as_deref(),
+            case.harm_assessment.map(|h| h.as_str()),
             today,
         )
     }
@@ -378,16 +399,21 @@ impl Engine {
             }
         }
         let mut permits = Permits::default();
-        for ((code, _), mine) in per_member.iter().zip(answers) {
+        for (member, (_, mine)) in federation
+            .municipalities
+            .iter()
+            .zip(per_member.iter().zip(answers))
+        {
             let decision = Self::combine(mine);
+            let municipality = member.code.clone();
             match decision.ring {
                 Some(ring) if decision.allowed => permits.permitted.push(Permit {
-                    municipality: (*code).to_owned(),
+                    municipality,
                     ring,
                     policies: decision.policies,
                 }),
                 _ => permits.refused.push(Refusal {
-                    municipality: (*code).to_owned(),
+                    municipality,
                     policies: decision.policies,
                 }),
             }
@@ -395,7 +421,7 @@ impl Engine {
         // Home first, then by ring: the order the router widens in.
         permits
             .permitted
-            .sort_by_key(|p| (p.municipality != case.home, p.ring));
+            .sort_by_key(|p| (p.municipality.as_str() != case.home, p.ring));
         permits
     }
 
@@ -405,13 +431,13 @@ impl Engine {
         &self,
         action: Action,
         federation: &Federation,
-        caseworker: &CaseworkerRecord,
-        case: &CaseRecord,
+        caseworker: &Caseworker,
+        case: &Case,
         today: NaiveDate,
     ) -> Decision {
         let facts = case_facts(federation, case, today);
         let route = (caseworker.municipality != case.home)
-            .then(|| self.route(federation, &facts, &caseworker.municipality, today));
+            .then(|| self.route(federation, &facts, caseworker.municipality.as_str(), today));
         let handler = route.as_ref().map(|r| HandlerFacts {
             permitted: r.allowed,
             ring: r.ring.unwrap_or(i64::MAX),
@@ -439,7 +465,7 @@ impl Engine {
         action: Action,
         federation: &Federation,
         principal: Principal,
-        case: &CaseRecord,
+        case: &Case,
         today: NaiveDate,
     ) -> Decision {
         self.decide(&Query {
@@ -542,12 +568,16 @@ mod tests {
     fn refusal(p: &Permits, code: &str) -> Vec<String> {
         p.refused
             .iter()
-            .find(|r| r.municipality == code)
+            .find(|r| r.municipality.as_str() == code)
             .map(|r| r.policies.clone())
             .unwrap_or_default()
     }
 
     const TODAY: (i32, u32, u32) = (2026, 11, 23);
+
+    fn anna_number() -> Personnummer {
+        Personnummer::parse_stored("198112189876").expect("number")
+    }
 
     /// Anna in Perstorp asks for `ekonomi` advice, consenting to every partner.
     fn anna(protection: Option<&str>, harm: Option<&str>) -> CaseFacts {
@@ -557,7 +587,7 @@ mod tests {
             &category,
             "1275",
             &Identity {
-                personnummer: Some("198112189876"),
+                personnummer: Some(&anna_number()),
                 anonymous: false,
                 protection,
                 loa: Some("loa3"),

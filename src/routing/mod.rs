@@ -6,14 +6,14 @@ pub mod permits;
 pub mod select;
 pub mod settings;
 
-use crate::auth::CitizenPrincipal;
 use crate::domain::federation::{Category, Federation};
 use crate::domain::ids::MunicipalityCode;
+use crate::domain::people::Citizen;
 
 /// Who submits: an identified citizen or an anonymous visitor.
 #[derive(Clone, Debug)]
 pub enum Submitter<'a> {
-    Citizen(&'a CitizenPrincipal),
+    Citizen(&'a Citizen),
     Anonymous,
 }
 
@@ -60,9 +60,9 @@ pub fn place(
             None => return Err(PlacementError::MunicipalityRequired),
         },
         Submitter::Citizen(citizen) => {
-            let registered = MunicipalityCode::parse(&citizen.home)
-                .ok()
-                .filter(|c| federation.municipality(c).is_some())
+            let registered = federation
+                .municipality(&citizen.home)
+                .map(|m| m.code.clone())
                 .ok_or(PlacementError::HomeOutsideFederation)?;
             match stated_municipality {
                 Some(code) if citizen.protection.is_strict() => {
@@ -90,10 +90,11 @@ mod tests {
         crate::domain::federation::familjen_helsingborg()
     }
 
-    fn citizen(home: &str, protection: Protection) -> CitizenPrincipal {
-        CitizenPrincipal {
-            personnummer: Some("198112189876".into()),
-            home: home.into(),
+    fn citizen(home: &str, protection: Protection) -> Citizen {
+        Citizen {
+            personnummer: crate::domain::personnummer::Personnummer::parse_stored("198112189876")
+                .ok(),
+            home: MunicipalityCode::parse(home).expect("code"),
             protection,
             loa: Loa::Loa3,
         }

@@ -14,19 +14,20 @@ use serde::Serialize;
 use serde_json::json;
 
 use super::permits::Permits;
-use crate::store::CaseworkerRecord;
+use crate::domain::ids::{CaseworkerId, MunicipalityCode};
+use crate::domain::people::Caseworker;
 
-/// A caseworker as the router sees them: the record and the open cases counted under lock or
+/// A caseworker as the router sees them: who they are and the open cases counted under lock or
 /// from the latest snapshot.
 #[derive(Clone, Debug)]
 pub struct Staff<'a> {
-    pub caseworker: &'a CaseworkerRecord,
+    pub caseworker: &'a Caseworker,
     pub open: u32,
 }
 
 impl Staff<'_> {
     fn capacity(&self) -> u32 {
-        u32::try_from(self.caseworker.capacity.max(0)).unwrap_or(u32::MAX)
+        self.caseworker.capacity
     }
 
     /// When they last got a case, or became available: the longer ago, the sooner they get one.
@@ -52,13 +53,13 @@ pub struct Need<'a> {
     pub protected_identity: bool,
     /// The ring reached by waiting (ring timeouts).
     pub ring: i64,
-    pub previous_caseworker: Option<&'a str>,
+    pub previous_caseworker: Option<&'a CaseworkerId>,
     /// A transfer's target: only this municipality.
-    pub target_municipality: Option<&'a str>,
+    pub target_municipality: Option<&'a MunicipalityCode>,
     /// Caseworkers who rejected or let an offer of this case expire.
-    pub declined: &'a [String],
+    pub declined: &'a [CaseworkerId],
     /// Municipalities that have taken their fair share of cross-border cases today.
-    pub over_fair_share: &'a [String],
+    pub over_fair_share: &'a [MunicipalityCode],
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
@@ -75,8 +76,8 @@ pub enum Filtered {
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct Ranked {
-    pub caseworker: String,
-    pub municipality: String,
+    pub caseworker: CaseworkerId,
+    pub municipality: MunicipalityCode,
     pub ring: i64,
     pub continuity: bool,
     pub speaks_language: bool,
@@ -157,16 +158,16 @@ pub fn select(permits: &Permits, staff: &[Staff<'_>], need: &Need<'_>) -> Select
     let mut language_available = false;
     let mut skill_available = false;
     for ring in 0..=permits.max_ring() {
-        let municipalities: Vec<&str> = permits
+        let municipalities: Vec<&MunicipalityCode> = permits
             .in_ring(ring)
-            .map(|p| p.municipality.as_str())
+            .map(|p| &p.municipality)
             .filter(|m| need.target_municipality.is_none_or(|t| t == *m))
             .collect();
         let mut in_ring = Vec::new();
         let mut filtered = Vec::new();
         for s in staff
             .iter()
-            .filter(|s| municipalities.contains(&s.caseworker.municipality.as_str()))
+            .filter(|s| municipalities.contains(&&s.caseworker.municipality))
         {
             // Only someone who could take it counts as offering the language: a speaker
             // without the skill does not spare the request an interpreter.
@@ -179,7 +180,7 @@ pub fn select(permits: &Permits, staff: &[Staff<'_>], need: &Need<'_>) -> Select
                     caseworker: s.caseworker.id.clone(),
                     municipality: s.caseworker.municipality.clone(),
                     ring,
-                    continuity: need.previous_caseworker == Some(s.caseworker.id.as_str()),
+                    continuity: need.previous_caseworker == Some(&s.caseworker.id),
                     speaks_language: s.caseworker.speaks(need.language),
                     open: s.open,
                     capacity: s.capacity(),
@@ -231,21 +232,24 @@ pub fn select(permits: &Permits, staff: &[Staff<'_>], need: &Need<'_>) -> Select
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::domain::ids::Language;
     use crate::domain::people::Availability;
     use crate::routing::permits::Permit;
     use proptest::prelude::*;
-    use sqlx::types::Json;
 
     fn cw(
         id: &str,
         municipality: &str,
         languages: &[&str],
-        capacity: i64,
+        capacity: u32,
         idle_minutes: i64,
-    ) -> CaseworkerRecord {
-        let base = CaseworkerRecord::fixture(id, municipality);
-        CaseworkerRecord {
-            languages: Json(languages.iter().map(|l| (*l).to_owned()).collect()),
+    ) -> Caseworker {
+        let base = Caseworker::fixture(id, municipality);
+        Caseworker {
+            languages: languages
+                .iter()
+                .map(|l| Language::parse(l).expect("language"))
+                .collect(),
             max_capacity: capacity,
             capacity,
             status_since: base.status_since - chrono::Duration::minutes(idle_minutes),
@@ -258,7 +262,7 @@ mod tests {
             permitted: rings
                 .iter()
                 .map(|(m, r)| Permit {
-                    municipality: (*m).into(),
+                    municipality: MunicipalityCode::parse(m).expect("code"),
                     ring: *r,
                     policies: vec![],
                 })
@@ -311,7 +315,7 @@ mod tests {
         ];
         let s = select(&p, &full, &need());
         assert_eq!(s.ring, 1, "a full ring widens at once");
-        assert_eq!(s.ranked[0].caseworker, "partner");
+        assert_eq!(s.ranked[0].caseworker.as_str(), "partner");
         assert_eq!(s.trace["widened_at_once"], true);
         assert_eq!(s.trace["rings"][0]["filtered"][0]["reason"], "full");
     }
@@ -383,7 +387,7 @@ mod tests {
         assert_eq!(s.trace["rings"][0]["filtered"][0]["reason"], "no_clearance");
         // A Persian speaker without the category's skill does not count.
         let mut unskilled = cw("unskilled", "1275", &["sv", "fa"], 5, 0);
-        unskilled.skills = Json(vec!["aldre".into()]);
+        unskilled.skills = vec![crate::domain::ids::CategoryId::parse("aldre").expect("category")];
         let staff = [Staff {
             caseworker: &unskilled,
             open: 0,
@@ -421,7 +425,7 @@ mod tests {
             caseworker: &partner,
             open: 0,
         }];
-        let capped = vec!["1283".to_owned()];
+        let capped = vec![MunicipalityCode::parse("1283").expect("code")];
         let s = select(
             &p,
             &staff,
@@ -437,13 +441,13 @@ mod tests {
         );
     }
 
-    fn any_staff() -> impl Strategy<Value = Vec<(String, usize, bool, i64, u32, i64, bool)>> {
+    fn any_staff() -> impl Strategy<Value = Vec<(String, usize, bool, u32, u32, i64, bool)>> {
         prop::collection::vec(
             (
                 "[a-f]{1,2}",
                 0usize..3,
                 any::<bool>(),
-                0i64..4,
+                0u32..4,
                 0u32..5,
                 0i64..100,
                 any::<bool>(),
@@ -460,7 +464,7 @@ mod tests {
             let municipalities = ["1275", "1283", "1260"];
             let p = permits(&[("1275", 0), ("1283", 1), ("1260", 2)]);
             let mut seen = std::collections::BTreeSet::new();
-            let records: Vec<(CaseworkerRecord, u32)> = raw
+            let records: Vec<(Caseworker, u32)> = raw
                 .iter()
                 .filter(|r| seen.insert(r.0.clone()))
                 .map(|(id, m, arabic, cap, open, idle, away)| {
@@ -472,7 +476,8 @@ mod tests {
             let staff: Vec<Staff> = records.iter().map(|(c, open)| Staff { caseworker: c, open: *open }).collect();
             let mut reversed = staff.clone();
             reversed.reverse();
-            let n = Need { ring, previous_caseworker: previous.as_deref(), ..need() };
+            let previous = previous.map(|p| CaseworkerId::parse(&p).expect("id"));
+            let n = Need { ring, previous_caseworker: previous.as_ref(), ..need() };
             let a = select(&p, &staff, &n);
             let b = select(&p, &reversed, &n);
             prop_assert_eq!(&a.ranked, &b.ranked);
@@ -489,8 +494,8 @@ mod tests {
                 prop_assert!(pair[0].ring <= pair[1].ring, "bullseye: inner rings first");
             }
             // Continuity wins within the innermost eligible ring.
-            if let Some(prev) = previous.as_deref()
-                && let Some(pos) = a.ranked.iter().position(|r| r.caseworker == prev)
+            if let Some(prev) = previous.as_ref()
+                && let Some(pos) = a.ranked.iter().position(|r| r.caseworker == *prev)
             {
                 let ring_of_prev = a.ranked[pos].ring;
                 prop_assert!(a.ranked[..pos].iter().all(|r| r.ring < ring_of_prev));

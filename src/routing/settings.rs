@@ -4,99 +4,8 @@
 
 use std::collections::BTreeMap;
 
-use chrono::{DateTime, Utc};
-use serde::{Deserialize, Serialize};
-use sqlx::types::Json;
-
 use crate::domain::federation::Federation;
-use crate::store::RoutingSettingsRecord;
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Mode {
-    /// The router offers the case to the best candidate, who accepts or rejects.
-    Push,
-    /// Caseworkers take cases from their queue.
-    Pull,
-}
-
-impl Mode {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Mode::Push => "push",
-            Mode::Pull => "pull",
-        }
-    }
-}
-
-/// The longest a timeout may be set to: a week, in seconds.
-pub const MAX_TIMEOUT_SECS: i64 = 7 * 24 * 3600;
-
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct CategoryRouting {
-    pub category: String,
-    pub mode: Mode,
-    /// Seconds a request waits in ring 0, then in ring 1, before it widens.
-    pub ring_timeouts: Vec<i64>,
-    pub offer_timeout: i64,
-    /// Cross-border cases a municipality takes per day per 10 000 inhabitants (`null` = no cap).
-    pub fair_share_per_10k: Option<f64>,
-}
-
-impl CategoryRouting {
-    fn default_for(category: &str, urgent: bool) -> Self {
-        CategoryRouting {
-            category: category.to_owned(),
-            mode: Mode::Pull,
-            // Urgent requests widen within minutes; others after half an hour, then an hour.
-            ring_timeouts: if urgent {
-                vec![120, 300]
-            } else {
-                vec![1800, 3600]
-            },
-            offer_timeout: if urgent { 60 } else { 120 },
-            fair_share_per_10k: None,
-        }
-    }
-
-    /// The timeout of `ring`, after which the request widens to the next ring.
-    pub fn ring_timeout(&self, ring: i64) -> Option<i64> {
-        usize::try_from(ring)
-            .ok()
-            .and_then(|r| self.ring_timeouts.get(r).copied())
-    }
-
-    /// The field at fault, if any.
-    pub fn check(&self) -> Result<(), &'static str> {
-        let in_range = |s: i64| (1..=MAX_TIMEOUT_SECS).contains(&s);
-        if self.ring_timeouts.len() != 2 || !self.ring_timeouts.iter().all(|s| in_range(*s)) {
-            return Err("ring_timeouts");
-        }
-        if !in_range(self.offer_timeout) {
-            return Err("offer_timeout");
-        }
-        if self
-            .fair_share_per_10k
-            .is_some_and(|f| !f.is_finite() || !(0.0..=10_000.0).contains(&f))
-        {
-            return Err("fair_share_per_10k");
-        }
-        Ok(())
-    }
-
-    pub fn to_record(&self, at: DateTime<Utc>, by: &str) -> RoutingSettingsRecord {
-        RoutingSettingsRecord {
-            category: self.category.clone(),
-            mode: self.mode.as_str().to_owned(),
-            ring_timeouts: Json(self.ring_timeouts.clone()),
-            offer_timeout_secs: self.offer_timeout,
-            fair_share_per_10k: self.fair_share_per_10k,
-            updated_at: at,
-            updated_by: by.to_owned(),
-        }
-    }
-}
+pub use crate::domain::routing::{CategoryRouting, MAX_TIMEOUT_SECS, Mode};
 
 /// The settings of every category of the federation.
 #[derive(Clone, Debug, PartialEq)]
@@ -105,7 +14,9 @@ pub struct RoutingSettings {
 }
 
 impl RoutingSettings {
-    pub fn new(federation: &Federation, stored: &[RoutingSettingsRecord]) -> Self {
+    /// The defaults of every category of the federation, with what administrators stored
+    /// (entries of categories the federation no longer has are left out).
+    pub fn new(federation: &Federation, stored: &[CategoryRouting]) -> Self {
         let mut by_category: BTreeMap<String, CategoryRouting> = federation
             .categories
             .iter()
@@ -116,14 +27,7 @@ impl RoutingSettings {
             .collect();
         for record in stored {
             if let Some(entry) = by_category.get_mut(&record.category) {
-                entry.mode = if record.mode == "push" {
-                    Mode::Push
-                } else {
-                    Mode::Pull
-                };
-                entry.ring_timeouts = record.ring_timeouts.0.clone();
-                entry.offer_timeout = record.offer_timeout_secs;
-                entry.fair_share_per_10k = record.fair_share_per_10k;
+                *entry = record.clone();
             }
         }
         RoutingSettings { by_category }
@@ -174,7 +78,7 @@ mod tests {
         let mut push = defaults.get("ekonomi");
         push.mode = Mode::Push;
         push.offer_timeout = 30;
-        let stored = RoutingSettings::new(&f, &[push.to_record(Utc::now(), "admin")]);
+        let stored = RoutingSettings::new(&f, std::slice::from_ref(&push));
         assert_eq!(stored.get("ekonomi"), push);
         assert_eq!(stored.get("ekonomi").ring_timeout(1), Some(3600));
         assert_eq!(stored.get("ekonomi").ring_timeout(2), None);

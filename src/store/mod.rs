@@ -16,15 +16,22 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
-use crate::domain::case::{CaseEvent, Transition, TransitionError};
+use crate::audit::AuditEntry;
+use crate::domain::access::ApiToken;
+use crate::domain::case::{
+    Case, CaseEvent, CaseState, ConsentEntry, HarmAssessmentEntry, Message, Offer, RoutingTrace,
+    Transition, TransitionError,
+};
 use crate::domain::federation::Federation;
-use crate::domain::people::Availability;
+use crate::domain::governance::PolicyVersion;
+use crate::domain::ids::{CaseId, CaseworkerId, MunicipalityCode, OfferId};
+use crate::domain::people::{Availability, Caseworker};
+use crate::domain::personnummer::Personnummer;
+use crate::domain::routing::{CategoryRouting, Permit};
 
 pub use records::{
-    ApiTokenRecord, AuditFilter, AuditRecord, CaseRecord, CaseWrite, CaseworkerRecord,
-    ConsentRecord, ConsentWrite, HarmAssessmentRecord, HarmWrite, MessageRecord, NewAuditEvent,
-    NewCase, NewMessage, OfferRecord, OfferWrite, PermitRecord, PolicyVersionRecord,
-    RoutingSettingsRecord, RoutingWrite, Sender, TraceRecord,
+    AuditFilter, CaseWrite, ConsentWrite, HarmWrite, NewApiToken, NewAuditEvent, NewCase,
+    NewCitizen, NewMessage, OfferWrite, RoutingWrite,
 };
 pub use sql::{PostgresStore, SqliteStore};
 
@@ -36,15 +43,62 @@ pub enum StoreError {
     Transition(#[from] TransitionError),
     #[error("{0}")]
     Invalid(String),
+    /// A unique constraint refused the write: the thing exists already.
+    #[error("already exists ({0})")]
+    Duplicate(String),
+    /// A reference, `NOT NULL` or `CHECK` constraint refused the write: the data names
+    /// something that does not exist, or breaks a rule of the schema.
+    #[error("refused by the database's constraint {0}")]
+    Constraint(String),
+    /// Every connection is busy (or the database is unreachable): try again later.
+    #[error("the database is not available: {0}")]
+    Unavailable(String),
     #[error("database error: {0}")]
-    Database(#[from] sqlx::Error),
+    Database(sqlx::Error),
     #[error("migration failed: {0}")]
     Migrate(#[from] sqlx::migrate::MigrateError),
     #[error("stored data is inconsistent: {0}")]
     Corrupt(String),
 }
 
+impl From<sqlx::Error> for StoreError {
+    /// Constraint violations keep what they are, so that the layers above answer 409 or 422
+    /// instead of a 500.
+    fn from(e: sqlx::Error) -> Self {
+        if let Some(db) = e.as_database_error() {
+            let name = db.constraint().unwrap_or_else(|| db.message()).to_owned();
+            match db.kind() {
+                sqlx::error::ErrorKind::UniqueViolation => return StoreError::Duplicate(name),
+                sqlx::error::ErrorKind::ForeignKeyViolation
+                | sqlx::error::ErrorKind::NotNullViolation
+                | sqlx::error::ErrorKind::CheckViolation => return StoreError::Constraint(name),
+                _ => {}
+            }
+        }
+        match e {
+            sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Io(_) => {
+                StoreError::Unavailable(e.to_string())
+            }
+            other => StoreError::Database(other),
+        }
+    }
+}
+
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;
+
+/// A case before and after a transition, and what the state machine said.
+#[derive(Clone, Debug)]
+pub struct Transitioned {
+    pub before: Case,
+    pub after: Case,
+    pub transition: Transition,
+}
+
+/// A decision taken again on the case as it stands under the write's lock: the legal ground to
+/// record (the deciding policies), or why the change may no longer be made. The store calls
+/// it after the state machine accepted the event, so a lost race is named as such first
+/// (`already_claimed` before `access_changed`).
+pub type Recheck = dyn Fn(&Case) -> std::result::Result<Vec<String>, TransitionError> + Send + Sync;
 
 #[async_trait]
 pub trait Store: Send + Sync + 'static {
@@ -56,32 +110,40 @@ pub trait Store: Send + Sync + 'static {
     async fn seed_federation(&self, federation: &Federation) -> Result<()>;
     async fn load_federation(&self) -> Result<Option<Federation>>;
 
-    async fn insert_caseworker(&self, caseworker: &CaseworkerRecord) -> Result<()>;
-    async fn caseworker(&self, id: &str) -> Result<Option<CaseworkerRecord>>;
-    async fn caseworkers(&self) -> Result<Vec<CaseworkerRecord>>;
+    async fn insert_caseworker(&self, caseworker: &Caseworker) -> Result<()>;
+    async fn caseworker(&self, id: &CaseworkerId) -> Result<Option<Caseworker>>;
+    async fn caseworkers(&self) -> Result<Vec<Caseworker>>;
     /// Sets availability and, when given, the working capacity (at most the admin's maximum).
     async fn set_availability(
         &self,
-        id: &str,
+        id: &CaseworkerId,
         status: Availability,
         capacity: Option<u32>,
         now: DateTime<Utc>,
-    ) -> Result<CaseworkerRecord>;
+    ) -> Result<Caseworker>;
     /// Cases offered to or owned by the caseworker (what counts against capacity).
-    async fn load_of(&self, caseworker: &str) -> Result<u32>;
+    async fn load_of(&self, caseworker: &CaseworkerId) -> Result<u32>;
 
-    async fn insert_api_token(&self, token: &ApiTokenRecord) -> Result<()>;
-    /// A live token (not expired, not revoked) by the hash of its secret.
-    async fn api_token(
+    /// Stores a token (only its hash), with the audit event of its creation when given, in one
+    /// transaction.
+    async fn insert_api_token(
         &self,
-        token_hash: &str,
-        now: DateTime<Utc>,
-    ) -> Result<Option<ApiTokenRecord>>;
-    async fn integration_tokens(&self) -> Result<Vec<ApiTokenRecord>>;
-    /// `false` if there is no such live token.
-    async fn revoke_api_token(&self, id: &str, at: DateTime<Utc>) -> Result<bool>;
-    /// Revokes every token issued to a browser session (at logout).
-    async fn revoke_session_tokens(&self, web_session: &str, at: DateTime<Utc>) -> Result<()>;
+        token: &NewApiToken,
+        audit: Option<&NewAuditEvent>,
+    ) -> Result<()>;
+    /// A live token (not expired, not revoked) by the hash of its secret.
+    async fn api_token(&self, token_hash: &str, now: DateTime<Utc>) -> Result<Option<ApiToken>>;
+    async fn integration_tokens(&self) -> Result<Vec<ApiToken>>;
+    /// Revokes a live token, with the audit event when given, in one transaction; `false` if
+    /// there is no such live token (and nothing is written).
+    async fn revoke_api_token(
+        &self,
+        id: &str,
+        at: DateTime<Utc>,
+        audit: Option<&NewAuditEvent>,
+    ) -> Result<bool>;
+    /// Revokes every token issued to a browser login (at logout).
+    async fn revoke_session_tokens(&self, login_id: &str, at: DateTime<Utc>) -> Result<()>;
 
     /// Browser sessions (tower-sessions' records), by the hash of their id. `create` is `false`
     /// when the id is taken.
@@ -104,45 +166,49 @@ pub trait Store: Send + Sync + 'static {
     ) -> Result<Option<(serde_json::Value, DateTime<Utc>)>>;
     async fn delete_web_session(&self, id_hash: &str) -> Result<()>;
 
-    /// Inserts a routed request as a case, with its consent, first message, routing trace and
-    /// audit event, in one transaction.
-    async fn create_case(&self, case: &NewCase) -> Result<CaseRecord>;
-    async fn case(&self, id: &str) -> Result<Option<CaseRecord>>;
-    async fn messages(&self, case_id: &str) -> Result<Vec<MessageRecord>>;
-    async fn consent(&self, case_id: &str) -> Result<Option<ConsentRecord>>;
+    /// Inserts a routed request as a case, with its consent, first message, permits, routing
+    /// trace and audit event, in one transaction.
+    async fn create_case(&self, case: &NewCase, audit: &NewAuditEvent) -> Result<Case>;
+    async fn case(&self, id: &CaseId) -> Result<Option<Case>>;
+    async fn messages(&self, case_id: &CaseId) -> Result<Vec<Message>>;
     /// Every consent of the case, oldest first (R9: the history is kept).
-    async fn consents(&self, case_id: &str) -> Result<Vec<ConsentRecord>>;
-    async fn harm_assessments(&self, case_id: &str) -> Result<Vec<HarmAssessmentRecord>>;
+    async fn consents(&self, case_id: &CaseId) -> Result<Vec<ConsentEntry>>;
+    async fn harm_assessments(&self, case_id: &CaseId) -> Result<Vec<HarmAssessmentEntry>>;
     /// Applies `event` through the domain's state machine under the case's lock (and, for an
-    /// event that takes capacity, the caseworker's), then commits the change with `write`.
+    /// event that takes capacity, the caseworker's), then — if given — decides again with
+    /// `recheck` on the case as locked, and commits the change with `write`. Nothing is written
+    /// when either refuses.
     async fn transition(
         &self,
-        case_id: &str,
+        case_id: &CaseId,
         event: &CaseEvent,
         write: &CaseWrite,
-    ) -> Result<(CaseRecord, Transition)>;
+        recheck: Option<&Recheck>,
+    ) -> Result<Transitioned>;
     /// Commits `write` (consent, harm assessment, permits, routing, trace, audit) under the
-    /// case's lock without a change of state; the state must still be `expected`.
+    /// case's lock without a change of state; the state must still be `expected`, and
+    /// `recheck` (if given) must still allow it.
     async fn amend(
         &self,
-        case_id: &str,
-        expected: crate::domain::case::CaseState,
+        case_id: &CaseId,
+        expected: CaseState,
         write: &CaseWrite,
-    ) -> Result<CaseRecord>;
+        recheck: Option<&Recheck>,
+    ) -> Result<Case>;
     /// Open cases (offered, assigned, waiting for the citizen) held outside their home.
-    async fn cross_border_open(&self) -> Result<Vec<CaseRecord>>;
+    async fn cross_border_open(&self) -> Result<Vec<Case>>;
     /// Queued cases that `municipality` may take at the ring each has reached (and, for a
     /// transferred case, only its target), most urgent and oldest first.
-    async fn queue(&self, municipality: &str, limit: u32) -> Result<Vec<CaseRecord>>;
+    async fn queue(&self, municipality: &MunicipalityCode, limit: u32) -> Result<Vec<Case>>;
     /// Every queued case, most urgent and oldest first: the scheduler's work list.
-    async fn queued(&self, limit: u32) -> Result<Vec<CaseRecord>>;
-    async fn permits(&self, case_id: &str) -> Result<Vec<PermitRecord>>;
+    async fn queued(&self, limit: u32) -> Result<Vec<Case>>;
+    async fn permits(&self, case_id: &CaseId) -> Result<Vec<Permit>>;
     /// Re-routes a queued case (wider ring, interpreter flag) if it is still queued in
     /// `expected_ring`; commits with its trace and audit event. `false` if something else
     /// changed the case first.
     async fn update_routing(
         &self,
-        case_id: &str,
+        case_id: &CaseId,
         expected_ring: i64,
         routing: &RoutingWrite,
         trace: &serde_json::Value,
@@ -150,37 +216,49 @@ pub trait Store: Send + Sync + 'static {
     ) -> Result<bool>;
 
     /// Every caseworker with the number of cases they hold (offered or owned).
-    async fn staff(&self) -> Result<Vec<(CaseworkerRecord, u32)>>;
-    /// Cross-border cases (handler ≠ home) assigned since `since`, per handling municipality
-    /// and category.
+    async fn staff(&self) -> Result<Vec<(Caseworker, u32)>>;
+    /// Cross-border cases (handler ≠ home) assigned since `since`: (handling municipality,
+    /// category, count).
     async fn cross_border_since(&self, since: DateTime<Utc>) -> Result<Vec<(String, String, i64)>>;
     /// The caseworker who last had a case of this citizen (continuity).
-    async fn previous_caseworker(&self, personnummer: &str) -> Result<Option<String>>;
+    async fn previous_caseworker(
+        &self,
+        personnummer: &Personnummer,
+    ) -> Result<Option<CaseworkerId>>;
 
-    async fn offer(&self, id: &str) -> Result<Option<OfferRecord>>;
+    async fn offer(&self, id: &OfferId) -> Result<Option<Offer>>;
     /// Unended offers of the caseworker, oldest first.
-    async fn open_offers(&self, caseworker: &str) -> Result<Vec<OfferRecord>>;
+    async fn open_offers(&self, caseworker: &CaseworkerId) -> Result<Vec<Offer>>;
     /// Unended offers whose time ran out by `now`.
-    async fn expired_offers(&self, now: DateTime<Utc>) -> Result<Vec<OfferRecord>>;
+    async fn expired_offers(&self, now: DateTime<Utc>) -> Result<Vec<Offer>>;
     /// The offer of a case that is open now, if any.
-    async fn open_offer_of_case(&self, case_id: &str) -> Result<Option<OfferRecord>>;
+    async fn open_offer_of_case(&self, case_id: &CaseId) -> Result<Option<Offer>>;
     /// Caseworkers who rejected or let lapse an offer of this case since `since`.
-    async fn declined(&self, case_id: &str, since: DateTime<Utc>) -> Result<Vec<String>>;
+    async fn declined(&self, case_id: &CaseId, since: DateTime<Utc>) -> Result<Vec<CaseworkerId>>;
+    /// Offers by outcome (`open` for unended ones).
     async fn offer_counts(&self) -> Result<Vec<(String, i64)>>;
 
-    async fn routing_settings(&self) -> Result<Vec<RoutingSettingsRecord>>;
-    async fn put_routing_settings(&self, settings: &[RoutingSettingsRecord]) -> Result<()>;
-    async fn traces(&self, case_id: &str) -> Result<Vec<TraceRecord>>;
+    /// The stored settings (categories without an entry use the defaults).
+    async fn routing_settings(&self) -> Result<Vec<CategoryRouting>>;
+    /// Stores settings for the categories given, with the change's audit event, in one
+    /// transaction.
+    async fn put_routing_settings(
+        &self,
+        settings: &[CategoryRouting],
+        audit: &NewAuditEvent,
+    ) -> Result<()>;
+    async fn traces(&self, case_id: &CaseId) -> Result<Vec<RoutingTrace>>;
     /// Open cases offered to or owned by the caseworker, oldest first.
-    async fn cases_of_owner(&self, caseworker: &str) -> Result<Vec<CaseRecord>>;
+    async fn cases_of_owner(&self, caseworker: &CaseworkerId) -> Result<Vec<Case>>;
     /// All requests of one identified citizen, newest first.
-    async fn cases_of_citizen(&self, personnummer: &str) -> Result<Vec<CaseRecord>>;
+    async fn cases_of_citizen(&self, personnummer: &Personnummer) -> Result<Vec<Case>>;
 
-    async fn policy_versions(&self) -> Result<Vec<PolicyVersionRecord>>;
-    async fn policy_version(&self, version: i64) -> Result<Option<PolicyVersionRecord>>;
-    async fn active_policy_version(&self) -> Result<Option<PolicyVersionRecord>>;
-    /// Stores a new version (the next number) and returns it; `activate` makes it the active one
-    /// at once (only for the first, shipped version).
+    async fn policy_versions(&self) -> Result<Vec<PolicyVersion>>;
+    async fn policy_version(&self, version: i64) -> Result<Option<PolicyVersion>>;
+    async fn active_policy_version(&self) -> Result<Option<PolicyVersion>>;
+    /// Stores a new version (the next number), with its audit event when given, and returns
+    /// its number; `activate` makes it the active one at once (only for the first, shipped
+    /// version).
     async fn insert_policy_version(
         &self,
         policies: &str,
@@ -188,6 +266,7 @@ pub trait Store: Send + Sync + 'static {
         author: &str,
         at: DateTime<Utc>,
         activate: bool,
+        audit: Option<&NewAuditEvent>,
     ) -> Result<i64>;
     /// Makes `version` the active one, with its audit event, in one transaction.
     async fn activate_policy_version(
@@ -197,30 +276,31 @@ pub trait Store: Send + Sync + 'static {
         audit: &NewAuditEvent,
     ) -> Result<()>;
 
-    /// Audit events for reads and listings (writes append theirs inside their transaction).
-    /// Every append seals the event into its municipality's chain under the head's lock.
+    /// Audit events for reads, listings and refusals (writes append theirs inside their
+    /// transaction). Every append seals the event into its municipality's chain under the
+    /// head's lock.
     async fn append_audit(&self, event: &NewAuditEvent) -> Result<()>;
-    async fn audit_events(&self, case_id: Option<&str>, limit: u32) -> Result<Vec<AuditRecord>>;
-    async fn audit_query(&self, filter: &AuditFilter) -> Result<Vec<AuditRecord>>;
+    async fn audit_events(&self, case_id: Option<&CaseId>, limit: u32) -> Result<Vec<AuditEntry>>;
+    async fn audit_query(&self, filter: &AuditFilter) -> Result<Vec<AuditEntry>>;
     /// A wrong access code given for an anonymous request (rate limiting).
-    async fn record_access_failure(&self, case_id: &str, at: DateTime<Utc>) -> Result<()>;
-    async fn access_failures_since(&self, case_id: &str, since: DateTime<Utc>) -> Result<u32>;
+    async fn record_access_failure(&self, case_id: &CaseId, at: DateTime<Utc>) -> Result<()>;
+    async fn access_failures_since(&self, case_id: &CaseId, since: DateTime<Utc>) -> Result<u32>;
     /// Open cases (queued, assigned, waiting for the citizen) last changed before `before`.
-    async fn inactive_cases(&self, before: DateTime<Utc>) -> Result<Vec<CaseRecord>>;
+    async fn inactive_cases(&self, before: DateTime<Utc>) -> Result<Vec<Case>>;
     /// Closed and cancelled cases not yet thinned, oldest activity first.
-    async fn retention_candidates(&self) -> Result<Vec<CaseRecord>>;
+    async fn retention_candidates(&self) -> Result<Vec<Case>>;
     /// Removes a closed case's personal data (messages, identity, harm assessments, free
     /// text), keeps what statistics and the audit trail need, and audits
     /// it, in one transaction. `false` if it was thinned already or is not closed.
-    async fn thin_case(&self, case_id: &str, audit: &NewAuditEvent) -> Result<bool>;
+    async fn thin_case(&self, case_id: &CaseId, audit: &NewAuditEvent) -> Result<bool>;
     /// Ids of the cases about a citizen with protected identity (R11).
-    async fn protected_case_ids(&self) -> Result<Vec<String>>;
+    async fn protected_case_ids(&self) -> Result<Vec<CaseId>>;
     /// Seals the events written before the chain existed, once. Returns how many.
     async fn seal_legacy_audit(&self) -> Result<u32>;
     /// Every municipality with a chain (events or a head).
     async fn audit_chains(&self) -> Result<Vec<String>>;
     /// One chain in order (`seq`; unsealed rows last).
-    async fn audit_chain(&self, municipality: &str) -> Result<Vec<AuditRecord>>;
+    async fn audit_chain(&self, municipality: &str) -> Result<Vec<AuditEntry>>;
     async fn audit_head(&self, municipality: &str) -> Result<Option<(i64, String)>>;
     async fn latest_checkpoint(&self, municipality: &str) -> Result<Option<(i64, String)>>;
     /// Copies every chain head into the checkpoints.

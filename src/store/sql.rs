@@ -18,20 +18,27 @@ use sqlx::sqlite::{
 };
 use sqlx::types::Json;
 
-use crate::audit::{self, AuditKey};
+use crate::audit::{self, AuditEntry, AuditKey};
 
-use super::{
-    ApiTokenRecord, AuditFilter, AuditRecord, CaseRecord, CaseWrite, CaseworkerRecord,
-    ConsentRecord, HarmAssessmentRecord, MessageRecord, NewAuditEvent, NewCase, OfferRecord,
-    OfferWrite, PermitRecord, PolicyVersionRecord, Result, RoutingSettingsRecord, RoutingWrite,
-    Store, StoreError, TraceRecord,
+use super::records::{
+    ApiTokenRow, AuditRow, CaseRow, CaseworkerRow, ConsentRow, HarmAssessmentRow, MessageRow,
+    OfferRow, PermitRow, PolicyVersionRow, RoutingSettingsRow, TraceRow,
 };
+use super::{
+    AuditFilter, CaseWrite, NewApiToken, NewAuditEvent, NewCase, OfferWrite, Recheck, Result,
+    RoutingWrite, Store, StoreError, Transitioned,
+};
+use crate::domain::access::ApiToken;
 use crate::domain::case::{
-    self, CaseEvent, CaseState, Load, OwnerChange, Transition, TransitionError,
+    self, Case, CaseEvent, CaseState, ConsentEntry, HarmAssessmentEntry, Load, Message, Offer,
+    OfferOutcome, OwnerChange, RoutingTrace, Transition, TransitionError,
 };
 use crate::domain::federation::{Agreement, Category, CategoryKind, Federation, Municipality};
-use crate::domain::ids::{CategoryId, Language, MunicipalityCode};
-use crate::domain::people::Availability;
+use crate::domain::governance::PolicyVersion;
+use crate::domain::ids::{CaseId, CaseworkerId, CategoryId, Language, MunicipalityCode, OfferId};
+use crate::domain::people::{Availability, Caseworker};
+use crate::domain::personnummer::Personnummer;
+use crate::domain::routing::{CategoryRouting, Permit};
 
 /// Migrations compiled into the binary, so an installed `brygga` needs no files beside it.
 #[derive(Debug)]
@@ -184,8 +191,16 @@ impl PostgresStore {
 #[derive(sqlx::FromRow)]
 struct StaffRow {
     #[sqlx(flatten)]
-    caseworker: CaseworkerRecord,
+    caseworker: CaseworkerRow,
     open_cases: i64,
+}
+
+/// Rows into the domain's values; the first row that breaks the domain's rules is an error.
+fn convert<R, T>(rows: Vec<R>) -> Result<Vec<T>>
+where
+    T: TryFrom<R, Error = StoreError>,
+{
+    rows.into_iter().map(T::try_from).collect()
 }
 
 #[derive(sqlx::FromRow)]
@@ -313,14 +328,17 @@ struct NextRow {
 }
 
 fn next_row(
-    case: &CaseRecord,
+    case: &Case,
     transition: &Transition,
     new_owner_municipality: Option<String>,
     write: &CaseWrite,
 ) -> NextRow {
     let (owner, handler) = match &transition.owner {
-        OwnerChange::Keep => (case.owner.clone(), case.handler.clone()),
-        OwnerChange::Set(who) => (Some(who.clone()), new_owner_municipality),
+        OwnerChange::Keep => (
+            case.owner.as_ref().map(|o| o.as_str().to_owned()),
+            case.handler.as_ref().map(|h| h.as_str().to_owned()),
+        ),
+        OwnerChange::Set(who) => (Some(who.as_str().to_owned()), new_owner_municipality),
         OwnerChange::Clear => (None, None),
     };
     NextRow {
@@ -329,8 +347,8 @@ fn next_row(
         handler,
         outcome: write
             .outcome
-            .map(|o| o.as_str().to_owned())
-            .or_else(|| case.outcome.clone()),
+            .or(case.outcome)
+            .map(|o| o.as_str().to_owned()),
         queued_since: if transition.requeued {
             write.at
         } else {
@@ -359,18 +377,21 @@ macro_rules! sql_store {
             async fn insert_audit(conn: &mut $conn, key: &AuditKey, event: &NewAuditEvent) -> Result<()> {
                 let (seq, prev) = Self::chain_next(conn, &event.municipality).await?;
                 let at = audit::chain_time(event.at);
-                let role = audit::role_of(&event.actor);
+                let actor = event.actor.to_string();
+                let role = event.actor.role();
+                let actor_municipality = event.actor_municipality.as_ref().map(|m| m.as_str());
+                let case_id = event.case_id.as_ref().map(|c| c.as_str());
                 let mac = audit::seal(
                     key,
                     &audit::Sealed {
                         municipality: &event.municipality,
                         seq,
                         at,
-                        actor: &event.actor,
+                        actor: &actor,
                         role,
-                        actor_municipality: event.actor_municipality.as_deref(),
+                        actor_municipality,
                         action: &event.action,
-                        case_id: event.case_id.as_deref(),
+                        case_id,
                         policies: &event.policies,
                         detail: &event.detail,
                         request_id: event.request_id.as_deref(),
@@ -383,11 +404,11 @@ macro_rules! sql_store {
                      VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
                 )
                 .bind(at)
-                .bind(&event.actor)
-                .bind(&event.actor_municipality)
+                .bind(&actor)
+                .bind(actor_municipality)
                 .bind(&event.municipality)
                 .bind(&event.action)
-                .bind(&event.case_id)
+                .bind(case_id)
                 .bind(Json(&event.policies))
                 .bind(Json(&event.detail))
                 .bind(seq)
@@ -441,7 +462,7 @@ macro_rules! sql_store {
                 )
                 .bind(case_id)
                 .bind(message.sender.as_str())
-                .bind(&message.author)
+                .bind(message.author.as_ref().map(|a| a.as_str()))
                 .bind(&message.body)
                 .bind(at)
                 .execute(&mut *conn)
@@ -464,7 +485,7 @@ macro_rules! sql_store {
                 Ok(())
             }
 
-            async fn select_case(conn: &mut $conn, id: &str, lock: bool) -> Result<Option<CaseRecord>> {
+            async fn select_case(conn: &mut $conn, id: &str, lock: bool) -> Result<Option<Case>> {
                 let sql = if lock {
                     concat!(
                         "SELECT * FROM cases WHERE id = $1",
@@ -473,15 +494,17 @@ macro_rules! sql_store {
                 } else {
                     "SELECT * FROM cases WHERE id = $1"
                 };
-                Ok(sqlx::query_as::<_, CaseRecord>(sql)
+                sqlx::query_as::<_, CaseRow>(sql)
                     .bind(id)
                     .fetch_optional(&mut *conn)
-                    .await?)
+                    .await?
+                    .map(Case::try_from)
+                    .transpose()
             }
 
             async fn write_routing(
                 conn: &mut $conn,
-                current: &CaseRecord,
+                current: &Case,
                 routing: &RoutingWrite,
                 at: DateTime<Utc>,
             ) -> Result<()> {
@@ -495,11 +518,11 @@ macro_rules! sql_store {
                     "UPDATE cases SET ring = $2, ring_since = $3, interpreter_needed = $4, \
                      target_municipality = $5, transfer_reason = $6 WHERE id = $1",
                 )
-                .bind(&current.id)
+                .bind(current.id.as_str())
                 .bind(ring)
                 .bind(ring_since)
                 .bind(routing.interpreter_needed.unwrap_or(current.interpreter_needed))
-                .bind(target)
+                .bind(target.as_ref().map(|t| t.as_str()))
                 .bind(routing.transfer_reason.clone().or_else(|| current.transfer_reason.clone()))
                 .execute(&mut *conn)
                 .await?;
@@ -511,20 +534,26 @@ macro_rules! sql_store {
             async fn write_extras(
                 conn: &mut $conn,
                 key: &AuditKey,
-                current: &CaseRecord,
+                current: &Case,
                 write: &CaseWrite,
+                ground: Option<Vec<String>>,
             ) -> Result<()> {
                 let case_id = current.id.as_str();
                 if let Some(consent) = &write.consent {
+                    let municipalities = consent
+                        .consent
+                        .municipalities
+                        .as_ref()
+                        .map(|list| Json(list.iter().map(|m| m.as_str()).collect::<Vec<_>>()));
                     sqlx::query(
                         "INSERT INTO consents (case_id, cross_municipality, municipalities, at, actor) \
                          VALUES ($1, $2, $3, $4, $5)",
                     )
                     .bind(case_id)
-                    .bind(consent.cross_municipality)
-                    .bind(consent.municipalities.as_ref().map(Json))
+                    .bind(consent.consent.cross_municipality)
+                    .bind(&municipalities)
                     .bind(write.at)
-                    .bind(consent.actor)
+                    .bind(consent.actor.as_str())
                     .execute(&mut *conn)
                     .await?;
                     sqlx::query(
@@ -532,8 +561,8 @@ macro_rules! sql_store {
                          WHERE id = $1",
                     )
                     .bind(case_id)
-                    .bind(consent.cross_municipality)
-                    .bind(consent.municipalities.as_ref().map(Json))
+                    .bind(consent.consent.cross_municipality)
+                    .bind(&municipalities)
                     .execute(&mut *conn)
                     .await?;
                 }
@@ -543,15 +572,15 @@ macro_rules! sql_store {
                          VALUES ($1, $2, $3, $4, $5)",
                     )
                     .bind(case_id)
-                    .bind(&harm.caseworker_id)
-                    .bind(harm.cross_border_ok)
+                    .bind(harm.caseworker.as_str())
+                    .bind(harm.assessment == case::HarmAssessment::CrossBorderOk)
                     .bind(&harm.reason)
                     .bind(write.at)
                     .execute(&mut *conn)
                     .await?;
                     sqlx::query("UPDATE cases SET harm_assessment = $2 WHERE id = $1")
                         .bind(case_id)
-                        .bind(if harm.cross_border_ok { "cross_border_ok" } else { "stay_home" })
+                        .bind(harm.assessment.as_str())
                         .execute(&mut *conn)
                         .await?;
                 }
@@ -569,15 +598,19 @@ macro_rules! sql_store {
                 }
                 let mut audit = write.audit.clone();
                 audit.at = write.at;
-                audit.case_id = Some(case_id.to_owned());
-                audit.municipality = current.home.clone();
+                audit.case_id = Some(current.id.clone());
+                audit.municipality = current.home.as_str().to_owned();
+                if let Some(ground) = ground.filter(|g| !g.is_empty()) {
+                    // The ground decided under the lock is the one that held when it was written.
+                    audit.policies = ground;
+                }
                 Self::insert_audit(conn, key, &audit).await
             }
 
             async fn insert_permits(
                 conn: &mut $conn,
                 case_id: &str,
-                permits: &[crate::routing::permits::Permit],
+                permits: &[Permit],
                 replace: bool,
             ) -> Result<()> {
                 if replace {
@@ -591,7 +624,7 @@ macro_rules! sql_store {
                         "INSERT INTO case_permits (case_id, municipality, ring, policies) VALUES ($1, $2, $3, $4)",
                     )
                     .bind(case_id)
-                    .bind(&permit.municipality)
+                    .bind(permit.municipality.as_str())
                     .bind(permit.ring)
                     .bind(Json(&permit.policies))
                     .execute(&mut *conn)
@@ -609,6 +642,15 @@ macro_rules! sql_store {
                 .fetch_one(&mut *conn)
                 .await?;
                 Ok(count(n))
+            }
+
+            async fn cases_where(&self, sql: &'static str, bind: Option<&str>) -> Result<Vec<Case>> {
+                let query = sqlx::query_as::<_, CaseRow>(sql);
+                let query = match bind {
+                    Some(value) => query.bind(value.to_owned()),
+                    None => query,
+                };
+                convert(query.fetch_all(&self.pool).await?)
             }
         }
 
@@ -718,67 +760,72 @@ macro_rules! sql_store {
                 build_federation(header, municipalities, categories, agreements).map(Some)
             }
 
-            async fn insert_caseworker(&self, c: &CaseworkerRecord) -> Result<()> {
+            async fn insert_caseworker(&self, c: &Caseworker) -> Result<()> {
+                let skills: Vec<&str> = c.skills.iter().map(|s| s.as_str()).collect();
+                let languages: Vec<&str> = c.languages.iter().map(|l| l.as_str()).collect();
                 sqlx::query(
                     "INSERT INTO caseworkers (id, municipality, name, skills, languages, max_capacity, \
-                     capacity, status, protected_identity_clearance, status_since) \
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+                     capacity, status, protected_identity_clearance, status_since, last_assigned_at) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
                 )
-                .bind(&c.id)
-                .bind(&c.municipality)
+                .bind(c.id.as_str())
+                .bind(c.municipality.as_str())
                 .bind(&c.name)
-                .bind(&c.skills)
-                .bind(&c.languages)
-                .bind(c.max_capacity)
-                .bind(c.capacity)
+                .bind(Json(&skills))
+                .bind(Json(&languages))
+                .bind(i64::from(c.max_capacity))
+                .bind(i64::from(c.capacity))
                 .bind(c.status.as_str())
                 .bind(c.protected_identity_clearance)
                 .bind(c.status_since)
+                .bind(c.last_assigned_at)
                 .execute(&self.pool)
                 .await?;
                 Ok(())
             }
 
-            async fn caseworker(&self, id: &str) -> Result<Option<CaseworkerRecord>> {
-                Ok(sqlx::query_as::<_, CaseworkerRecord>(
-                    "SELECT * FROM caseworkers WHERE id = $1",
-                )
-                .bind(id)
-                .fetch_optional(&self.pool)
-                .await?)
+            async fn caseworker(&self, id: &CaseworkerId) -> Result<Option<Caseworker>> {
+                sqlx::query_as::<_, CaseworkerRow>("SELECT * FROM caseworkers WHERE id = $1")
+                    .bind(id.as_str())
+                    .fetch_optional(&self.pool)
+                    .await?
+                    .map(Caseworker::try_from)
+                    .transpose()
             }
 
-            async fn caseworkers(&self) -> Result<Vec<CaseworkerRecord>> {
-                Ok(sqlx::query_as::<_, CaseworkerRecord>(
-                    "SELECT * FROM caseworkers ORDER BY municipality, id",
+            async fn caseworkers(&self) -> Result<Vec<Caseworker>> {
+                convert(
+                    sqlx::query_as::<_, CaseworkerRow>(
+                        "SELECT * FROM caseworkers ORDER BY municipality, id",
+                    )
+                    .fetch_all(&self.pool)
+                    .await?,
                 )
-                .fetch_all(&self.pool)
-                .await?)
             }
 
             async fn set_availability(
                 &self,
-                id: &str,
+                id: &CaseworkerId,
                 status: Availability,
                 capacity: Option<u32>,
                 now: DateTime<Utc>,
-            ) -> Result<CaseworkerRecord> {
+            ) -> Result<Caseworker> {
                 let capacity = capacity.map(i64::from);
                 // One statement: the bound on capacity is checked by the row it updates.
-                let row = sqlx::query_as::<_, CaseworkerRecord>(
+                let row = sqlx::query_as::<_, CaseworkerRow>(
                     "UPDATE caseworkers SET status = $2, capacity = COALESCE($3, capacity), \
                      status_since = CASE WHEN status = $2 THEN status_since ELSE $4 END \
                      WHERE id = $1 AND COALESCE($3, capacity) <= max_capacity \
                      RETURNING *",
                 )
-                .bind(id)
+                .bind(id.as_str())
                 .bind(status.as_str())
                 .bind(capacity)
                 .bind(now)
                 .fetch_optional(&self.pool)
                 .await?;
                 match row {
-                    Some(row) => Ok(row),
+                    Some(row) => Caseworker::try_from(row),
                     None => match self.caseworker(id).await? {
                         None => Err(StoreError::NotFound),
                         Some(c) => Err(StoreError::Invalid(format!(
@@ -789,30 +836,41 @@ macro_rules! sql_store {
                 }
             }
 
-            async fn load_of(&self, caseworker: &str) -> Result<u32> {
+            async fn load_of(&self, caseworker: &CaseworkerId) -> Result<u32> {
                 let mut conn = self.pool.acquire().await?;
-                Self::count_load(&mut conn, caseworker).await
+                Self::count_load(&mut conn, caseworker.as_str()).await
             }
 
-            async fn insert_api_token(&self, token: &ApiTokenRecord) -> Result<()> {
+            async fn insert_api_token(
+                &self,
+                token: &NewApiToken,
+                audit: Option<&NewAuditEvent>,
+            ) -> Result<()> {
+                let principal = serde_json::to_value(&token.principal)
+                    .map_err(|e| StoreError::Invalid(format!("token principal: {e}")))?;
+                let scopes: Vec<&str> = token.scopes.iter().map(|s| s.as_str()).collect();
+                let mut tx = self.pool.begin_with($begin).await?;
                 sqlx::query(
                     "INSERT INTO api_tokens (id, token_hash, kind, principal, name, scopes, web_session, \
                      created_by, created_at, expires_at, revoked_at) \
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, NULL)",
                 )
                 .bind(&token.id)
                 .bind(&token.token_hash)
-                .bind(&token.kind)
-                .bind(&token.principal)
+                .bind(token.kind.as_str())
+                .bind(Json(&principal))
                 .bind(&token.name)
-                .bind(&token.scopes)
-                .bind(&token.web_session)
+                .bind(Json(&scopes))
+                .bind(&token.login_id)
                 .bind(&token.created_by)
                 .bind(token.created_at)
                 .bind(token.expires_at)
-                .bind(token.revoked_at)
-                .execute(&self.pool)
+                .execute(&mut *tx)
                 .await?;
+                if let Some(audit) = audit {
+                    Self::insert_audit(&mut tx, self.key()?, audit).await?;
+                }
+                tx.commit().await?;
                 Ok(())
             }
 
@@ -820,41 +878,59 @@ macro_rules! sql_store {
                 &self,
                 token_hash: &str,
                 now: DateTime<Utc>,
-            ) -> Result<Option<ApiTokenRecord>> {
-                Ok(sqlx::query_as::<_, ApiTokenRecord>(
+            ) -> Result<Option<ApiToken>> {
+                sqlx::query_as::<_, ApiTokenRow>(
                     "SELECT * FROM api_tokens WHERE token_hash = $1 AND expires_at > $2 \
                      AND revoked_at IS NULL",
                 )
                 .bind(token_hash)
                 .bind(now)
                 .fetch_optional(&self.pool)
-                .await?)
+                .await?
+                .map(ApiToken::try_from)
+                .transpose()
             }
 
-            async fn integration_tokens(&self) -> Result<Vec<ApiTokenRecord>> {
-                Ok(sqlx::query_as::<_, ApiTokenRecord>(
-                    "SELECT * FROM api_tokens WHERE kind = 'integration' ORDER BY created_at, id",
+            async fn integration_tokens(&self) -> Result<Vec<ApiToken>> {
+                convert(
+                    sqlx::query_as::<_, ApiTokenRow>(
+                        "SELECT * FROM api_tokens WHERE kind = 'integration' ORDER BY created_at, id",
+                    )
+                    .fetch_all(&self.pool)
+                    .await?,
                 )
-                .fetch_all(&self.pool)
-                .await?)
             }
 
-            async fn revoke_api_token(&self, id: &str, at: DateTime<Utc>) -> Result<bool> {
+            async fn revoke_api_token(
+                &self,
+                id: &str,
+                at: DateTime<Utc>,
+                audit: Option<&NewAuditEvent>,
+            ) -> Result<bool> {
+                let mut tx = self.pool.begin_with($begin).await?;
                 let done = sqlx::query(
-                    "UPDATE api_tokens SET revoked_at = $2 WHERE id = $1 AND revoked_at IS NULL",
+                    "UPDATE api_tokens SET revoked_at = $2 WHERE id = $1 AND revoked_at IS NULL \
+                     AND expires_at > $2",
                 )
                 .bind(id)
                 .bind(at)
-                .execute(&self.pool)
+                .execute(&mut *tx)
                 .await?;
-                Ok(done.rows_affected() == 1)
+                if done.rows_affected() != 1 {
+                    return Ok(false);
+                }
+                if let Some(audit) = audit {
+                    Self::insert_audit(&mut tx, self.key()?, audit).await?;
+                }
+                tx.commit().await?;
+                Ok(true)
             }
 
-            async fn revoke_session_tokens(&self, web_session: &str, at: DateTime<Utc>) -> Result<()> {
+            async fn revoke_session_tokens(&self, login_id: &str, at: DateTime<Utc>) -> Result<()> {
                 sqlx::query(
                     "UPDATE api_tokens SET revoked_at = $2 WHERE web_session = $1 AND revoked_at IS NULL",
                 )
-                .bind(web_session)
+                .bind(login_id)
                 .bind(at)
                 .execute(&self.pool)
                 .await?;
@@ -921,7 +997,13 @@ macro_rules! sql_store {
                 Ok(())
             }
 
-            async fn create_case(&self, case: &NewCase) -> Result<CaseRecord> {
+            async fn create_case(&self, case: &NewCase, audit: &NewAuditEvent) -> Result<Case> {
+                let consent_municipalities = case
+                    .consent
+                    .municipalities
+                    .as_ref()
+                    .map(|list| Json(list.iter().map(|m| m.as_str()).collect::<Vec<_>>()));
+                let citizen = case.citizen.as_ref();
                 let mut tx = self.pool.begin_with($begin).await?;
                 sqlx::query(
                     "INSERT INTO cases (id, category, language, channel, urgent, home, citizen_personnummer, \
@@ -931,80 +1013,78 @@ macro_rules! sql_store {
                      VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, 'queued', $12, NULL, NULL, NULL, \
                      $13, $14, $14, $14, NULL, $14, $15, $16)",
                 )
-                .bind(&case.id)
-                .bind(&case.category)
-                .bind(&case.language)
-                .bind(if case.anonymous { "anonymous" } else { "identified" })
+                .bind(case.id.as_str())
+                .bind(case.category.as_str())
+                .bind(case.language.as_str())
+                .bind(if citizen.is_some() { "identified" } else { "anonymous" })
                 .bind(case.urgent)
-                .bind(&case.home)
-                .bind(&case.citizen_personnummer)
-                .bind(&case.citizen_home)
-                .bind(&case.citizen_protection)
-                .bind(&case.citizen_loa)
+                .bind(case.home.as_str())
+                .bind(citizen.and_then(|c| c.personnummer.as_ref()).map(|p| p.as_str()))
+                .bind(citizen.map(|c| c.registered_home.as_str()))
+                .bind(citizen.map(|c| c.protection.as_str()))
+                .bind(citizen.map(|c| c.loa.as_str()))
                 .bind(&case.access_code_hash)
                 .bind(case.ring)
                 .bind(case.interpreter_needed)
                 .bind(case.at)
-                .bind(case.consent_cross_municipality)
-                .bind(case.consent_municipalities.as_ref().map(Json))
+                .bind(case.consent.cross_municipality)
+                .bind(&consent_municipalities)
                 .execute(&mut *tx)
                 .await?;
                 sqlx::query(
                     "INSERT INTO consents (case_id, cross_municipality, municipalities, at, actor) \
                      VALUES ($1, $2, $3, $4, $5)",
                 )
-                .bind(&case.id)
-                .bind(case.consent_cross_municipality)
-                .bind(case.consent_municipalities.as_ref().map(Json))
+                .bind(case.id.as_str())
+                .bind(case.consent.cross_municipality)
+                .bind(&consent_municipalities)
                 .bind(case.at)
-                .bind(if case.anonymous { "anonymous" } else { "citizen" })
+                .bind(if citizen.is_some() { "citizen" } else { "anonymous" })
                 .execute(&mut *tx)
                 .await?;
                 let first = super::NewMessage {
-                    sender: super::Sender::Citizen,
+                    sender: case::Sender::Citizen,
                     author: None,
                     body: case.text.clone(),
                 };
-                Self::insert_message(&mut tx, &case.id, &first, case.at).await?;
-                Self::insert_permits(&mut tx, &case.id, &case.permits, false).await?;
-                Self::insert_trace(&mut tx, &case.id, &case.trace, case.at).await?;
-                Self::insert_audit(&mut tx, self.key()?, &case.audit).await?;
-                let record = Self::select_case(&mut tx, &case.id, false)
+                Self::insert_message(&mut tx, case.id.as_str(), &first, case.at).await?;
+                Self::insert_permits(&mut tx, case.id.as_str(), &case.permits, false).await?;
+                Self::insert_trace(&mut tx, case.id.as_str(), &case.trace, case.at).await?;
+                let mut audit = audit.clone();
+                audit.case_id = Some(case.id.clone());
+                audit.municipality = case.home.as_str().to_owned();
+                Self::insert_audit(&mut tx, self.key()?, &audit).await?;
+                let record = Self::select_case(&mut tx, case.id.as_str(), false)
                     .await?
                     .ok_or(StoreError::NotFound)?;
                 tx.commit().await?;
                 Ok(record)
             }
 
-            async fn case(&self, id: &str) -> Result<Option<CaseRecord>> {
+            async fn case(&self, id: &CaseId) -> Result<Option<Case>> {
                 let mut conn = self.pool.acquire().await?;
-                Self::select_case(&mut conn, id, false).await
+                Self::select_case(&mut conn, id.as_str(), false).await
             }
 
-            async fn messages(&self, case_id: &str) -> Result<Vec<MessageRecord>> {
-                Ok(sqlx::query_as::<_, MessageRecord>(
-                    "SELECT id, case_id, sender, author, body, at FROM messages WHERE case_id = $1 ORDER BY id",
+            async fn messages(&self, case_id: &CaseId) -> Result<Vec<Message>> {
+                convert(
+                    sqlx::query_as::<_, MessageRow>(
+                        "SELECT sender, author, body, at FROM messages WHERE case_id = $1 ORDER BY id",
+                    )
+                    .bind(case_id.as_str())
+                    .fetch_all(&self.pool)
+                    .await?,
                 )
-                .bind(case_id)
-                .fetch_all(&self.pool)
-                .await?)
-            }
-
-            async fn consent(&self, case_id: &str) -> Result<Option<ConsentRecord>> {
-                Ok(sqlx::query_as::<_, ConsentRecord>(
-                    "SELECT * FROM consents WHERE case_id = $1 ORDER BY id DESC LIMIT 1",
-                )
-                .bind(case_id)
-                .fetch_optional(&self.pool)
-                .await?)
             }
 
             async fn transition(
                 &self,
-                case_id: &str,
+                case_id: &CaseId,
                 event: &CaseEvent,
                 write: &CaseWrite,
-            ) -> Result<(CaseRecord, Transition)> {
+                recheck: Option<&Recheck>,
+            ) -> Result<Transitioned> {
+                let case_id = case_id.as_str();
                 let mut tx = self.pool.begin_with($begin).await?;
                 // Lock order everywhere: the case row, then the caseworker row.
                 let current = Self::select_case(&mut tx, case_id, true)
@@ -1016,11 +1096,11 @@ macro_rules! sql_store {
                             "SELECT capacity, municipality FROM caseworkers WHERE id = $1",
                             $lock
                         ))
-                        .bind(caseworker)
+                        .bind(caseworker.as_str())
                         .fetch_optional(&mut *tx)
                         .await?;
                         let (capacity, municipality) = row.ok_or(StoreError::NotFound)?;
-                        let open = Self::count_load(&mut tx, caseworker).await?;
+                        let open = Self::count_load(&mut tx, caseworker.as_str()).await?;
                         (
                             Some(Load {
                                 open,
@@ -1032,20 +1112,22 @@ macro_rules! sql_store {
                     None => (None, None),
                 };
                 if let Some(OfferWrite::End { id, outcome }) = &write.offer {
-                    let open: Option<OfferRecord> = sqlx::query_as(
+                    let open: Option<OfferRow> = sqlx::query_as(
                         "SELECT * FROM offers WHERE id = $1 AND case_id = $2 AND ended_at IS NULL",
                     )
-                    .bind(id)
+                    .bind(id.as_str())
                     .bind(case_id)
                     .fetch_optional(&mut *tx)
                     .await?;
                     // An accept needs the offer still open and in time; ending a gone offer is moot.
                     match open {
-                        Some(offer) if *outcome != "accepted" || offer.expires_at > write.at => {}
+                        Some(offer)
+                            if *outcome != OfferOutcome::Accepted || offer.expires_at > write.at => {}
                         _ => return Err(TransitionError::OfferExpired.into()),
                     }
                 }
                 let transition = case::apply(&current.snapshot(), event, load)?;
+                let ground = recheck.map(|check| check(&current)).transpose()?;
                 let next = next_row(&current, &transition, owner_municipality, write);
                 sqlx::query(
                     "UPDATE cases SET state = $2, owner = $3, handler = $4, outcome = $5, \
@@ -1081,7 +1163,7 @@ macro_rules! sql_store {
                             "INSERT INTO offers (id, case_id, caseworker_id, created_at, expires_at) \
                              VALUES ($1, $2, $3, $4, $5)",
                         )
-                        .bind(id)
+                        .bind(id.as_str())
                         .bind(case_id)
                         .bind(next.owner.as_deref().unwrap_or_default())
                         .bind(write.at)
@@ -1091,46 +1173,58 @@ macro_rules! sql_store {
                     }
                     Some(OfferWrite::End { id, outcome }) => {
                         sqlx::query("UPDATE offers SET ended_at = $2, outcome = $3 WHERE id = $1")
-                            .bind(id)
+                            .bind(id.as_str())
                             .bind(write.at)
-                            .bind(*outcome)
+                            .bind(outcome.as_str())
                             .execute(&mut *tx)
                             .await?;
                     }
                     None => {}
                 }
-                Self::write_extras(&mut tx, self.key()?, &current, write).await?;
+                Self::write_extras(&mut tx, self.key()?, &current, write, ground).await?;
                 let updated = Self::select_case(&mut tx, case_id, false)
                     .await?
                     .ok_or(StoreError::NotFound)?;
                 tx.commit().await?;
-                Ok((updated, transition))
+                Ok(Transitioned {
+                    before: current,
+                    after: updated,
+                    transition,
+                })
             }
 
-            async fn consents(&self, case_id: &str) -> Result<Vec<ConsentRecord>> {
-                Ok(sqlx::query_as::<_, ConsentRecord>(
-                    "SELECT * FROM consents WHERE case_id = $1 ORDER BY id",
+            async fn consents(&self, case_id: &CaseId) -> Result<Vec<ConsentEntry>> {
+                convert(
+                    sqlx::query_as::<_, ConsentRow>(
+                        "SELECT cross_municipality, municipalities, at, actor FROM consents \
+                         WHERE case_id = $1 ORDER BY id",
+                    )
+                    .bind(case_id.as_str())
+                    .fetch_all(&self.pool)
+                    .await?,
                 )
-                .bind(case_id)
-                .fetch_all(&self.pool)
-                .await?)
             }
 
-            async fn harm_assessments(&self, case_id: &str) -> Result<Vec<HarmAssessmentRecord>> {
-                Ok(sqlx::query_as::<_, HarmAssessmentRecord>(
-                    "SELECT * FROM harm_assessments WHERE case_id = $1 ORDER BY id",
+            async fn harm_assessments(&self, case_id: &CaseId) -> Result<Vec<HarmAssessmentEntry>> {
+                convert(
+                    sqlx::query_as::<_, HarmAssessmentRow>(
+                        "SELECT caseworker_id, cross_border_ok, reason, at FROM harm_assessments \
+                         WHERE case_id = $1 ORDER BY id",
+                    )
+                    .bind(case_id.as_str())
+                    .fetch_all(&self.pool)
+                    .await?,
                 )
-                .bind(case_id)
-                .fetch_all(&self.pool)
-                .await?)
             }
 
             async fn amend(
                 &self,
-                case_id: &str,
+                case_id: &CaseId,
                 expected: CaseState,
                 write: &CaseWrite,
-            ) -> Result<CaseRecord> {
+                recheck: Option<&Recheck>,
+            ) -> Result<Case> {
+                let case_id = case_id.as_str();
                 let mut tx = self.pool.begin_with($begin).await?;
                 let current = Self::select_case(&mut tx, case_id, true)
                     .await?
@@ -1142,12 +1236,13 @@ macro_rules! sql_store {
                     }
                     .into());
                 }
+                let ground = recheck.map(|check| check(&current)).transpose()?;
                 sqlx::query("UPDATE cases SET updated_at = $2 WHERE id = $1")
                     .bind(case_id)
                     .bind(write.at)
                     .execute(&mut *tx)
                     .await?;
-                Self::write_extras(&mut tx, self.key()?, &current, write).await?;
+                Self::write_extras(&mut tx, self.key()?, &current, write, ground).await?;
                 let updated = Self::select_case(&mut tx, case_id, false)
                     .await?
                     .ok_or(StoreError::NotFound)?;
@@ -1155,38 +1250,43 @@ macro_rules! sql_store {
                 Ok(updated)
             }
 
-            async fn cross_border_open(&self) -> Result<Vec<CaseRecord>> {
-                Ok(sqlx::query_as::<_, CaseRecord>(
+            async fn cross_border_open(&self) -> Result<Vec<Case>> {
+                self.cases_where(
                     "SELECT * FROM cases WHERE handler IS NOT NULL AND handler <> home \
                      AND state IN ('offered', 'assigned', 'waiting_citizen') ORDER BY id",
+                    None,
                 )
-                .fetch_all(&self.pool)
-                .await?)
+                .await
             }
 
-            async fn policy_versions(&self) -> Result<Vec<PolicyVersionRecord>> {
-                Ok(sqlx::query_as::<_, PolicyVersionRecord>(
+            async fn policy_versions(&self) -> Result<Vec<PolicyVersion>> {
+                Ok(sqlx::query_as::<_, PolicyVersionRow>(
                     "SELECT * FROM policy_versions ORDER BY version",
                 )
                 .fetch_all(&self.pool)
-                .await?)
+                .await?
+                .into_iter()
+                .map(PolicyVersion::from)
+                .collect())
             }
 
-            async fn policy_version(&self, version: i64) -> Result<Option<PolicyVersionRecord>> {
-                Ok(sqlx::query_as::<_, PolicyVersionRecord>(
+            async fn policy_version(&self, version: i64) -> Result<Option<PolicyVersion>> {
+                Ok(sqlx::query_as::<_, PolicyVersionRow>(
                     "SELECT * FROM policy_versions WHERE version = $1",
                 )
                 .bind(version)
                 .fetch_optional(&self.pool)
-                .await?)
+                .await?
+                .map(PolicyVersion::from))
             }
 
-            async fn active_policy_version(&self) -> Result<Option<PolicyVersionRecord>> {
-                Ok(sqlx::query_as::<_, PolicyVersionRecord>(
+            async fn active_policy_version(&self) -> Result<Option<PolicyVersion>> {
+                Ok(sqlx::query_as::<_, PolicyVersionRow>(
                     "SELECT * FROM policy_versions WHERE active",
                 )
                 .fetch_optional(&self.pool)
-                .await?)
+                .await?
+                .map(PolicyVersion::from))
             }
 
             async fn insert_policy_version(
@@ -1196,11 +1296,12 @@ macro_rules! sql_store {
                 author: &str,
                 at: DateTime<Utc>,
                 activate: bool,
+                audit: Option<&NewAuditEvent>,
             ) -> Result<i64> {
                 let mut tx = self.pool.begin_with($begin).await?;
                 // The table lock of the write transaction (SQLite) or the unique key
-                // (PostgreSQL, where a concurrent insert fails and is retried by the caller)
-                // keeps numbers unique.
+                // (PostgreSQL, where a concurrent insert fails as a duplicate) keeps numbers
+                // unique.
                 let last: Option<i64> = sqlx::query_scalar("SELECT MAX(version) FROM policy_versions")
                     .fetch_one(&mut *tx)
                     .await?;
@@ -1224,6 +1325,13 @@ macro_rules! sql_store {
                 .bind(activate)
                 .execute(&mut *tx)
                 .await?;
+                if let Some(audit) = audit {
+                    let mut audit = audit.clone();
+                    if let Some(detail) = audit.detail.as_object_mut() {
+                        detail.insert("version".into(), serde_json::json!(version));
+                    }
+                    Self::insert_audit(&mut tx, self.key()?, &audit).await?;
+                }
                 tx.commit().await?;
                 Ok(version)
             }
@@ -1263,64 +1371,71 @@ macro_rules! sql_store {
                 Ok(())
             }
 
-            async fn queue(&self, municipality: &str, limit: u32) -> Result<Vec<CaseRecord>> {
-                Ok(sqlx::query_as::<_, CaseRecord>(
-                    "SELECT c.* FROM cases c JOIN case_permits p ON p.case_id = c.id \
-                     WHERE p.municipality = $1 AND p.ring <= c.ring AND c.state = 'queued' \
-                     AND (c.target_municipality IS NULL OR c.target_municipality = $1) \
-                     ORDER BY c.urgent DESC, c.queued_since ASC, c.id ASC LIMIT $2",
+            async fn queue(&self, municipality: &MunicipalityCode, limit: u32) -> Result<Vec<Case>> {
+                convert(
+                    sqlx::query_as::<_, CaseRow>(
+                        "SELECT c.* FROM cases c JOIN case_permits p ON p.case_id = c.id \
+                         WHERE p.municipality = $1 AND p.ring <= c.ring AND c.state = 'queued' \
+                         AND (c.target_municipality IS NULL OR c.target_municipality = $1) \
+                         ORDER BY c.urgent DESC, c.queued_since ASC, c.id ASC LIMIT $2",
+                    )
+                    .bind(municipality.as_str())
+                    .bind(i64::from(limit))
+                    .fetch_all(&self.pool)
+                    .await?,
                 )
-                .bind(municipality)
-                .bind(i64::from(limit))
-                .fetch_all(&self.pool)
-                .await?)
             }
 
-            async fn queued(&self, limit: u32) -> Result<Vec<CaseRecord>> {
-                Ok(sqlx::query_as::<_, CaseRecord>(
-                    "SELECT * FROM cases WHERE state = 'queued' \
-                     ORDER BY urgent DESC, queued_since ASC, id ASC LIMIT $1",
+            async fn queued(&self, limit: u32) -> Result<Vec<Case>> {
+                convert(
+                    sqlx::query_as::<_, CaseRow>(
+                        "SELECT * FROM cases WHERE state = 'queued' \
+                         ORDER BY urgent DESC, queued_since ASC, id ASC LIMIT $1",
+                    )
+                    .bind(i64::from(limit))
+                    .fetch_all(&self.pool)
+                    .await?,
                 )
-                .bind(i64::from(limit))
-                .fetch_all(&self.pool)
-                .await?)
             }
 
-            async fn permits(&self, case_id: &str) -> Result<Vec<PermitRecord>> {
-                Ok(sqlx::query_as::<_, PermitRecord>(
-                    "SELECT * FROM case_permits WHERE case_id = $1 ORDER BY ring, municipality",
+            async fn permits(&self, case_id: &CaseId) -> Result<Vec<Permit>> {
+                convert(
+                    sqlx::query_as::<_, PermitRow>(
+                        "SELECT municipality, ring, policies FROM case_permits WHERE case_id = $1 \
+                         ORDER BY ring, municipality",
+                    )
+                    .bind(case_id.as_str())
+                    .fetch_all(&self.pool)
+                    .await?,
                 )
-                .bind(case_id)
-                .fetch_all(&self.pool)
-                .await?)
             }
 
             async fn update_routing(
                 &self,
-                case_id: &str,
+                case_id: &CaseId,
                 expected_ring: i64,
                 routing: &RoutingWrite,
                 trace: &serde_json::Value,
                 audit: &NewAuditEvent,
             ) -> Result<bool> {
                 let mut tx = self.pool.begin_with($begin).await?;
-                let Some(current) = Self::select_case(&mut tx, case_id, true).await? else {
+                let Some(current) = Self::select_case(&mut tx, case_id.as_str(), true).await? else {
                     return Ok(false);
                 };
                 if current.state != CaseState::Queued || current.ring != expected_ring {
                     return Ok(false);
                 }
                 Self::write_routing(&mut tx, &current, routing, audit.at).await?;
-                Self::insert_trace(&mut tx, case_id, trace, audit.at).await?;
+                Self::insert_trace(&mut tx, case_id.as_str(), trace, audit.at).await?;
                 let mut audit = audit.clone();
-                audit.case_id = Some(case_id.to_owned());
-                audit.municipality = current.home.clone();
+                audit.case_id = Some(case_id.clone());
+                audit.municipality = current.home.as_str().to_owned();
                 Self::insert_audit(&mut tx, self.key()?, &audit).await?;
                 tx.commit().await?;
                 Ok(true)
             }
 
-            async fn staff(&self) -> Result<Vec<(CaseworkerRecord, u32)>> {
+            async fn staff(&self) -> Result<Vec<(Caseworker, u32)>> {
                 let rows = sqlx::query_as::<_, StaffRow>(
                     "SELECT w.*, (SELECT COUNT(*) FROM cases c WHERE c.owner = w.id \
                      AND c.state IN ('offered', 'assigned', 'waiting_citizen')) AS open_cases \
@@ -1328,7 +1443,9 @@ macro_rules! sql_store {
                 )
                 .fetch_all(&self.pool)
                 .await?;
-                Ok(rows.into_iter().map(|r| (r.caseworker, count(r.open_cases))).collect())
+                rows.into_iter()
+                    .map(|r| Ok((Caseworker::try_from(r.caseworker)?, count(r.open_cases))))
+                    .collect()
             }
 
             async fn cross_border_since(&self, since: DateTime<Utc>) -> Result<Vec<(String, String, i64)>> {
@@ -1342,61 +1459,78 @@ macro_rules! sql_store {
                 .await?)
             }
 
-            async fn previous_caseworker(&self, personnummer: &str) -> Result<Option<String>> {
-                Ok(sqlx::query_scalar(
+            async fn previous_caseworker(&self, personnummer: &Personnummer) -> Result<Option<CaseworkerId>> {
+                let owner: Option<String> = sqlx::query_scalar(
                     "SELECT owner FROM cases WHERE citizen_personnummer = $1 AND owner IS NOT NULL \
                      AND assigned_at IS NOT NULL ORDER BY assigned_at DESC, id DESC LIMIT 1",
                 )
-                .bind(personnummer)
+                .bind(personnummer.as_str())
                 .fetch_optional(&self.pool)
-                .await?)
+                .await?;
+                owner
+                    .map(|o| CaseworkerId::parse(&o).map_err(|e| StoreError::Corrupt(format!("owner: {e}"))))
+                    .transpose()
             }
 
-            async fn offer(&self, id: &str) -> Result<Option<OfferRecord>> {
-                Ok(sqlx::query_as::<_, OfferRecord>("SELECT * FROM offers WHERE id = $1")
-                    .bind(id)
+            async fn offer(&self, id: &OfferId) -> Result<Option<Offer>> {
+                sqlx::query_as::<_, OfferRow>("SELECT * FROM offers WHERE id = $1")
+                    .bind(id.as_str())
                     .fetch_optional(&self.pool)
-                    .await?)
+                    .await?
+                    .map(Offer::try_from)
+                    .transpose()
             }
 
-            async fn open_offers(&self, caseworker: &str) -> Result<Vec<OfferRecord>> {
-                Ok(sqlx::query_as::<_, OfferRecord>(
-                    "SELECT * FROM offers WHERE caseworker_id = $1 AND ended_at IS NULL \
-                     ORDER BY created_at, id",
+            async fn open_offers(&self, caseworker: &CaseworkerId) -> Result<Vec<Offer>> {
+                convert(
+                    sqlx::query_as::<_, OfferRow>(
+                        "SELECT * FROM offers WHERE caseworker_id = $1 AND ended_at IS NULL \
+                         ORDER BY created_at, id",
+                    )
+                    .bind(caseworker.as_str())
+                    .fetch_all(&self.pool)
+                    .await?,
                 )
-                .bind(caseworker)
-                .fetch_all(&self.pool)
-                .await?)
             }
 
-            async fn expired_offers(&self, now: DateTime<Utc>) -> Result<Vec<OfferRecord>> {
-                Ok(sqlx::query_as::<_, OfferRecord>(
-                    "SELECT * FROM offers WHERE ended_at IS NULL AND expires_at <= $1 \
-                     ORDER BY expires_at, id",
+            async fn expired_offers(&self, now: DateTime<Utc>) -> Result<Vec<Offer>> {
+                convert(
+                    sqlx::query_as::<_, OfferRow>(
+                        "SELECT * FROM offers WHERE ended_at IS NULL AND expires_at <= $1 \
+                         ORDER BY expires_at, id",
+                    )
+                    .bind(now)
+                    .fetch_all(&self.pool)
+                    .await?,
                 )
-                .bind(now)
-                .fetch_all(&self.pool)
-                .await?)
             }
 
-            async fn open_offer_of_case(&self, case_id: &str) -> Result<Option<OfferRecord>> {
-                Ok(sqlx::query_as::<_, OfferRecord>(
+            async fn open_offer_of_case(&self, case_id: &CaseId) -> Result<Option<Offer>> {
+                sqlx::query_as::<_, OfferRow>(
                     "SELECT * FROM offers WHERE case_id = $1 AND ended_at IS NULL",
                 )
-                .bind(case_id)
+                .bind(case_id.as_str())
                 .fetch_optional(&self.pool)
-                .await?)
+                .await?
+                .map(Offer::try_from)
+                .transpose()
             }
 
-            async fn declined(&self, case_id: &str, since: DateTime<Utc>) -> Result<Vec<String>> {
-                Ok(sqlx::query_scalar(
+            async fn declined(&self, case_id: &CaseId, since: DateTime<Utc>) -> Result<Vec<CaseworkerId>> {
+                let ids: Vec<String> = sqlx::query_scalar(
                     "SELECT DISTINCT caseworker_id FROM offers WHERE case_id = $1 \
                      AND outcome IN ('rejected', 'timed_out') AND ended_at >= $2 ORDER BY caseworker_id",
                 )
-                .bind(case_id)
+                .bind(case_id.as_str())
                 .bind(since)
                 .fetch_all(&self.pool)
-                .await?)
+                .await?;
+                ids.iter()
+                    .map(|id| {
+                        CaseworkerId::parse(id)
+                            .map_err(|e| StoreError::Corrupt(format!("offer caseworker: {e}")))
+                    })
+                    .collect()
             }
 
             async fn offer_counts(&self) -> Result<Vec<(String, i64)>> {
@@ -1408,16 +1542,24 @@ macro_rules! sql_store {
                 .await?)
             }
 
-            async fn routing_settings(&self) -> Result<Vec<RoutingSettingsRecord>> {
-                Ok(sqlx::query_as::<_, RoutingSettingsRecord>(
-                    "SELECT * FROM routing_settings ORDER BY category",
+            async fn routing_settings(&self) -> Result<Vec<CategoryRouting>> {
+                convert(
+                    sqlx::query_as::<_, RoutingSettingsRow>(
+                        "SELECT category, mode, ring_timeouts, offer_timeout_secs, fair_share_per_10k \
+                         FROM routing_settings ORDER BY category",
+                    )
+                    .fetch_all(&self.pool)
+                    .await?,
                 )
-                .fetch_all(&self.pool)
-                .await?)
             }
 
-            async fn put_routing_settings(&self, settings: &[RoutingSettingsRecord]) -> Result<()> {
+            async fn put_routing_settings(
+                &self,
+                settings: &[CategoryRouting],
+                audit: &NewAuditEvent,
+            ) -> Result<()> {
                 let mut tx = self.pool.begin_with($begin).await?;
+                let by = audit.actor.to_string();
                 for r in settings {
                     sqlx::query(
                         "INSERT INTO routing_settings (category, mode, ring_timeouts, offer_timeout_secs, \
@@ -1428,45 +1570,47 @@ macro_rules! sql_store {
                          updated_by = excluded.updated_by",
                     )
                     .bind(&r.category)
-                    .bind(&r.mode)
-                    .bind(&r.ring_timeouts)
-                    .bind(r.offer_timeout_secs)
+                    .bind(r.mode.as_str())
+                    .bind(Json(&r.ring_timeouts))
+                    .bind(r.offer_timeout)
                     .bind(r.fair_share_per_10k)
-                    .bind(r.updated_at)
-                    .bind(&r.updated_by)
+                    .bind(audit.at)
+                    .bind(&by)
                     .execute(&mut *tx)
                     .await?;
                 }
+                Self::insert_audit(&mut tx, self.key()?, audit).await?;
                 tx.commit().await?;
                 Ok(())
             }
 
-            async fn traces(&self, case_id: &str) -> Result<Vec<TraceRecord>> {
-                Ok(sqlx::query_as::<_, TraceRecord>(
-                    "SELECT * FROM routing_traces WHERE case_id = $1 ORDER BY id",
+            async fn traces(&self, case_id: &CaseId) -> Result<Vec<RoutingTrace>> {
+                Ok(sqlx::query_as::<_, TraceRow>(
+                    "SELECT at, trace FROM routing_traces WHERE case_id = $1 ORDER BY id",
                 )
-                .bind(case_id)
+                .bind(case_id.as_str())
                 .fetch_all(&self.pool)
-                .await?)
+                .await?
+                .into_iter()
+                .map(RoutingTrace::from)
+                .collect())
             }
 
-            async fn cases_of_owner(&self, caseworker: &str) -> Result<Vec<CaseRecord>> {
-                Ok(sqlx::query_as::<_, CaseRecord>(
+            async fn cases_of_owner(&self, caseworker: &CaseworkerId) -> Result<Vec<Case>> {
+                self.cases_where(
                     "SELECT * FROM cases WHERE owner = $1 AND state IN ('offered', 'assigned', 'waiting_citizen') \
                      ORDER BY created_at ASC, id ASC",
+                    Some(caseworker.as_str()),
                 )
-                .bind(caseworker)
-                .fetch_all(&self.pool)
-                .await?)
+                .await
             }
 
-            async fn cases_of_citizen(&self, personnummer: &str) -> Result<Vec<CaseRecord>> {
-                Ok(sqlx::query_as::<_, CaseRecord>(
+            async fn cases_of_citizen(&self, personnummer: &Personnummer) -> Result<Vec<Case>> {
+                self.cases_where(
                     "SELECT * FROM cases WHERE citizen_personnummer = $1 ORDER BY created_at DESC, id DESC",
+                    Some(personnummer.as_str()),
                 )
-                .bind(personnummer)
-                .fetch_all(&self.pool)
-                .await?)
+                .await
             }
 
             async fn append_audit(&self, event: &NewAuditEvent) -> Result<()> {
@@ -1477,76 +1621,81 @@ macro_rules! sql_store {
                 Ok(())
             }
 
-            async fn audit_events(&self, case_id: Option<&str>, limit: u32) -> Result<Vec<AuditRecord>> {
+            async fn audit_events(&self, case_id: Option<&CaseId>, limit: u32) -> Result<Vec<AuditEntry>> {
                 self.audit_query(&AuditFilter {
-                    case_id: case_id.map(str::to_owned),
+                    case_id: case_id.cloned(),
                     limit,
                     ..AuditFilter::default()
                 })
                 .await
             }
 
-            async fn audit_query(&self, filter: &AuditFilter) -> Result<Vec<AuditRecord>> {
-                Ok(sqlx::query_as::<_, AuditRecord>(
+            async fn audit_query(&self, filter: &AuditFilter) -> Result<Vec<AuditEntry>> {
+                Ok(sqlx::query_as::<_, AuditRow>(
                     "SELECT * FROM audit_events WHERE ($1 IS NULL OR case_id = $1) \
                      AND ($2 IS NULL OR actor = $2) \
                      AND ($3 IS NULL OR municipality = $3) \
                      AND ($4 IS NULL OR at >= $4) AND ($5 IS NULL OR at < $5) \
                      ORDER BY id DESC LIMIT $6",
                 )
-                .bind(&filter.case_id)
+                .bind(filter.case_id.as_ref().map(|c| c.as_str()))
                 .bind(&filter.actor)
                 .bind(&filter.municipality)
                 .bind(filter.from)
                 .bind(filter.to)
                 .bind(i64::from(filter.limit))
                 .fetch_all(&self.pool)
-                .await?)
+                .await?
+                .into_iter()
+                .map(AuditEntry::from)
+                .collect())
             }
 
-            async fn record_access_failure(&self, case_id: &str, at: DateTime<Utc>) -> Result<()> {
+            async fn record_access_failure(&self, case_id: &CaseId, at: DateTime<Utc>) -> Result<()> {
                 sqlx::query("INSERT INTO access_code_failures (case_id, at) VALUES ($1, $2)")
-                    .bind(case_id)
+                    .bind(case_id.as_str())
                     .bind(at)
                     .execute(&self.pool)
                     .await?;
                 Ok(())
             }
 
-            async fn access_failures_since(&self, case_id: &str, since: DateTime<Utc>) -> Result<u32> {
+            async fn access_failures_since(&self, case_id: &CaseId, since: DateTime<Utc>) -> Result<u32> {
                 let n: i64 = sqlx::query_scalar(
                     "SELECT COUNT(*) FROM access_code_failures WHERE case_id = $1 AND at >= $2",
                 )
-                .bind(case_id)
+                .bind(case_id.as_str())
                 .bind(since)
                 .fetch_one(&self.pool)
                 .await?;
                 Ok(count(n))
             }
 
-            async fn inactive_cases(&self, before: DateTime<Utc>) -> Result<Vec<CaseRecord>> {
-                Ok(sqlx::query_as::<_, CaseRecord>(
-                    "SELECT * FROM cases WHERE state IN ('queued', 'assigned', 'waiting_citizen') \
-                     AND updated_at < $1 ORDER BY updated_at, id",
+            async fn inactive_cases(&self, before: DateTime<Utc>) -> Result<Vec<Case>> {
+                convert(
+                    sqlx::query_as::<_, CaseRow>(
+                        "SELECT * FROM cases WHERE state IN ('queued', 'assigned', 'waiting_citizen') \
+                         AND updated_at < $1 ORDER BY updated_at, id",
+                    )
+                    .bind(before)
+                    .fetch_all(&self.pool)
+                    .await?,
                 )
-                .bind(before)
-                .fetch_all(&self.pool)
-                .await?)
             }
 
-            async fn retention_candidates(&self) -> Result<Vec<CaseRecord>> {
-                Ok(sqlx::query_as::<_, CaseRecord>(
+            async fn retention_candidates(&self) -> Result<Vec<Case>> {
+                self.cases_where(
                     "SELECT * FROM cases WHERE state IN ('closed', 'cancelled') AND thinned_at IS NULL \
                      ORDER BY updated_at, id",
+                    None,
                 )
-                .fetch_all(&self.pool)
-                .await?)
+                .await
             }
 
-            async fn thin_case(&self, case_id: &str, audit: &NewAuditEvent) -> Result<bool> {
+            async fn thin_case(&self, case_id: &CaseId, audit: &NewAuditEvent) -> Result<bool> {
                 let key = self.key()?;
                 let mut tx = self.pool.begin_with($begin).await?;
-                let Some(current) = Self::select_case(&mut tx, case_id, true).await? else {
+                let Some(current) = Self::select_case(&mut tx, case_id.as_str(), true).await? else {
                     return Ok(false);
                 };
                 if current.thinned_at.is_some() || !current.state.is_final() {
@@ -1557,31 +1706,34 @@ macro_rules! sql_store {
                     "DELETE FROM harm_assessments WHERE case_id = $1",
                     "DELETE FROM access_code_failures WHERE case_id = $1",
                 ] {
-                    sqlx::query(sql).bind(case_id).execute(&mut *tx).await?;
+                    sqlx::query(sql).bind(case_id.as_str()).execute(&mut *tx).await?;
                 }
                 sqlx::query(
                     "UPDATE cases SET citizen_personnummer = NULL, citizen_home = NULL, \
                      citizen_protection = NULL, citizen_loa = NULL, access_code_hash = NULL, \
                      transfer_reason = NULL, thinned_at = $2 WHERE id = $1",
                 )
-                .bind(case_id)
+                .bind(case_id.as_str())
                 .bind(audit.at)
                 .execute(&mut *tx)
                 .await?;
                 let mut audit = audit.clone();
-                audit.case_id = Some(case_id.to_owned());
-                audit.municipality = current.home.clone();
+                audit.case_id = Some(case_id.clone());
+                audit.municipality = current.home.as_str().to_owned();
                 Self::insert_audit(&mut tx, key, &audit).await?;
                 tx.commit().await?;
                 Ok(true)
             }
 
-            async fn protected_case_ids(&self) -> Result<Vec<String>> {
-                Ok(sqlx::query_scalar(
+            async fn protected_case_ids(&self) -> Result<Vec<CaseId>> {
+                let ids: Vec<String> = sqlx::query_scalar(
                     "SELECT id FROM cases WHERE citizen_protection IN ('skyddad_folkbokforing', 'fingerade')",
                 )
                 .fetch_all(&self.pool)
-                .await?)
+                .await?;
+                ids.iter()
+                    .map(|id| CaseId::parse(id).map_err(|e| StoreError::Corrupt(format!("case id: {e}"))))
+                    .collect()
             }
 
             async fn seal_legacy_audit(&self) -> Result<u32> {
@@ -1591,14 +1743,14 @@ macro_rules! sql_store {
                     .fetch_one(&mut *tx)
                     .await?;
                 let max_id = max_id.unwrap_or(0);
-                let legacy = sqlx::query_as::<_, AuditRecord>(
+                let legacy = sqlx::query_as::<_, AuditRow>(
                     "SELECT * FROM audit_events WHERE mac IS NULL AND id <= $1 ORDER BY id",
                 )
                 .bind(max_id)
                 .fetch_all(&mut *tx)
                 .await?;
                 let sealed = u32::try_from(legacy.len()).unwrap_or(u32::MAX);
-                for row in legacy {
+                for row in legacy.into_iter().map(AuditEntry::from) {
                     let (seq, prev) = Self::chain_next(&mut tx, &row.municipality).await?;
                     let role = audit::role_of(&row.actor);
                     let at = audit::chain_time(row.at);
@@ -1642,14 +1794,17 @@ macro_rules! sql_store {
                 .await?)
             }
 
-            async fn audit_chain(&self, municipality: &str) -> Result<Vec<AuditRecord>> {
-                Ok(sqlx::query_as::<_, AuditRecord>(
+            async fn audit_chain(&self, municipality: &str) -> Result<Vec<AuditEntry>> {
+                Ok(sqlx::query_as::<_, AuditRow>(
                     "SELECT * FROM audit_events WHERE municipality = $1 \
                      ORDER BY CASE WHEN seq IS NULL THEN 1 ELSE 0 END, seq, id",
                 )
                 .bind(municipality)
                 .fetch_all(&self.pool)
-                .await?)
+                .await?
+                .into_iter()
+                .map(AuditEntry::from)
+                .collect())
             }
 
             async fn audit_head(&self, municipality: &str) -> Result<Option<(i64, String)>> {

@@ -1,33 +1,42 @@
 //! Administrators' actions on the router: routing settings and routing traces.
 
-use serde_json::json;
-
+use super::gate::Subject;
 use super::{Context, Error, Result};
-use crate::policy::{self, Action, Resource};
-use crate::routing::settings::CategoryRouting;
-use crate::store::TraceRecord;
+use crate::domain::case::RoutingTrace;
+use crate::domain::ids::{CaseId, MunicipalityCode};
+use crate::policy::Action;
+use crate::routing::settings::{CategoryRouting, RoutingSettings};
 
 impl Context {
-    /// Federation-wide configuration (routing, policies): the policies decide who may
-    /// (`administer` on the federation); a refusal is `forbidden`.
-    pub fn may_administer_federation(&self, admin_of: Option<&str>) -> Result<Vec<String>> {
-        let decision = self
-            .policy
-            .admin_may(Action::Administer, admin_of, Resource::Federation);
-        if decision.allowed {
-            Ok(decision.policies)
-        } else {
-            Err(Error::Forbidden)
-        }
+    /// The gate for reading the federation's shared configuration: every administrator, as
+    /// the administrator of their own municipality (or of the federation).
+    pub(super) async fn authorize_reading_configuration(
+        &self,
+        admin: Option<&MunicipalityCode>,
+    ) -> Result<super::gate::AdminAllowed> {
+        self.authorize_admin(admin, Action::Administer, admin).await
+    }
+
+    /// The routing settings of every category, for any administrator.
+    pub async fn routing_settings_for(
+        &self,
+        admin: Option<&MunicipalityCode>,
+    ) -> Result<RoutingSettings> {
+        self.authorize_reading_configuration(admin).await?;
+        self.routing_settings().await
     }
 
     /// Stores new settings for the categories given (others keep theirs), after checking every
-    /// entry; one audit event records the change on the federation's chain.
+    /// entry; the policies decide who may (`administer` on the federation), and one audit
+    /// event records the change on the federation's chain, with it.
     pub async fn set_routing_settings(
         &self,
-        actor: &str,
+        admin: Option<&MunicipalityCode>,
         entries: &[CategoryRouting],
     ) -> Result<()> {
+        let proof = self
+            .authorize_admin(admin, Action::Administer, None)
+            .await?;
         let mut seen = Vec::new();
         for entry in entries {
             if self.federation.category(&entry.category).is_none() {
@@ -39,38 +48,21 @@ impl Context {
             seen.push(entry.category.as_str());
             entry.check().map_err(Error::InvalidField)?;
         }
-        let now = self.clock.now();
-        let records: Vec<_> = entries.iter().map(|e| e.to_record(now, actor)).collect();
-        self.store.put_routing_settings(&records).await?;
-        let mut event = self.audit(actor.to_owned(), None, "routing_settings", Vec::new());
-        event.municipality = self.federation.id.clone();
-        event.detail = json!({ "categories": entries });
-        self.store.append_audit(&event).await?;
-        Ok(())
+        self.store_routing_settings(&proof, entries).await
     }
 
-    /// The routing decisions about a case, for an administrator of its home municipality (or of
-    /// the federation, `None`); anyone else gets 404.
+    /// The routing decisions about a case, for an administrator the policies let read its
+    /// trail (its home's, or the federation's); anyone else gets 404. The reading is audited.
     pub async fn routing_traces(
         &self,
-        admin_of: Option<&str>,
+        admin: Option<&MunicipalityCode>,
         id: &str,
-    ) -> Result<Vec<TraceRecord>> {
-        let case = self.store.case(id).await?.ok_or(Error::NotFound)?;
-        let facts = policy::case_facts(&self.federation, &case, self.clock.today());
-        let decision =
-            self.policy
-                .admin_may(Action::ReadAudit, admin_of, Resource::Case(Box::new(facts)));
-        if !decision.allowed {
-            return Err(Error::NotFound);
-        }
-        let event = self.audit(
-            format!("admin:{}", admin_of.unwrap_or("federation")),
-            admin_of.map(str::to_owned),
-            "read_routing_trace",
-            decision.policies,
-        );
-        self.record_read(event, &case).await?;
-        Ok(self.store.traces(id).await?)
+    ) -> Result<Vec<RoutingTrace>> {
+        let id = CaseId::parse(id).map_err(|_| Error::NotFound)?;
+        let proof = self
+            .authorize_id(Subject::Admin(admin.cloned()), Action::ReadAudit, &id)
+            .await?;
+        self.record_read(&proof, "read_routing_trace", None).await?;
+        self.traces(&proof).await
     }
 }

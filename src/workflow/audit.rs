@@ -1,11 +1,17 @@
 //! The audit trail's follow-up: verifying every chain, checkpoints of the chain heads, the
-//! administrators' reading of the trail, and the report of unusual access (R15).
+//! administrators' reading of the trail, and the report of unusual access (R15). Who may read
+//! which chain is the policies' answer (`read_audit`), asked through the gate.
 
+use std::collections::{HashMap, HashSet};
+
+use chrono::{DateTime, Utc};
 use serde::Serialize;
 
-use super::{Context, Result};
-use crate::audit::{self, AuditKey, Broken, StoredEvent};
-use crate::store::{AuditRecord, Store};
+use super::{Context, Error, Result};
+use crate::audit::{self, AuditEntry, AuditKey, Broken};
+use crate::domain::ids::{CaseId, MunicipalityCode};
+use crate::policy::Action;
+use crate::store::{AuditFilter, Store};
 
 /// The answer of `GET /api/v1/admin/audit/verify` and `brygga audit verify`.
 #[derive(Clone, Debug, Serialize)]
@@ -16,16 +22,8 @@ pub struct Verification {
     pub first_broken: Option<Broken>,
 }
 
-fn stored(record: &AuditRecord) -> StoredEvent<'_> {
-    StoredEvent {
-        sealed: record.sealed(),
-        prev_mac: record.prev_mac.as_deref(),
-        mac: record.mac.as_deref(),
-    }
-}
-
 /// Checks every municipality's chain against the key, its head and its latest checkpoint;
-/// names the first broken position (chains in kommunkod order).
+/// names the first broken position (chains in kommunkod order). For the CLI and the workflow.
 pub async fn verify(store: &dyn Store, key: &AuditKey) -> crate::store::Result<Verification> {
     let mut events = 0u64;
     for municipality in store.audit_chains().await? {
@@ -33,7 +31,7 @@ pub async fn verify(store: &dyn Store, key: &AuditKey) -> crate::store::Result<V
         events += u64::try_from(chain.len()).unwrap_or(u64::MAX);
         let head = store.audit_head(&municipality).await?;
         let checkpoint = store.latest_checkpoint(&municipality).await?;
-        let stored: Vec<StoredEvent<'_>> = chain.iter().map(stored).collect();
+        let stored: Vec<audit::StoredEvent<'_>> = chain.iter().map(AuditEntry::stored).collect();
         if let Err(broken) = audit::verify_chain(
             key,
             &municipality,
@@ -55,42 +53,88 @@ pub async fn verify(store: &dyn Store, key: &AuditKey) -> crate::store::Result<V
     })
 }
 
+/// What an administrator asks of the trail (every filter optional).
+#[derive(Clone, Debug, Default)]
+pub struct AuditSearch {
+    pub case: Option<String>,
+    pub actor: Option<String>,
+    /// A chain: a municipality's kommunkod, or the federation's id.
+    pub municipality: Option<String>,
+    pub from: Option<DateTime<Utc>>,
+    pub to: Option<DateTime<Utc>>,
+    pub limit: u32,
+}
+
 /// One event worth a second look, and why.
 #[derive(Clone, Debug)]
 pub struct Finding {
     /// `protected_identity`, `access_denied` or `opened_without_having_it`.
     pub reason: &'static str,
-    pub event: AuditRecord,
+    pub event: AuditEntry,
 }
 
 const VIEWS: [&str; 2] = ["view", "view_metadata"];
 const TAKES: [&str; 2] = ["claim", "accept"];
 
 impl Context {
-    /// The audit trail as an administrator may read it (their municipality's chain, or every
-    /// chain for the federation's); the reading is itself audited.
+    /// The chain an administrator asks to read, and the gate for it: a municipality's
+    /// administrators read their own chain (asking for another is `forbidden`), federation
+    /// administrators any chain or all of them.
+    async fn authorize_trail(
+        &self,
+        admin: Option<&MunicipalityCode>,
+        asked: Option<&str>,
+    ) -> Result<(super::gate::AdminAllowed, Option<String>)> {
+        let asked_municipality = match asked {
+            None => None,
+            Some(chain) if chain == self.federation.id => None,
+            Some(code) => Some(
+                MunicipalityCode::parse(code).map_err(|_| Error::InvalidField("municipality"))?,
+            ),
+        };
+        let on = asked_municipality.as_ref().or(admin);
+        let proof = self.authorize_admin(admin, Action::ReadAudit, on).await?;
+        let chain = match (asked, on) {
+            (Some(chain), None) => Some(chain.to_owned()),
+            (_, Some(m)) => Some(m.as_str().to_owned()),
+            (None, None) => None,
+        };
+        Ok((proof, chain))
+    }
+
+    /// The audit trail as the policies let an administrator read it, newest first; the reading
+    /// is itself audited.
     pub async fn audit_trail(
         &self,
-        admin_of: Option<&str>,
-        filter: &crate::store::AuditFilter,
-    ) -> Result<Vec<AuditRecord>> {
-        let events = self.store.audit_query(filter).await?;
-        let mut event = self.audit(
-            format!("admin:{}", admin_of.unwrap_or("federation")),
-            admin_of.map(str::to_owned),
+        admin: Option<&MunicipalityCode>,
+        search: AuditSearch,
+    ) -> Result<Vec<AuditEntry>> {
+        let (proof, chain) = self
+            .authorize_trail(admin, search.municipality.as_deref())
+            .await?;
+        let case_id = match search.case.as_deref() {
+            Some(c) => Some(CaseId::parse(c).map_err(|_| Error::InvalidField("case"))?),
+            None => None,
+        };
+        let events = self
+            .read_trail(
+                &proof,
+                &AuditFilter {
+                    case_id,
+                    actor: search.actor,
+                    municipality: chain,
+                    from: search.from,
+                    to: search.to,
+                    limit: search.limit,
+                },
+            )
+            .await?;
+        self.record_admin(
+            &proof,
             "read_audit",
-            vec![
-                if admin_of.is_some() {
-                    "municipality-administrator"
-                } else {
-                    "federation-administrator"
-                }
-                .to_owned(),
-            ],
-        );
-        event.municipality = admin_of.map_or_else(|| self.federation.id.clone(), str::to_owned);
-        event.detail = serde_json::json!({ "events": events.len(), "case": filter.case_id });
-        self.store.append_audit(&event).await?;
+            serde_json::json!({ "events": events.len(), "case": search.case }),
+        )
+        .await?;
         Ok(events)
     }
 
@@ -98,15 +142,16 @@ impl Context {
     /// every refused attempt, and cases opened by caseworkers who never had them.
     pub async fn follow_up(
         &self,
-        admin_of: Option<&str>,
-        from: Option<chrono::DateTime<chrono::Utc>>,
-        to: Option<chrono::DateTime<chrono::Utc>>,
+        admin: Option<&MunicipalityCode>,
+        from: Option<DateTime<Utc>>,
+        to: Option<DateTime<Utc>>,
     ) -> Result<Vec<Finding>> {
+        let (proof, chain) = self.authorize_trail(admin, None).await?;
         let events = self
-            .audit_trail(
-                admin_of,
-                &crate::store::AuditFilter {
-                    municipality: admin_of.map(str::to_owned),
+            .read_trail(
+                &proof,
+                &AuditFilter {
+                    municipality: chain,
                     from,
                     to,
                     limit: 100_000,
@@ -114,10 +159,20 @@ impl Context {
                 },
             )
             .await?;
-        let protected: std::collections::HashSet<String> =
-            self.store.protected_case_ids().await?.into_iter().collect();
-        let mut holders: std::collections::HashMap<String, Vec<String>> =
-            std::collections::HashMap::new();
+        self.record_admin(
+            &proof,
+            "read_audit",
+            serde_json::json!({ "events": events.len(), "report": "follow_up" }),
+        )
+        .await?;
+        let protected: HashSet<String> = self
+            .store
+            .protected_case_ids()
+            .await?
+            .into_iter()
+            .map(String::from)
+            .collect();
+        let mut holders: HashMap<String, Vec<String>> = HashMap::new();
         let mut findings = Vec::new();
         for event in events {
             let case = event.case_id.clone().unwrap_or_default();
@@ -129,14 +184,23 @@ impl Context {
                 && event.actor.starts_with("caseworker:")
             {
                 if !holders.contains_key(&case) {
-                    let took = self
-                        .store
-                        .audit_events(Some(&case), 10_000)
-                        .await?
-                        .into_iter()
-                        .filter(|e| TAKES.contains(&e.action.as_str()))
-                        .map(|e| e.actor)
-                        .collect();
+                    let took = match CaseId::parse(&case) {
+                        Ok(id) => self
+                            .read_trail(
+                                &proof,
+                                &AuditFilter {
+                                    case_id: Some(id),
+                                    limit: 10_000,
+                                    ..Default::default()
+                                },
+                            )
+                            .await?
+                            .into_iter()
+                            .filter(|e| TAKES.contains(&e.action.as_str()))
+                            .map(|e| e.actor)
+                            .collect(),
+                        Err(_) => Vec::new(),
+                    };
                     holders.insert(case.clone(), took);
                 }
                 let held = holders.get(&case).is_some_and(|h| h.contains(&event.actor));
@@ -151,7 +215,10 @@ impl Context {
         Ok(findings)
     }
 
-    pub async fn verify_audit(&self) -> Result<Verification> {
+    /// Every chain verified, for an administrator the policies let follow up the trail.
+    pub async fn verify_audit(&self, admin: Option<&MunicipalityCode>) -> Result<Verification> {
+        self.authorize_admin(admin, Action::ReadAudit, admin)
+            .await?;
         Ok(verify(self.store.as_ref(), &self.audit_key).await?)
     }
 

@@ -2,22 +2,22 @@
 
 use serde_json::json;
 
-use super::{Context, Error, Result, check_text};
-use crate::domain::case::{CaseEvent, OfferEnd, Outcome, TransferActor, TransitionError};
-use crate::domain::people::Availability;
-use crate::policy::{self, Action, Decision};
-use crate::store::{
-    CaseRecord, CaseWrite, CaseworkerRecord, NewMessage, RoutingWrite, Sender, StoreError,
+use super::gate::{Allowed, Changes, Ground, Subject};
+use super::{CaseView, Context, Error, Result, Shown, check_text};
+use crate::domain::case::{
+    Case, CaseEvent, CaseState, OfferEnd, Outcome, Sender, TransferActor, TransitionError,
 };
-
-use super::CaseView;
+use crate::domain::ids::{CaseId, CaseworkerId, MunicipalityCode};
+use crate::domain::people::{Availability, Caseworker};
+use crate::policy::{self, Action, Decision};
+use crate::store::{NewMessage, RoutingWrite, StoreError};
 
 /// Who moves a case to another municipality or caseworker.
 pub enum Transferrer<'a> {
-    Caseworker(&'a CaseworkerRecord),
+    Caseworker(&'a Caseworker),
     /// A municipality's administrator (of the case's home), or a federation administrator
     /// (`None`).
-    Admin(Option<&'a str>),
+    Admin(Option<&'a MunicipalityCode>),
 }
 
 pub struct TransferInput {
@@ -26,259 +26,256 @@ pub struct TransferInput {
     pub reason: String,
 }
 
+fn case_id(id: &str) -> Result<CaseId> {
+    CaseId::parse(id).map_err(|_| Error::NotFound)
+}
+
 impl Context {
-    /// The caseworker behind a session, fresh from the store so that an administrator's change
-    /// of skills or clearance takes effect at once.
-    pub async fn caseworker(&self, id: &str) -> Result<CaseworkerRecord> {
+    /// The caseworker behind a login, fresh from the store so that an administrator's change
+    /// of skills or clearance takes effect at once. An id that names nobody is 404.
+    pub async fn caseworker(&self, id: &CaseworkerId) -> Result<Caseworker> {
         self.store.caseworker(id).await?.ok_or(Error::NotFound)
     }
 
-    /// The policies' answer for this caseworker, this action and the case as it stands now.
-    pub(super) fn may(
-        &self,
-        action: Action,
-        caseworker: &CaseworkerRecord,
-        case: &CaseRecord,
-    ) -> Decision {
-        self.policy.caseworker_may(
-            action,
-            &self.federation,
-            caseworker,
-            case,
-            self.clock.today(),
-        )
-    }
-
-    /// The case, if the caseworker may see it; 404 otherwise (existence never leaks).
-    async fn visible_case(
-        &self,
-        caseworker: &CaseworkerRecord,
-        id: &str,
-    ) -> Result<(CaseRecord, Decision)> {
-        let case = self.store.case(id).await?.ok_or(Error::NotFound)?;
-        let decision = self.may(Action::View, caseworker, &case);
-        if !decision.allowed {
-            tracing::debug!(case = %id, policies = ?decision.policies, "case hidden from caseworker");
-            self.record_denial(caseworker, &case, Action::View, &decision)
-                .await?;
-            return Err(Error::NotFound);
+    /// What a caseworker may see of a case the gate let them view: who the citizen is only
+    /// once they have it (R8).
+    pub(super) fn shown_to(&self, proof: &Allowed) -> Shown {
+        let identity = match proof.subject() {
+            Subject::Caseworker(c) => proof.case().is_owned_by(&c.id),
+            _ => false,
+        };
+        Shown {
+            case: proof.case().clone(),
+            ground: proof.ground().to_vec(),
+            identity,
         }
-        Ok((case, decision))
     }
 
-    /// A refused attempt on an existing case, for the follow-up of unusual access (R15), with
-    /// the policies that refused it.
-    pub(super) async fn record_denial(
-        &self,
-        caseworker: &CaseworkerRecord,
-        case: &CaseRecord,
-        action: Action,
-        decision: &Decision,
-    ) -> Result<()> {
-        let mut event =
-            self.caseworker_audit(caseworker, "access_denied", decision.policies.clone());
-        event.detail = json!({ "action": action.as_str() });
-        self.record_read(event, case).await
+    /// A case after a caseworker's change, as they may see it now.
+    fn shown_after(&self, caseworker: &Caseworker, case: Case, ground: &[String]) -> Shown {
+        Shown {
+            identity: case.is_owned_by(&caseworker.id),
+            case,
+            ground: ground.to_vec(),
+        }
     }
 
-    /// Queued cases the caseworker may claim now, most urgent and oldest first. One audit event
-    /// names the ids shown.
-    pub async fn queue(&self, caseworker: &CaseworkerRecord) -> Result<Vec<CaseRecord>> {
+    /// Queued cases the caseworker may take now, most urgent and oldest first: each one they
+    /// may view and claim now (the metadata only, R8), under their municipality's fair share.
+    /// One audit event names the ids shown and each one's ground.
+    pub async fn queue(&self, caseworker: &Caseworker) -> Result<Vec<Shown>> {
         let candidates = self
             .store
             .queue(&caseworker.municipality, self.config.queue_limit)
             .await?;
         let capped = self.over_fair_share_all().await?;
-        let mut items = Vec::new();
-        let mut grounds = Vec::new();
-        for case in candidates {
-            let over = case.home != caseworker.municipality
-                && capped.iter().any(|(category, m)| {
-                    *category == case.category && *m == caseworker.municipality
-                });
-            if over {
-                continue;
-            }
-            let decision = self.may(Action::Claim, caseworker, &case);
-            if decision.allowed {
-                grounds.extend(decision.policies);
-                items.push(case);
-            }
-        }
-        grounds.sort();
-        grounds.dedup();
-        let mut event = self.caseworker_audit(caseworker, "list_queue", grounds);
-        event.municipality = caseworker.municipality.clone();
-        event.detail = json!({ "ids": items.iter().map(|c| c.id.as_str()).collect::<Vec<_>>() });
-        self.store.append_audit(&event).await?;
-        Ok(items)
+        let candidates = candidates
+            .into_iter()
+            .filter(|case| {
+                case.home == caseworker.municipality
+                    || !capped.iter().any(|(category, m)| {
+                        category == case.category.as_str() && *m == caseworker.municipality
+                    })
+            })
+            .collect();
+        let subject = Subject::Caseworker(caseworker.clone());
+        let shown = self.admit_each(&subject, &[Action::View, Action::Claim], candidates);
+        self.audit_listing(
+            &subject,
+            "list_queue",
+            caseworker.municipality.as_str(),
+            &shown,
+        )
+        .await?;
+        Ok(shown
+            .into_iter()
+            .map(|a| Shown {
+                ground: a.ground().to_vec(),
+                case: a.case().clone(),
+                identity: false,
+            })
+            .collect())
     }
 
-    pub async fn claim(&self, caseworker: &CaseworkerRecord, id: &str) -> Result<CaseRecord> {
-        let (case, _) = self.visible_case(caseworker, id).await?;
-        let decision = self.may(Action::Claim, caseworker, &case);
-        if !decision.allowed {
-            self.record_denial(caseworker, &case, Action::Claim, &decision)
-                .await?;
-            return Err(Error::NotEligible(
-                decision.for_caller(&caseworker.municipality, &case.home),
-            ));
-        }
+    pub async fn claim(&self, caseworker: &Caseworker, id: &str) -> Result<Shown> {
+        let subject = Subject::Caseworker(caseworker.clone());
+        let proof = self
+            .authorize_id(subject, Action::Claim, &case_id(id)?)
+            .await?;
+        let case = proof.case().clone();
         if case.home != caseworker.municipality
             && self
-                .over_fair_share(&case.category)
+                .over_fair_share(case.category.as_str())
                 .await?
                 .contains(&caseworker.municipality)
         {
-            return Err(Error::Denied(Decision::deny(&[policy::FAIR_SHARE])));
+            let refusal = Decision::deny(&[policy::FAIR_SHARE]);
+            self.refused(proof.subject(), &case, Action::Claim, &refusal)
+                .await?;
+            return Err(Error::Denied(refusal));
         }
-        let claim = CaseEvent::Claim {
-            caseworker: caseworker.id.clone(),
-        };
-        let write = CaseWrite::new(
-            self.clock.now(),
-            self.caseworker_audit(caseworker, claim.name(), decision.policies),
-        );
-        let (case, _) = self.store.transition(&case.id, &claim, &write).await?;
-        self.notify_queues(&case).await?;
-        Ok(case)
+        let ground = proof.ground().to_vec();
+        let (case, _) = self
+            .commit(
+                Ground::Person(proof),
+                &case.id,
+                CaseEvent::Claim {
+                    caseworker: caseworker.id.clone(),
+                },
+                Changes::default(),
+            )
+            .await?;
+        Ok(self.shown_after(caseworker, case, &ground))
     }
 
-    pub async fn view_case(&self, caseworker: &CaseworkerRecord, id: &str) -> Result<CaseView> {
-        let (case, decision) = self.visible_case(caseworker, id).await?;
-        // R8: outside home, nothing but metadata until the caseworker has the case.
-        let content = case.home == caseworker.municipality
-            || case.owner.as_deref() == Some(caseworker.id.as_str()) && case.state.is_owned();
+    /// What content the caseworker sees of a case they may view: the thread at home or once
+    /// they have it; outside home before that, metadata only (R8).
+    fn sees_content(caseworker: &Caseworker, case: &Case) -> bool {
+        case.home == caseworker.municipality || case.is_owned_by(&caseworker.id)
+    }
+
+    pub async fn view_case(&self, caseworker: &Caseworker, id: &str) -> Result<CaseView> {
+        let subject = Subject::Caseworker(caseworker.clone());
+        let proof = self
+            .authorize_id(subject, Action::View, &case_id(id)?)
+            .await?;
+        let content = Self::sees_content(caseworker, proof.case());
         let messages = if content {
-            self.store.messages(id).await?
+            self.thread(&proof).await?
         } else {
             Vec::new()
         };
-        let consent = self.store.consent(id).await?;
-        let event = self.caseworker_audit(
-            caseworker,
-            if content { "view" } else { "view_metadata" },
-            decision.policies.clone(),
-        );
-        self.record_read(event, &case).await?;
+        let consent = self.consent_history(&proof).await?.pop();
+        self.record_read(&proof, if content { "view" } else { "view_metadata" }, None)
+            .await?;
+        let shown = self.shown_to(&proof);
         Ok(CaseView {
-            case,
+            case: shown.case,
             messages,
             consent,
-            legal_ground: decision.policies,
+            legal_ground: shown.ground,
+            identity: shown.identity,
         })
     }
 
-    /// Reply, release or close: owner-only actions on a visible case.
+    /// Reply, release or close: the owner's actions on a case they may see.
     async fn owner_transition(
         &self,
-        caseworker: &CaseworkerRecord,
+        caseworker: &Caseworker,
         id: &str,
         action: Action,
         event: CaseEvent,
-        message: Option<NewMessage>,
-        outcome: Option<Outcome>,
-    ) -> Result<CaseRecord> {
-        let (case, _) = self.visible_case(caseworker, id).await?;
+        changes: Changes,
+    ) -> Result<Shown> {
+        let id = case_id(id)?;
+        let case = self.store.case(&id).await?.ok_or(Error::NotFound)?;
+        let subject = Subject::Caseworker(caseworker.clone());
         if case.state.is_final() {
+            // Only someone who may see the case learns that it is closed.
+            let from = case.state;
+            self.authorize(subject, Action::View, case).await?;
             return Err(Error::Conflict(TransitionError::InvalidTransition {
-                from: case.state,
+                from,
                 event: event.name(),
             }));
         }
-        let decision = self.may(action, caseworker, &case);
-        if !decision.allowed {
-            self.record_denial(caseworker, &case, action, &decision)
-                .await?;
-            return Err(Error::Denied(
-                decision.for_caller(&caseworker.municipality, &case.home),
-            ));
-        }
-        let mut write = CaseWrite::new(
-            self.clock.now(),
-            self.caseworker_audit(caseworker, event.name(), decision.policies),
-        );
-        if let Some(outcome) = outcome {
-            write.audit.detail = json!({ "outcome": outcome.as_str() });
-        }
-        write.message = message;
-        write.outcome = outcome;
-        let (case, _) = self.store.transition(&case.id, &event, &write).await?;
-        // The caseworker's other windows follow the change.
-        self.notify("case.updated", &case, Some(&caseworker.id), Vec::new());
-        Ok(case)
+        let proof = self.authorize(subject, action, case).await?;
+        let ground = proof.ground().to_vec();
+        let (case, _) = self
+            .commit(Ground::Person(proof), &id, event, changes)
+            .await?;
+        Ok(self.shown_after(caseworker, case, &ground))
     }
 
     pub async fn caseworker_writes(
         &self,
-        caseworker: &CaseworkerRecord,
+        caseworker: &Caseworker,
         id: &str,
         text: &str,
-    ) -> Result<CaseRecord> {
+    ) -> Result<Shown> {
         let text = check_text(text)?;
         let event = CaseEvent::CaseworkerWrites {
             caseworker: caseworker.id.clone(),
         };
-        let message = NewMessage {
-            sender: Sender::Caseworker,
-            author: Some(caseworker.id.clone()),
-            body: text,
+        let changes = Changes {
+            message: Some(NewMessage {
+                sender: Sender::Caseworker,
+                author: Some(caseworker.id.clone()),
+                body: text,
+            }),
+            ..Changes::default()
         };
-        self.owner_transition(caseworker, id, Action::Reply, event, Some(message), None)
+        self.owner_transition(caseworker, id, Action::Reply, event, changes)
             .await
     }
 
     /// Back to the queue; the freed slot is matched at once.
-    pub async fn release(&self, caseworker: &CaseworkerRecord, id: &str) -> Result<CaseRecord> {
+    pub async fn release(&self, caseworker: &Caseworker, id: &str) -> Result<Shown> {
         let event = CaseEvent::Release {
             caseworker: caseworker.id.clone(),
         };
-        let case = self
-            .owner_transition(caseworker, id, Action::Release, event, None, None)
+        let shown = self
+            .owner_transition(caseworker, id, Action::Release, event, Changes::default())
             .await?;
-        let case = self.dispatch_passing_over(case, &caseworker.id).await?;
+        let case = self
+            .dispatch_passing_over(shown.case, &caseworker.id)
+            .await?;
         self.capacity_freed(&caseworker.id).await?;
-        Ok(case)
+        Ok(Shown {
+            identity: case.is_owned_by(&caseworker.id),
+            case,
+            ground: shown.ground,
+        })
     }
 
     pub async fn close(
         &self,
-        caseworker: &CaseworkerRecord,
+        caseworker: &Caseworker,
         id: &str,
         outcome: Outcome,
-    ) -> Result<CaseRecord> {
+    ) -> Result<Shown> {
         let event = CaseEvent::Close {
             caseworker: caseworker.id.clone(),
             outcome,
         };
-        let case = self
-            .owner_transition(caseworker, id, Action::Close, event, None, Some(outcome))
+        let changes = Changes {
+            outcome: Some(outcome),
+            detail: Some(json!({ "outcome": outcome.as_str() })),
+            ..Changes::default()
+        };
+        let shown = self
+            .owner_transition(caseworker, id, Action::Close, event, changes)
             .await?;
         self.capacity_freed(&caseworker.id).await?;
-        Ok(case)
+        Ok(shown)
     }
 
-    /// The caseworker's open cases; the listing is audited with the ids it showed (R15).
-    pub async fn my_cases(&self, caseworker: &CaseworkerRecord) -> Result<Vec<CaseRecord>> {
+    /// The caseworker's open cases (offered or held), each shown only as far as the policies
+    /// let them view it now; one audit event names the ids shown and each one's ground (R15).
+    pub async fn my_cases(&self, caseworker: &Caseworker) -> Result<Vec<Shown>> {
         let cases = self.store.cases_of_owner(&caseworker.id).await?;
-        let mut event =
-            self.caseworker_audit(caseworker, "list_own_cases", vec![policy::OWNER.to_owned()]);
-        event.municipality = caseworker.municipality.clone();
-        event.detail = json!({ "ids": cases.iter().map(|c| c.id.as_str()).collect::<Vec<_>>() });
-        self.store.append_audit(&event).await?;
-        Ok(cases)
+        let subject = Subject::Caseworker(caseworker.clone());
+        let shown = self.admit_each(&subject, &[Action::View], cases);
+        self.audit_listing(
+            &subject,
+            "list_own_cases",
+            caseworker.municipality.as_str(),
+            &shown,
+        )
+        .await?;
+        Ok(shown.iter().map(|a| self.shown_to(a)).collect())
     }
 
     /// `away` rescinds pending offers (they go to the next candidate); coming back or raising
     /// capacity matches waiting requests at once.
     pub async fn set_availability(
         &self,
-        caseworker: &CaseworkerRecord,
+        caseworker: &Caseworker,
         status: Availability,
         capacity: Option<u32>,
-    ) -> Result<CaseworkerRecord> {
+    ) -> Result<Caseworker> {
         if let Some(capacity) = capacity
-            && i64::from(capacity) > caseworker.max_capacity
+            && capacity > caseworker.max_capacity
         {
             return Err(Error::InvalidField("capacity"));
         }
@@ -293,7 +290,8 @@ impl Context {
         match status {
             Availability::Away => {
                 for offer in self.store.open_offers(&caseworker.id).await? {
-                    self.end_offer(&offer, OfferEnd::CaseworkerAway).await?;
+                    self.end_offer(&offer, OfferEnd::CaseworkerAway, None)
+                        .await?;
                 }
             }
             Availability::Available => self.capacity_freed(&caseworker.id).await?,
@@ -302,69 +300,50 @@ impl Context {
     }
 
     /// A case back into a queue, with a target and the reason kept (DESIGN.md's transfer row).
+    /// The owner moves their case; a home administrator (or the federation's) any case of the
+    /// municipality. The target must be permitted by the routing policies now.
     pub async fn transfer(
         &self,
         by: Transferrer<'_>,
         id: &str,
         input: TransferInput,
-    ) -> Result<CaseRecord> {
+    ) -> Result<Case> {
         let reason = input.reason.trim().to_owned();
         if reason.is_empty() || reason.chars().count() > 2_000 {
             return Err(Error::InvalidField("reason"));
         }
-        let (case, decision, actor, actor_municipality, transfer_by) = match &by {
-            Transferrer::Caseworker(caseworker) => {
-                let (case, _) = self.visible_case(caseworker, id).await?;
-                let decision = self.may(Action::Transfer, caseworker, &case);
-                if !decision.allowed {
-                    self.record_denial(caseworker, &case, Action::Transfer, &decision)
-                        .await?;
-                    return Err(Error::Denied(
-                        decision.for_caller(&caseworker.municipality, &case.home),
-                    ));
-                }
-                (
-                    case,
-                    decision,
-                    super::caseworker_actor(caseworker),
-                    Some(caseworker.municipality.clone()),
-                    TransferActor::Owner(caseworker.id.clone()),
-                )
-            }
-            Transferrer::Admin(municipality) => {
-                let case = self.store.case(id).await?.ok_or(Error::NotFound)?;
-                let facts = policy::case_facts(&self.federation, &case, self.clock.today());
-                let decision = self.policy.admin_may(
-                    Action::Transfer,
-                    *municipality,
-                    policy::Resource::Case(Box::new(facts)),
-                );
-                if !decision.allowed {
-                    return Err(Error::NotFound);
-                }
-                (
-                    case,
-                    decision,
-                    format!("admin:{}", municipality.unwrap_or("federation")),
-                    municipality.map(str::to_owned),
-                    TransferActor::HomeAdmin,
-                )
-            }
-        };
-        let target_caseworker = match input.caseworker_id.as_deref() {
-            Some(cid) => Some(
-                self.store
-                    .caseworker(cid)
-                    .await?
-                    .ok_or(Error::Unprocessable("unknown_caseworker"))?,
+        let id = case_id(id)?;
+        let (subject, transfer_by) = match &by {
+            Transferrer::Caseworker(caseworker) => (
+                Subject::Caseworker((*caseworker).clone()),
+                TransferActor::Owner(caseworker.id.clone()),
             ),
+            Transferrer::Admin(municipality) => (
+                Subject::Admin(municipality.cloned()),
+                TransferActor::HomeAdmin,
+            ),
+        };
+        let proof = self.authorize_id(subject, Action::Transfer, &id).await?;
+        let case = proof.case().clone();
+        let caller = proof.subject().municipality().unwrap_or(&case.home).clone();
+        let target_caseworker = match input.caseworker_id.as_deref() {
+            Some(cid) => {
+                let cid = CaseworkerId::parse(cid)
+                    .map_err(|_| Error::Unprocessable("unknown_caseworker"))?;
+                Some(
+                    self.store
+                        .caseworker(&cid)
+                        .await?
+                        .ok_or(Error::Unprocessable("unknown_caseworker"))?,
+                )
+            }
             None => None,
         };
         let target = match (&input.municipality, &target_caseworker) {
-            (Some(m), Some(c)) if *m != c.municipality => {
+            (Some(m), Some(c)) if *m != c.municipality.as_str() => {
                 return Err(Error::InvalidField("caseworker_id"));
             }
-            (Some(m), _) => Some(self.member(m)?.as_str().to_owned()),
+            (Some(m), _) => Some(self.member(m)?),
             (None, Some(c)) => Some(c.municipality.clone()),
             (None, None) => None,
         };
@@ -374,10 +353,13 @@ impl Context {
         let facts = policy::case_facts(&self.federation, &case, today);
         let target_ring = match &target {
             Some(m) => {
-                let route = self.policy.route(&self.federation, &facts, m, today);
+                let route = self
+                    .policy
+                    .route(&self.federation, &facts, m.as_str(), today);
                 if !route.allowed {
-                    let caller = actor_municipality.as_deref().unwrap_or(case.home.as_str());
-                    return Err(Error::Denied(route.for_caller(caller, &case.home)));
+                    return Err(Error::Denied(
+                        route.for_caller(caller.as_str(), case.home.as_str()),
+                    ));
                 }
                 route.ring
             }
@@ -385,41 +367,49 @@ impl Context {
         };
         if let Some(c) = &target_caseworker {
             // Judge the case as it will stand after the transfer: queued, aimed at the target.
-            let mut after = case.clone();
-            after.state = crate::domain::case::CaseState::Queued;
-            after.owner = None;
-            after.target_municipality = target.clone();
-            after.ring = target_ring.map_or(case.ring, |r| r.max(case.ring));
-            let decision = self.may(Action::Claim, c, &after);
+            let after = Case {
+                state: CaseState::Queued,
+                owner: None,
+                handler: None,
+                target_municipality: target.clone(),
+                ring: target_ring.map_or(case.ring, |r| r.max(case.ring)),
+                ..case.clone()
+            };
+            let decision = self.judge(&Subject::Caseworker(c.clone()), Action::Claim, &after);
             if !decision.allowed {
-                let caller = actor_municipality.as_deref().unwrap_or(case.home.as_str());
-                return Err(Error::NotEligible(decision.for_caller(caller, &case.home)));
+                return Err(Error::NotEligible(
+                    decision.for_caller(caller.as_str(), case.home.as_str()),
+                ));
             }
         }
-        let event = CaseEvent::Transfer { by: transfer_by };
-        let mut write = CaseWrite::new(
-            self.clock.now(),
-            self.audit(actor, actor_municipality, event.name(), decision.policies),
-        );
-        write.audit.detail = json!({
-            "reason": reason,
-            "municipality": target,
-            "caseworker": input.caseworker_id,
-        });
-        write.routing = Some(RoutingWrite {
-            ring: target_ring.map(|r| r.max(case.ring)),
-            interpreter_needed: None,
-            target_municipality: Some(target.clone()),
-            transfer_reason: Some(reason),
-        });
+        let changes = Changes {
+            detail: Some(json!({
+                "reason": reason,
+                "municipality": target,
+                "caseworker": input.caseworker_id,
+            })),
+            routing: Some(RoutingWrite {
+                ring: target_ring.map(|r| r.max(case.ring)),
+                interpreter_needed: None,
+                target_municipality: Some(target.clone()),
+                transfer_reason: Some(reason),
+            }),
+            ..Changes::default()
+        };
         let former_owner = case.owner.clone().filter(|_| case.state.holds_capacity());
-        let (case, _) = self.store.transition(&case.id, &event, &write).await?;
+        let (case, _) = self
+            .commit(
+                Ground::Person(proof),
+                &id,
+                CaseEvent::Transfer { by: transfer_by },
+                changes,
+            )
+            .await?;
         let case = match &target_caseworker {
             Some(c) => self.offer_to(case, c, None).await?,
             None => self.dispatch(case).await?,
         };
         if let Some(owner) = former_owner {
-            self.notify("case.updated", &case, Some(&owner), Vec::new());
             self.capacity_freed(&owner).await?;
         }
         Ok(case)

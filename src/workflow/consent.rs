@@ -5,18 +5,29 @@
 
 use serde_json::json;
 
-use super::{CitizenKey, ConsentInput, Context, Error, Result, citizen_actor};
-use crate::domain::case::{CaseEvent, CaseState};
-use crate::policy::{self, Action};
-use crate::store::{
-    CaseRecord, CaseWrite, CaseworkerRecord, ConsentRecord, ConsentWrite, HarmWrite, OfferWrite,
-    RoutingWrite, StoreError,
+use super::gate::{Changes, Ground, Subject};
+use super::{CitizenKey, ConsentInput, Context, Error, Result};
+use crate::domain::case::{
+    Case, CaseEvent, CaseState, ConsentActor, ConsentEntry, HarmAssessment, OfferOutcome,
+    Published, TransitionError,
 };
+use crate::domain::ids::CaseId;
+use crate::domain::people::Caseworker;
+use crate::domain::routing::Permits;
+use crate::policy::Action;
+use crate::store::{ConsentWrite, HarmWrite, OfferWrite, RoutingWrite};
 
 /// How often a change is retried when the case changed state under it.
 const ATTEMPTS: usize = 3;
 
 impl Context {
+    /// Where the case may be handled now, by the active policies (memoised: cheap).
+    pub(super) fn permits_now(&self, case: &Case) -> Permits {
+        let today = self.clock.today();
+        let facts = crate::policy::case_facts(&self.federation, case, today);
+        self.policy.permits(&self.federation, &facts, today)
+    }
+
     /// The citizen gives, narrows or withdraws consent to cross-municipality handling. The
     /// history is kept; a withdrawal takes effect at once (R9).
     pub async fn set_consent(
@@ -24,197 +35,189 @@ impl Context {
         key: &CitizenKey,
         id: &str,
         input: ConsentInput,
-    ) -> Result<Vec<ConsentRecord>> {
-        let municipalities = match &input.municipalities {
-            Some(list) => Some(
-                list.iter()
-                    .map(|c| self.member(c).map(|m| m.as_str().to_owned()))
-                    .collect::<Result<Vec<_>>>()?,
-            ),
-            None => None,
+    ) -> Result<Vec<ConsentEntry>> {
+        let consent = self.consent_of(&input)?;
+        let id = CaseId::parse(id).map_err(|_| Error::NotFound)?;
+        let actor = match key {
+            CitizenKey::Citizen(_) => ConsentActor::Citizen,
+            CitizenKey::AccessCode(_) => ConsentActor::Anonymous,
         };
         for _ in 0..ATTEMPTS {
-            let (case, decision) = self.citizen_case(key, id, Action::Consent).await?;
-            let mut changed = case.clone();
-            changed.consent_cross_municipality = input.cross_municipality;
-            changed.consent_municipalities = municipalities.clone().map(sqlx::types::Json);
-            let mut write = CaseWrite::new(
-                self.clock.now(),
-                self.audit(
-                    citizen_actor(key).to_owned(),
-                    None,
-                    "consent",
-                    decision.policies,
-                ),
-            );
-            write.audit.detail = json!({
-                "cross_municipality": input.cross_municipality,
-                "municipalities": municipalities,
-            });
-            write.consent = Some(ConsentWrite {
-                cross_municipality: input.cross_municipality,
-                municipalities: municipalities.clone(),
-                actor: citizen_actor(key),
-            });
+            let proof = self.citizen_gate(key, id.as_str(), Action::Consent).await?;
+            let original = proof.case().clone();
+            let changed = Case {
+                consent: consent.clone(),
+                ..original.clone()
+            };
+            let changes = Changes {
+                detail: Some(json!({
+                    "cross_municipality": consent.cross_municipality,
+                    "municipalities": consent.municipalities,
+                })),
+                consent: Some(ConsentWrite {
+                    consent: consent.clone(),
+                    actor,
+                }),
+                action: Some("consent"),
+                ..Changes::default()
+            };
             match self
-                .reroute(&case, &changed, write, "consent_changed")
+                .reroute_after(
+                    Ground::Person(proof),
+                    &original,
+                    &changed,
+                    changes,
+                    "consent_changed",
+                )
                 .await
             {
-                Err(Error::Conflict(_)) => continue,
+                Err(Error::Conflict(TransitionError::InvalidTransition { .. })) => continue,
                 other => {
                     other?;
-                    return Ok(self.store.consents(id).await?);
+                    return Ok(self.store.consents(&id).await?);
                 }
             }
         }
-        Err(Error::Conflict(
-            crate::domain::case::TransitionError::InvalidTransition {
-                from: CaseState::Queued,
-                event: "consent",
-            },
-        ))
+        Err(Error::Conflict(TransitionError::InvalidTransition {
+            from: CaseState::Queued,
+            event: "consent",
+        }))
     }
 
     /// A home caseworker records whether a request with sekretessmarkering may cross a border
     /// (R12); the policies read the latest assessment.
     pub async fn record_harm_assessment(
         &self,
-        caseworker: &CaseworkerRecord,
+        caseworker: &Caseworker,
         id: &str,
         cross_border_ok: bool,
         reason: &str,
-    ) -> Result<CaseRecord> {
+    ) -> Result<Case> {
         let reason = reason.trim();
         if reason.is_empty() || reason.chars().count() > 2_000 {
             return Err(Error::InvalidField("reason"));
         }
+        let id = CaseId::parse(id).map_err(|_| Error::NotFound)?;
+        let assessment = HarmAssessment::of(cross_border_ok);
         for _ in 0..ATTEMPTS {
-            let case = self.store.case(id).await?.ok_or(Error::NotFound)?;
-            if !self.may(Action::View, caseworker, &case).allowed {
-                return Err(Error::NotFound);
+            let subject = Subject::Caseworker(caseworker.clone());
+            let proof = self.authorize_id(subject, Action::AssessHarm, &id).await?;
+            if proof.case().state.is_final() {
+                return Err(Error::Conflict(TransitionError::InvalidTransition {
+                    from: proof.case().state,
+                    event: "harm_assessment",
+                }));
             }
-            let decision = self.may(Action::AssessHarm, caseworker, &case);
-            if !decision.allowed {
-                return Err(Error::Denied(
-                    decision.for_caller(&caseworker.municipality, &case.home),
-                ));
-            }
-            if case.state.is_final() {
-                return Err(Error::Conflict(
-                    crate::domain::case::TransitionError::InvalidTransition {
-                        from: case.state,
-                        event: "harm_assessment",
-                    },
-                ));
-            }
-            let mut changed = case.clone();
-            changed.harm_assessment = Some(
-                if cross_border_ok {
-                    "cross_border_ok"
-                } else {
-                    "stay_home"
-                }
-                .to_owned(),
-            );
-            let mut write = CaseWrite::new(
-                self.clock.now(),
-                self.caseworker_audit(caseworker, "harm_assessment", decision.policies),
-            );
-            write.audit.detail = json!({ "cross_border_ok": cross_border_ok });
-            write.harm_assessment = Some(HarmWrite {
-                caseworker_id: caseworker.id.clone(),
-                cross_border_ok,
-                reason: reason.to_owned(),
-            });
+            let original = proof.case().clone();
+            let changed = Case {
+                harm_assessment: Some(assessment),
+                ..original.clone()
+            };
+            let changes = Changes {
+                detail: Some(json!({ "cross_border_ok": cross_border_ok })),
+                harm_assessment: Some(HarmWrite {
+                    caseworker: caseworker.id.clone(),
+                    assessment,
+                    reason: reason.to_owned(),
+                }),
+                action: Some("harm_assessment"),
+                ..Changes::default()
+            };
             match self
-                .reroute(&case, &changed, write, "harm_assessment")
+                .reroute_after(
+                    Ground::Person(proof),
+                    &original,
+                    &changed,
+                    changes,
+                    "harm_assessment",
+                )
                 .await
             {
-                Err(Error::Conflict(_)) => continue,
+                Err(Error::Conflict(TransitionError::InvalidTransition { .. })) => continue,
                 other => return other,
             }
         }
-        Err(Error::Conflict(
-            crate::domain::case::TransitionError::InvalidTransition {
-                from: CaseState::Queued,
-                event: "harm_assessment",
-            },
-        ))
+        Err(Error::Conflict(TransitionError::InvalidTransition {
+            from: CaseState::Queued,
+            event: "harm_assessment",
+        }))
     }
 
-    /// Commits `write` with the permits of the case as `changed` describes it. A holder outside
-    /// home whom the new permits leave out loses the case (R9): it goes back to ring 0.
-    /// `Conflict` if the case changed state meanwhile (the caller starts over).
-    async fn reroute(
+    /// Commits `changes` with the permits of the case as `changed` describes it. A holder
+    /// outside home whom the new permits leave out loses the case (R9): it goes back to ring 0.
+    /// `Conflict(InvalidTransition)` if the case changed state meanwhile (the caller starts
+    /// over).
+    async fn reroute_after(
         &self,
-        case: &CaseRecord,
-        changed: &CaseRecord,
-        mut write: CaseWrite,
+        ground: Ground,
+        original: &Case,
+        changed: &Case,
+        mut changes: Changes,
         why: &'static str,
-    ) -> Result<CaseRecord> {
-        if case.state.is_final() {
+    ) -> Result<Case> {
+        let what = changes.action.unwrap_or(why);
+        if changed.state.is_final() {
             // Nothing is routed any more; the change is recorded all the same.
-            return Ok(self.store.amend(&case.id, case.state, &write).await?);
+            return self.amend(ground, changed, changes, what).await;
         }
         let permits = self.permits_now(changed);
-        let holder_outside = case
+        let holder_outside = changed
             .handler
-            .as_deref()
-            .filter(|h| case.state.holds_capacity() && *h != case.home);
-        let revoked = holder_outside.is_some_and(|h| permits.get(h).is_none());
-        let target_gone = case
+            .as_ref()
+            .filter(|h| changed.state.holds_capacity() && **h != changed.home);
+        let revoked = holder_outside.is_some_and(|h| permits.get(h.as_str()).is_none());
+        let target_gone = changed
             .target_municipality
-            .as_deref()
-            .is_some_and(|t| permits.get(t).is_none());
-        write.trace = Some(json!({
+            .as_ref()
+            .is_some_and(|t| permits.get(t.as_str()).is_none());
+        changes.trace = Some(json!({
             "event": why,
             "permitted": permits.permitted,
             "refused": permits.refused,
         }));
-        write.permits = Some(permits.permitted);
+        changes.permits = Some(permits.permitted);
         if revoked || target_gone {
-            write.routing = Some(RoutingWrite {
+            changes.routing = Some(RoutingWrite {
                 ring: revoked.then_some(0),
                 target_municipality: Some(None),
                 ..RoutingWrite::default()
             });
         }
         if !revoked {
-            let updated = self.store.amend(&case.id, case.state, &write).await?;
-            // Newly permitted (or no longer permitted) municipalities: route it again, which
-            // widens at once past rings with nobody eligible and tells the queues.
+            let updated = self.amend(ground, changed, changes, what).await?;
+            // Newly permitted (or no longer permitted) municipalities: their queues change,
+            // and it is routed again, which widens at once past rings with nobody eligible.
+            self.publish(original, &updated, &[Published::QueueChanged]);
             return self.dispatch(updated).await;
         }
-        self.revoke(case, write).await
+        self.revoke(ground, changed, changes).await
     }
 
     /// R9: the holder outside home loses the case; it goes back to its home's queue.
-    async fn revoke(&self, case: &CaseRecord, mut write: CaseWrite) -> Result<CaseRecord> {
+    pub(super) async fn revoke(
+        &self,
+        ground: Ground,
+        case: &Case,
+        mut changes: Changes,
+    ) -> Result<Case> {
         let former = case.owner.clone();
         if case.state == CaseState::Offered
             && let Some(offer) = self.store.open_offer_of_case(&case.id).await?
         {
-            write.offer = Some(OfferWrite::End {
+            changes.offer = Some(OfferWrite::End {
                 id: offer.id,
-                outcome: "rescinded",
+                outcome: OfferOutcome::Rescinded,
             });
         }
-        write.routing = Some(RoutingWrite {
+        changes.routing = Some(RoutingWrite {
             ring: Some(0),
             target_municipality: Some(None),
-            ..write.routing.unwrap_or_default()
+            ..changes.routing.unwrap_or_default()
         });
-        let updated = match self
-            .store
-            .transition(&case.id, &CaseEvent::AccessRevoked, &write)
-            .await
-        {
-            Ok((updated, _)) => updated,
-            Err(StoreError::Transition(t)) => return Err(Error::Conflict(t)),
-            Err(e) => return Err(e.into()),
-        };
-        if let Some(former) = former.as_deref() {
-            self.notify("case.updated", &updated, Some(former), Vec::new());
+        let (updated, _) = self
+            .commit(ground, &case.id, CaseEvent::AccessRevoked, changes)
+            .await?;
+        if let Some(former) = former.as_ref() {
             self.capacity_freed(former).await?;
         }
         self.dispatch(updated).await
@@ -230,40 +233,39 @@ impl Context {
         }
         let mut revoked = 0;
         for case in self.store.cross_border_open().await? {
-            let Some(owner) = case.owner.as_deref() else {
+            let Some(owner) = case.owner.as_ref() else {
                 continue;
             };
             let Some(caseworker) = self.store.caseworker(owner).await? else {
                 continue;
             };
-            let decision = self.may(Action::View, &caseworker, &case);
+            let decision = self.judge(
+                &Subject::Caseworker(caseworker.clone()),
+                Action::View,
+                &case,
+            );
             if decision.allowed {
                 continue;
             }
-            let facts = policy::case_facts(&self.federation, &case, self.clock.today());
+            let facts = crate::policy::case_facts(&self.federation, &case, self.clock.today());
             let route = self.policy.route(
                 &self.federation,
                 &facts,
-                &caseworker.municipality,
+                caseworker.municipality.as_str(),
                 self.clock.today(),
             );
-            let mut write = CaseWrite::new(
-                self.clock.now(),
-                self.audit(
-                    "system:router".into(),
-                    None,
-                    CaseEvent::AccessRevoked.name(),
-                    [decision.policies, route.policies].concat(),
-                ),
-            );
             let permits = self.permits_now(&case);
-            write.trace = Some(json!({
-                "event": "access_ended",
-                "permitted": permits.permitted,
-                "refused": permits.refused,
-            }));
-            write.permits = Some(permits.permitted);
-            match self.revoke(&case, write).await {
+            let changes = Changes {
+                trace: Some(json!({
+                    "event": "access_ended",
+                    "permitted": permits.permitted,
+                    "refused": permits.refused,
+                })),
+                permits: Some(permits.permitted),
+                ..Changes::default()
+            };
+            let ground = self.router_ground([decision.policies, route.policies].concat(), None);
+            match self.revoke(Ground::System(ground), &case, changes).await {
                 Ok(_) => revoked += 1,
                 // Released, closed or moved meanwhile: nothing left to revoke.
                 Err(Error::Conflict(_)) => {}

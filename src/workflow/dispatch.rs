@@ -11,22 +11,25 @@ use chrono::{DateTime, Duration, NaiveTime, Utc};
 use serde::Serialize;
 use serde_json::json;
 
-use super::{Context, Error, Result};
-use crate::domain::case::{CaseEvent, CaseState, OfferEnd, TransitionError};
+use super::gate::{Changes, Ground, Subject};
+use super::{Context, Error, Result, Shown};
+use crate::domain::case::{
+    Case, CaseEvent, CaseState, Offer, OfferEnd, OfferOutcome, TransitionError,
+};
+use crate::domain::ids::{CaseworkerId, MunicipalityCode, OfferId};
+use crate::domain::people::{Availability, Caseworker};
+use crate::domain::routing::Permits;
 use crate::policy::{self, Action};
-use crate::routing::permits::Permits;
 use crate::routing::select::{self, Need, Selection, Staff};
 use crate::routing::settings::{Mode, RoutingSettings, fair_share_cap};
-use crate::store::{
-    CaseRecord, CaseWrite, CaseworkerRecord, OfferRecord, OfferWrite, RoutingWrite,
-};
+use crate::store::{OfferWrite, RoutingWrite};
 
 /// What the router reads once per decision (or once per scheduler tick).
 pub(super) struct Snapshot {
-    staff: Vec<(CaseworkerRecord, u32)>,
+    staff: Vec<(Caseworker, u32)>,
     settings: RoutingSettings,
     /// Per category: municipalities at their fair share of cross-border cases today.
-    over_fair_share: BTreeMap<String, Vec<String>>,
+    over_fair_share: BTreeMap<String, Vec<MunicipalityCode>>,
 }
 
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
@@ -71,7 +74,7 @@ impl Context {
     async fn fair_share_caps(
         &self,
         settings: &RoutingSettings,
-    ) -> Result<BTreeMap<String, Vec<String>>> {
+    ) -> Result<BTreeMap<String, Vec<MunicipalityCode>>> {
         let capped_categories: Vec<_> = settings
             .all()
             .filter_map(|r| r.fair_share_per_10k.map(|f| (r.category.clone(), f)))
@@ -89,7 +92,7 @@ impl Context {
             .map(|(handler, category, n)| ((handler, category), n))
             .collect();
         for (category, per_10k) in capped_categories {
-            let capped: Vec<String> = self
+            let capped: Vec<MunicipalityCode> = self
                 .federation
                 .municipalities
                 .iter()
@@ -100,7 +103,7 @@ impl Context {
                         .unwrap_or(0)
                         >= fair_share_cap(per_10k, m.population)
                 })
-                .map(|m| m.code.as_str().to_owned())
+                .map(|m| m.code.clone())
                 .collect();
             over_fair_share.insert(category, capped);
         }
@@ -118,7 +121,7 @@ impl Context {
     }
 
     /// Municipalities at their fair share of cross-border cases of `category` today.
-    pub(super) async fn over_fair_share(&self, category: &str) -> Result<Vec<String>> {
+    pub(super) async fn over_fair_share(&self, category: &str) -> Result<Vec<MunicipalityCode>> {
         let settings = self.routing_settings().await?;
         Ok(self
             .fair_share_caps(&settings)
@@ -127,7 +130,7 @@ impl Context {
             .unwrap_or_default())
     }
 
-    pub(super) async fn over_fair_share_all(&self) -> Result<Vec<(String, String)>> {
+    pub(super) async fn over_fair_share_all(&self) -> Result<Vec<(String, MunicipalityCode)>> {
         let settings = self.routing_settings().await?;
         Ok(self
             .fair_share_caps(&settings)
@@ -167,11 +170,11 @@ impl Context {
     async fn selection_for(
         &self,
         snapshot: &Snapshot,
-        case: &CaseRecord,
-        passed_over: Option<&str>,
+        case: &Case,
+        passed_over: Option<&CaseworkerId>,
     ) -> Result<(Selection, Permits)> {
         let permits = self.permits_now(case);
-        let routing = snapshot.settings.get(&case.category);
+        let routing = snapshot.settings.get(case.category.as_str());
         let window = routing
             .ring_timeout(case.ring)
             .or_else(|| routing.ring_timeouts.last().copied())
@@ -180,8 +183,8 @@ impl Context {
             .store
             .declined(&case.id, self.clock.now() - Duration::seconds(window))
             .await?;
-        declined.extend(passed_over.map(str::to_owned));
-        let previous = match case.citizen_personnummer.as_deref() {
+        declined.extend(passed_over.cloned());
+        let previous = match case.personnummer() {
             Some(number) => self.store.previous_caseworker(number).await?,
             None => None,
         };
@@ -189,14 +192,14 @@ impl Context {
             snapshot,
             &permits,
             &Need {
-                category: &case.category,
-                language: &case.language,
+                category: case.category.as_str(),
+                language: case.language.as_str(),
                 child_concern: case.is_child_concern(),
                 interpreter_needed: case.interpreter_needed,
                 protected_identity: case.is_protected_identity(),
                 ring: case.ring,
-                previous_caseworker: previous.as_deref(),
-                target_municipality: case.target_municipality.as_deref(),
+                previous_caseworker: previous.as_ref(),
+                target_municipality: case.target_municipality.as_ref(),
                 declined: &declined,
                 over_fair_share: &[],
             },
@@ -204,36 +207,10 @@ impl Context {
         Ok((selection, permits))
     }
 
-    /// Appends the audit event of a read of `case` (its content, metadata or trace), on the
-    /// chain of the case's home (R15).
-    pub(super) async fn record_read(
-        &self,
-        mut event: crate::store::NewAuditEvent,
-        case: &CaseRecord,
-    ) -> Result<()> {
-        event.municipality = case.home.clone();
-        event.case_id = Some(case.id.clone());
-        self.store.append_audit(&event).await?;
-        Ok(())
-    }
-
-    /// Tells the queues of every municipality permitted at the case's ring.
-    pub(super) async fn notify_queues(&self, case: &CaseRecord) -> Result<()> {
-        let municipalities = self
-            .permits_now(case)
-            .permitted
-            .into_iter()
-            .filter(|p| p.ring <= case.ring)
-            .map(|p| p.municipality)
-            .collect();
-        self.notify("queue.changed", case, None, municipalities);
-        Ok(())
-    }
-
     /// Routes a queued case: widens at once past rings with nobody eligible, and in push mode
     /// offers it to the best candidate (the next one if an offer cannot be made). Returns the
     /// case as it now stands.
-    pub(super) async fn dispatch(&self, case: CaseRecord) -> Result<CaseRecord> {
+    pub(super) async fn dispatch(&self, case: Case) -> Result<Case> {
         if case.state != CaseState::Queued {
             return Ok(case);
         }
@@ -246,9 +223,9 @@ impl Context {
     /// As [`Context::dispatch`], but not back to `caseworker` this time (they just released it).
     pub(super) async fn dispatch_passing_over(
         &self,
-        case: CaseRecord,
-        caseworker: &str,
-    ) -> Result<CaseRecord> {
+        case: Case,
+        caseworker: &CaseworkerId,
+    ) -> Result<Case> {
         if case.state != CaseState::Queued {
             return Ok(case);
         }
@@ -261,10 +238,10 @@ impl Context {
     pub(super) async fn dispatch_in(
         &self,
         snapshot: &Snapshot,
-        mut case: CaseRecord,
+        mut case: Case,
         selection: Option<Selection>,
-        passed_over: Option<&str>,
-    ) -> Result<(CaseRecord, bool)> {
+        passed_over: Option<&CaseworkerId>,
+    ) -> Result<(Case, bool)> {
         let (selection, permits) = match selection {
             Some(s) => (s, self.permits_now(&case)),
             None => self.selection_for(snapshot, &case, passed_over).await?,
@@ -272,30 +249,28 @@ impl Context {
         if selection.ring > case.ring {
             let mut trace = selection.trace.clone();
             trace["event"] = json!("widened_at_once");
-            let audit = self.audit(
-                "system:router".into(),
-                None,
-                "widen",
-                ring_grounds(&permits, selection.ring),
-            );
             let routing = RoutingWrite {
                 ring: Some(selection.ring),
                 ..RoutingWrite::default()
             };
+            let ground = self.router_ground(ring_grounds(&permits, selection.ring), None);
             if self
-                .store
-                .update_routing(&case.id, case.ring, &routing, &trace, &audit)
+                .reroute(ground, &case, &routing, &trace, "widen")
                 .await?
             {
                 case = self.store.case(&case.id).await?.ok_or(Error::NotFound)?;
+                self.publish(
+                    &case,
+                    &case,
+                    &[crate::domain::case::Published::QueueChanged],
+                );
             }
         }
-        let mode = snapshot.settings.get(&case.category).mode;
+        let mode = snapshot.settings.get(case.category.as_str()).mode;
         if mode == Mode::Pull {
-            self.notify_queues(&case).await?;
             return Ok((case, false));
         }
-        let offer_timeout = snapshot.settings.get(&case.category).offer_timeout;
+        let offer_timeout = snapshot.settings.get(case.category.as_str()).offer_timeout;
         for candidate in &selection.ranked {
             let Some((caseworker, _)) = snapshot
                 .staff
@@ -318,151 +293,148 @@ impl Context {
                     let now = self.store.case(&case.id).await?.ok_or(Error::NotFound)?;
                     return Ok((now, false));
                 }
-                // Full since the snapshot: the next candidate.
-                Err(Error::Conflict(TransitionError::CapacityFull)) => continue,
+                // Full since the snapshot, or no longer permitted to take it: the next one.
+                Err(Error::Conflict(
+                    TransitionError::CapacityFull | TransitionError::AccessChanged,
+                )) => continue,
                 Err(other) => return Err(other),
             }
         }
-        self.notify_queues(&case).await?;
         Ok((case, false))
     }
 
     async fn try_offer(
         &self,
-        case: &CaseRecord,
-        caseworker: &CaseworkerRecord,
+        case: &Case,
+        caseworker: &Caseworker,
         timeout_secs: i64,
         trace: Option<&serde_json::Value>,
-    ) -> Result<CaseRecord> {
+    ) -> Result<Case> {
         let now = self.clock.now();
-        let offer_id = self.ids.next_id();
-        let event = CaseEvent::Offer {
-            caseworker: caseworker.id.clone(),
-        };
-        // The ground: the routing permit of the caseworker's municipality, as it stands now.
+        let offer_id = OfferId::parse(&self.ids.next_id())
+            .map_err(|e| Error::Internal(format!("new offer id: {e}")))?;
+        // The ground: the routing permit of the caseworker's municipality, as it stands now;
+        // under the lock, whether they may still take it.
         let grounds = self
             .permits_now(case)
-            .get(&caseworker.municipality)
+            .get(caseworker.municipality.as_str())
             .map(|p| p.policies.clone())
             .unwrap_or_default();
-        let mut write = CaseWrite::new(
-            now,
-            self.audit("system:router".into(), None, event.name(), grounds),
-        );
-        write.audit.detail = json!({ "caseworker": caseworker.id, "offer_id": offer_id });
-        write.offer = Some(OfferWrite::Create {
-            id: offer_id,
-            expires_at: now + Duration::seconds(timeout_secs),
-        });
-        write.trace = trace.map(|t| {
-            let mut t = t.clone();
-            t["event"] = json!("offer");
-            t["chosen"] = json!(caseworker.id);
-            t
-        });
-        let (offered, _) = self.store.transition(&case.id, &event, &write).await?;
-        self.notify("offer.created", &offered, Some(&caseworker.id), Vec::new());
-        self.notify_queues(&offered).await?;
+        let ground = self.router_ground(grounds, Some((caseworker.clone(), Action::Claim)));
+        let changes = Changes {
+            detail: Some(json!({ "caseworker": caseworker.id, "offer_id": offer_id })),
+            offer: Some(OfferWrite::Create {
+                id: offer_id,
+                expires_at: now + Duration::seconds(timeout_secs),
+            }),
+            trace: trace.map(|t| {
+                let mut t = t.clone();
+                t["event"] = json!("offer");
+                t["chosen"] = json!(caseworker.id);
+                t
+            }),
+            ..Changes::default()
+        };
+        let (offered, _) = self
+            .commit(
+                Ground::System(ground),
+                &case.id,
+                CaseEvent::Offer {
+                    caseworker: caseworker.id.clone(),
+                },
+                changes,
+            )
+            .await?;
         Ok(offered)
     }
 
     /// Offers a case straight to one caseworker (a transfer naming them), whatever the mode.
     pub(super) async fn offer_to(
         &self,
-        case: CaseRecord,
-        caseworker: &CaseworkerRecord,
+        case: Case,
+        caseworker: &Caseworker,
         trace: Option<&serde_json::Value>,
-    ) -> Result<CaseRecord> {
+    ) -> Result<Case> {
         let timeout = self
             .routing_settings()
             .await?
-            .get(&case.category)
+            .get(case.category.as_str())
             .offer_timeout;
         match self.try_offer(&case, caseworker, timeout, trace).await {
             Ok(case) => Ok(case),
             // Full: the case waits in the target's queue instead.
-            Err(Error::Conflict(TransitionError::CapacityFull)) => {
-                self.notify_queues(&case).await?;
-                Ok(case)
-            }
+            Err(Error::Conflict(TransitionError::CapacityFull)) => Ok(case),
             Err(e) => Err(e),
         }
     }
 
-    /// Ends an open offer (rejected, timed out, or rescinded because the caseworker went away)
-    /// and routes the case to the next candidate. `false` if the offer had already ended.
-    pub(super) async fn end_offer(&self, offer: &OfferRecord, why: OfferEnd) -> Result<bool> {
+    /// Ends an open offer (rejected by `by`, timed out, or rescinded because the caseworker
+    /// went away) and routes the case to the next candidate. `false` if the offer had already
+    /// ended.
+    pub(super) async fn end_offer(
+        &self,
+        offer: &Offer,
+        why: OfferEnd,
+        by: Option<&Caseworker>,
+    ) -> Result<bool> {
         let event = CaseEvent::OfferEnded {
-            caseworker: offer.caseworker_id.clone(),
+            caseworker: offer.caseworker.clone(),
             why,
         };
-        let outcome = match why {
-            OfferEnd::Rejected => "rejected",
-            OfferEnd::TimedOut => "timed_out",
-            OfferEnd::CaseworkerAway => "rescinded",
+        let outcome = OfferOutcome::of(why);
+        let ground = match by {
+            Some(caseworker) => self.offer_answer_ground(caseworker),
+            None => self.router_ground(vec![policy::ROUTER.to_owned()], None),
         };
-        let mut write = CaseWrite::new(
-            self.clock.now(),
-            self.audit(
-                match why {
-                    OfferEnd::Rejected => format!("caseworker:{}", offer.caseworker_id),
-                    _ => "system:router".to_owned(),
-                },
-                None,
-                event.name(),
-                vec![policy::ROUTER.to_owned()],
-            ),
-        );
-        write.audit.detail = json!({ "offer_id": offer.id, "outcome": outcome });
-        write.offer = Some(OfferWrite::End {
-            id: offer.id.clone(),
-            outcome,
-        });
-        let case = match self.store.transition(&offer.case_id, &event, &write).await {
+        let changes = Changes {
+            detail: Some(json!({ "offer_id": offer.id, "outcome": outcome.as_str() })),
+            offer: Some(OfferWrite::End {
+                id: offer.id.clone(),
+                outcome,
+            }),
+            ..Changes::default()
+        };
+        let case = match self
+            .commit(Ground::System(ground), &offer.case_id, event, changes)
+            .await
+        {
             Ok((case, _)) => case,
-            Err(crate::store::StoreError::Transition(TransitionError::OfferExpired)) => {
-                return Ok(false);
-            }
-            Err(e) => return Err(e.into()),
+            Err(Error::Conflict(TransitionError::OfferExpired)) => return Ok(false),
+            Err(e) => return Err(e),
         };
-        self.notify(
-            "offer.expired",
-            &case,
-            Some(&offer.caseworker_id),
-            Vec::new(),
-        );
         self.dispatch(case).await?;
         Ok(true)
     }
 
     /// A caseworker has room again: waiting requests they could take are matched at once
     /// (push: offered to the best candidate, who may be them; pull: their queue is told).
-    pub(super) async fn capacity_freed(&self, caseworker_id: &str) -> Result<()> {
+    pub(super) async fn capacity_freed(&self, caseworker_id: &CaseworkerId) -> Result<()> {
         let Some(caseworker) = self.store.caseworker(caseworker_id).await? else {
             return Ok(());
         };
-        if caseworker.status != crate::domain::people::Availability::Available {
+        if caseworker.status != Availability::Available {
             return Ok(());
         }
-        let load = i64::from(self.store.load_of(caseworker_id).await?);
-        let mut free = caseworker.capacity - load;
+        let load = self.store.load_of(caseworker_id).await?;
+        let mut free = i64::from(caseworker.capacity) - i64::from(load);
         let waiting = self
             .store
             .queue(&caseworker.municipality, self.config.queue_limit)
             .await?;
         let settings = self.routing_settings().await?;
+        let subject = Subject::Caseworker(caseworker.clone());
         let mut pull_changed = false;
         for case in waiting {
             if free <= 0 {
                 break;
             }
             // Only what this caseworker could take: others' waiting work is not theirs to free.
-            if !self.may(Action::Claim, &caseworker, &case).allowed {
+            if !self.judge(&subject, Action::Claim, &case).allowed {
                 continue;
             }
-            if settings.get(&case.category).mode == Mode::Push {
+            if settings.get(case.category.as_str()).mode == Mode::Push {
                 let dispatched = self.dispatch(case).await?;
-                if dispatched.owner.as_deref() == Some(caseworker_id) {
+                if dispatched.owner.as_ref() == Some(caseworker_id) {
                     free -= 1;
                 }
             } else {
@@ -471,61 +443,63 @@ impl Context {
             }
         }
         if pull_changed {
-            let _ = self.notices.send(super::Notice {
-                event: "queue.changed",
-                case_id: String::new(),
-                category: String::new(),
-                home: caseworker.municipality.clone(),
-                caseworker: None,
-                municipalities: vec![caseworker.municipality.clone()],
-            });
+            self.queue_may_have_work(&caseworker.municipality);
         }
         Ok(())
     }
 
-    /// Open offers of the caseworker, with their cases.
-    pub async fn offers(
-        &self,
-        caseworker: &CaseworkerRecord,
-    ) -> Result<Vec<(OfferRecord, CaseRecord)>> {
+    /// Open offers of the caseworker, each with its case as far as they may view it now
+    /// (metadata only, R8); one audit event names the ids shown.
+    pub async fn offers(&self, caseworker: &Caseworker) -> Result<Vec<(Offer, Shown)>> {
         let now = self.clock.now();
-        let mut out = Vec::new();
+        let mut open = Vec::new();
+        let mut cases = Vec::new();
         for offer in self.store.open_offers(&caseworker.id).await? {
             if offer.expires_at <= now {
                 continue;
             }
             if let Some(case) = self.store.case(&offer.case_id).await? {
-                out.push((offer, case));
+                cases.push(case);
+                open.push(offer);
             }
         }
-        let mut event =
-            self.caseworker_audit(caseworker, "list_offers", vec![policy::OWNER.to_owned()]);
-        event.municipality = caseworker.municipality.clone();
-        event.detail = json!({ "ids": out.iter().map(|(_, c)| c.id.as_str()).collect::<Vec<_>>() });
-        self.store.append_audit(&event).await?;
-        Ok(out)
+        let subject = Subject::Caseworker(caseworker.clone());
+        let shown = self.admit_each(&subject, &[Action::View], cases);
+        self.audit_listing(
+            &subject,
+            "list_offers",
+            caseworker.municipality.as_str(),
+            &shown,
+        )
+        .await?;
+        Ok(shown
+            .into_iter()
+            .filter_map(|a| {
+                let offer = open.iter().find(|o| o.case_id == a.case().id)?.clone();
+                Some((
+                    offer,
+                    Shown {
+                        ground: a.ground().to_vec(),
+                        case: a.case().clone(),
+                        identity: false,
+                    },
+                ))
+            })
+            .collect())
     }
 
     /// The caseworker's own offer, or 404: someone else's offer does not exist for them.
-    async fn own_offer(
-        &self,
-        caseworker: &CaseworkerRecord,
-        offer_id: &str,
-    ) -> Result<OfferRecord> {
+    async fn own_offer(&self, caseworker: &Caseworker, offer_id: &str) -> Result<Offer> {
+        let id = OfferId::parse(offer_id).map_err(|_| Error::NotFound)?;
         self.store
-            .offer(offer_id)
+            .offer(&id)
             .await?
-            .filter(|o| o.caseworker_id == caseworker.id)
+            .filter(|o| o.caseworker == caseworker.id)
             .ok_or(Error::NotFound)
     }
 
-    pub async fn accept_offer(
-        &self,
-        caseworker: &CaseworkerRecord,
-        offer_id: &str,
-    ) -> Result<CaseRecord> {
+    pub async fn accept_offer(&self, caseworker: &Caseworker, offer_id: &str) -> Result<Shown> {
         let offer = self.own_offer(caseworker, offer_id).await?;
-        // Re-checked at accept: clearance, skills or the case may have changed since the offer.
         let case = self
             .store
             .case(&offer.case_id)
@@ -533,54 +507,52 @@ impl Context {
             .ok_or(Error::NotFound)?;
         let still_theirs = offer.ended_at.is_none()
             && case.state == CaseState::Offered
-            && case.owner.as_deref() == Some(caseworker.id.as_str());
-        // Accepting is claiming the reserved case: judged as a claim of it in the queue.
-        let reserved = CaseRecord {
-            state: CaseState::Queued,
-            owner: None,
-            ..case.clone()
-        };
-        let decision = self.may(Action::Claim, caseworker, &reserved);
-        // A gone offer is `offer_expired` (below), whatever else has changed.
-        if still_theirs && !decision.allowed {
-            return Err(Error::NotEligible(
-                decision.for_caller(&caseworker.municipality, &case.home),
-            ));
+            && case.owner.as_ref() == Some(&caseworker.id);
+        if !still_theirs {
+            // A gone offer is `offer_expired`, whatever else has changed.
+            return Err(Error::Conflict(TransitionError::OfferExpired));
         }
+        // Re-checked at accept: clearance, skills or the case may have changed since the offer.
+        let proof = self.authorize_accept(caseworker.clone(), case).await?;
+        let ground = proof.ground().to_vec();
+        let changes = Changes {
+            detail: Some(json!({ "offer_id": offer.id })),
+            offer: Some(OfferWrite::End {
+                id: offer.id.clone(),
+                outcome: OfferOutcome::Accepted,
+            }),
+            ..Changes::default()
+        };
         let event = CaseEvent::Accept {
             caseworker: caseworker.id.clone(),
         };
-        let mut write = CaseWrite::new(
-            self.clock.now(),
-            self.caseworker_audit(caseworker, event.name(), decision.policies),
-        );
-        write.audit.detail = json!({ "offer_id": offer.id });
-        write.offer = Some(OfferWrite::End {
-            id: offer.id.clone(),
-            outcome: "accepted",
-        });
-        match self.store.transition(&offer.case_id, &event, &write).await {
-            Ok((case, _)) => {
-                self.notify("case.updated", &case, Some(&caseworker.id), Vec::new());
-                Ok(case)
-            }
-            Err(crate::store::StoreError::Transition(TransitionError::OfferExpired)) => {
+        match self
+            .commit(Ground::Person(proof), &offer.case_id, event, changes)
+            .await
+        {
+            Ok((case, _)) => Ok(Shown {
+                identity: case.is_owned_by(&caseworker.id),
+                case,
+                ground,
+            }),
+            Err(Error::Conflict(TransitionError::OfferExpired)) => {
                 // Too late: if the scheduler has not yet ended it, end it now and move on.
-                if offer.ended_at.is_none() {
-                    self.end_offer(&offer, OfferEnd::TimedOut).await?;
-                }
+                self.end_offer(&offer, OfferEnd::TimedOut, None).await?;
                 Err(Error::Conflict(TransitionError::OfferExpired))
             }
-            Err(e) => Err(e.into()),
+            Err(e) => Err(e),
         }
     }
 
-    pub async fn reject_offer(&self, caseworker: &CaseworkerRecord, offer_id: &str) -> Result<()> {
+    pub async fn reject_offer(&self, caseworker: &Caseworker, offer_id: &str) -> Result<()> {
         let offer = self.own_offer(caseworker, offer_id).await?;
-        if offer.ended_at.is_some() || offer.expires_at <= self.clock.now() {
+        if !offer.is_open_at(self.clock.now()) {
             return Err(Error::Conflict(TransitionError::OfferExpired));
         }
-        if !self.end_offer(&offer, OfferEnd::Rejected).await? {
+        if !self
+            .end_offer(&offer, OfferEnd::Rejected, Some(caseworker))
+            .await?
+        {
             return Err(Error::Conflict(TransitionError::OfferExpired));
         }
         Ok(())
@@ -598,13 +570,13 @@ impl Context {
         (report.closed_inactive, report.thinned) = self.daily_retention().await?;
         let now = self.clock.now();
         for offer in self.store.expired_offers(now).await? {
-            if self.end_offer(&offer, OfferEnd::TimedOut).await? {
+            if self.end_offer(&offer, OfferEnd::TimedOut, None).await? {
                 report.offers_expired += 1;
             }
         }
         let mut snapshot = self.snapshot().await?;
         for case in self.store.queued(self.config.queue_limit.max(1000)).await? {
-            let routing = snapshot.settings.get(&case.category);
+            let routing = snapshot.settings.get(case.category.as_str());
             let timeout = routing
                 .ring_timeout(case.ring)
                 .or_else(|| routing.ring_timeouts.last().copied())
@@ -637,18 +609,19 @@ impl Context {
                     Some(ring) => ring_grounds(&permits, ring),
                     None => vec![policy::ROUTER.to_owned()],
                 };
-                let audit = self.audit("system:router".into(), None, event, grounds);
-                if self
-                    .store
-                    .update_routing(&case.id, case.ring, &change, &trace, &audit)
-                    .await?
-                {
+                let ground = self.router_ground(grounds, None);
+                if self.reroute(ground, &case, &change, &trace, event).await? {
                     if change.ring.is_some() {
                         report.widened += 1;
                     } else {
                         report.interpreter_flagged += 1;
                     }
                     let updated = self.store.case(&case.id).await?.ok_or(Error::NotFound)?;
+                    self.publish(
+                        &case,
+                        &updated,
+                        &[crate::domain::case::Published::QueueChanged],
+                    );
                     if self.dispatch_in(&snapshot, updated, None, None).await?.1 {
                         report.offers_made += 1;
                         snapshot = self.snapshot().await?;

@@ -5,9 +5,10 @@
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
+use super::gate::Subject;
 use super::{Context, Result};
-use crate::auth::CitizenPrincipal;
-use crate::policy::{self, Action};
+use crate::domain::people::Citizen;
+use crate::policy::Action;
 
 #[derive(Debug, Serialize)]
 pub struct Export {
@@ -74,29 +75,19 @@ pub struct ExportedRequest {
 }
 
 impl Context {
-    pub async fn export(&self, citizen: &CitizenPrincipal) -> Result<Export> {
+    pub async fn export(&self, citizen: &Citizen) -> Result<Export> {
         let now = self.clock.now();
         let cases = match &citizen.personnummer {
             Some(number) => self.store.cases_of_citizen(number).await?,
             None => Vec::new(),
         };
-        let principal = policy::citizen_principal(citizen);
+        let subject = Subject::Citizen(citizen.clone());
         let mut requests = Vec::new();
-        for case in cases {
-            let decision = self.policy.citizen_may(
-                Action::Export,
-                &self.federation,
-                principal.clone(),
-                &case,
-                self.clock.today(),
-            );
-            if !decision.allowed {
-                continue;
-            }
-            let messages = self.store.messages(&case.id).await?;
-            let consents = self.store.consents(&case.id).await?;
-            let assessments = self.store.harm_assessments(&case.id).await?;
-            let mut trail = self.store.audit_events(Some(&case.id), 100_000).await?;
+        for proof in self.admit_each(&subject, &[Action::Export], cases) {
+            let messages = self.thread(&proof).await?;
+            let consents = self.consent_history(&proof).await?;
+            let assessments = self.assessments(&proof).await?;
+            let mut trail = self.case_trail(&proof).await?;
             trail.reverse();
             let opened_by = trail
                 .into_iter()
@@ -109,23 +100,27 @@ impl Context {
                     })
                 })
                 .collect();
-            let mut event = self.audit("citizen".into(), None, "export", decision.policies);
-            event.detail = serde_json::json!({ "messages": messages.len() });
-            self.record_read(event, &case).await?;
+            self.record_read(
+                &proof,
+                "export",
+                Some(serde_json::json!({ "messages": messages.len() })),
+            )
+            .await?;
+            let case = proof.case();
             requests.push(ExportedRequest {
-                id: case.id.clone(),
-                category: case.category.clone(),
-                language: case.language.clone(),
+                id: case.id.as_str().to_owned(),
+                category: case.category.as_str().to_owned(),
+                language: case.language.as_str().to_owned(),
                 state: case.state.as_str().to_owned(),
                 created_at: case.created_at,
                 closed_at: case.closed_at,
-                outcome: case.outcome.clone(),
-                home: case.home.clone(),
-                handled_by: case.handler.clone(),
+                outcome: case.outcome.map(|o| o.as_str().to_owned()),
+                home: case.home.as_str().to_owned(),
+                handled_by: case.handler.as_ref().map(|h| h.as_str().to_owned()),
                 messages: messages
                     .into_iter()
                     .map(|m| ExportedMessage {
-                        from: m.sender,
+                        from: m.sender.as_str().to_owned(),
                         text: m.body,
                         at: m.at,
                     })
@@ -133,16 +128,20 @@ impl Context {
                 consents: consents
                     .into_iter()
                     .map(|c| ExportedConsent {
-                        cross_municipality: c.cross_municipality,
-                        municipalities: c.municipalities.map(|m| m.0),
+                        cross_municipality: c.consent.cross_municipality,
+                        municipalities: c
+                            .consent
+                            .municipalities
+                            .map(|list| list.iter().map(|m| m.as_str().to_owned()).collect()),
                         at: c.at,
-                        by: c.actor,
+                        by: c.by.as_str().to_owned(),
                     })
                     .collect(),
                 harm_assessments: assessments
                     .into_iter()
                     .map(|a| ExportedAssessment {
-                        cross_border_ok: a.cross_border_ok,
+                        cross_border_ok: a.assessment
+                            == crate::domain::case::HarmAssessment::CrossBorderOk,
                         at: a.at,
                     })
                     .collect(),
@@ -152,8 +151,8 @@ impl Context {
         Ok(Export {
             generated_at: now,
             person: Person {
-                personnummer: citizen.personnummer.clone(),
-                registered_home: citizen.home.clone(),
+                personnummer: citizen.personnummer.as_ref().map(|p| p.as_str().to_owned()),
+                registered_home: citizen.home.as_str().to_owned(),
                 protection: citizen.protection.as_str().to_owned(),
                 level_of_assurance: citizen.loa.as_str().to_owned(),
             },

@@ -4,14 +4,15 @@
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
-use serde_json::json;
 
 use super::{Context, Error, Result};
-use crate::domain::people::{Loa, Protection};
+use crate::domain::governance::PolicyVersion;
+use crate::domain::ids::{Language, MunicipalityCode};
+use crate::domain::people::{Availability, Caseworker, Loa, Protection};
+use crate::domain::routing::{Permits, Refusal};
 use crate::policy::engine::{self, Version};
 use crate::policy::{self, Action, ConsentFacts, Engine, Identity, Principal, Query, Resource};
-use crate::routing::permits::{Permits, Refusal};
-use crate::store::{PolicyVersionRecord, Store, StoreError};
+use crate::store::Store;
 
 /// The engine over the store's active version; on first start the shipped set becomes
 /// version 1. A stored version that no longer compiles stops the start (never a silent
@@ -34,6 +35,7 @@ pub async fn load_policies(
                     "system",
                     now,
                     true,
+                    None,
                 )
                 .await
                 .map_err(|e| e.to_string())?;
@@ -45,36 +47,8 @@ pub async fn load_policies(
                 .ok_or("the policy version just stored is gone")?
         }
     };
-    Engine::with_version(active.version, &active.policies)
+    Engine::with_version(active.version, &active.text)
         .map_err(|e| format!("active policy version {}: {}", active.version, e.join("; ")))
-}
-
-/// A version as administrators see it.
-#[derive(Debug, Serialize)]
-pub struct PolicyVersion {
-    pub version: i64,
-    pub author: String,
-    pub created_at: DateTime<Utc>,
-    pub activated_at: Option<DateTime<Utc>>,
-    pub activated_by: Option<String>,
-    pub active: bool,
-    pub text: String,
-    pub tests: String,
-}
-
-impl From<PolicyVersionRecord> for PolicyVersion {
-    fn from(r: PolicyVersionRecord) -> Self {
-        PolicyVersion {
-            version: r.version,
-            author: r.author,
-            created_at: r.created_at,
-            activated_at: r.activated_at,
-            activated_by: r.activated_by,
-            active: r.active,
-            text: r.policies,
-            tests: r.tests,
-        }
-    }
 }
 
 #[derive(Debug, Deserialize)]
@@ -144,25 +118,40 @@ pub struct SimulationResult {
     pub refused: Vec<Refusal>,
 }
 
+/// The active set and every version, as administrators see them.
+#[derive(Debug, Serialize)]
+pub struct PolicyListing {
+    /// The version every decision uses now.
+    pub active: i64,
+    /// The active version's policy ids, in text order.
+    pub policies: Vec<String>,
+    pub versions: Vec<PolicyVersion>,
+}
+
 impl Context {
-    pub async fn policy_versions(&self) -> Result<Vec<PolicyVersion>> {
-        Ok(self
-            .store
-            .policy_versions()
-            .await?
-            .into_iter()
-            .map(PolicyVersion::from)
-            .collect())
+    /// Every version, for any administrator.
+    pub async fn policy_versions(&self, admin: Option<&MunicipalityCode>) -> Result<PolicyListing> {
+        self.authorize_reading_configuration(admin).await?;
+        let active = self.policy.active();
+        Ok(PolicyListing {
+            active: active.number,
+            policies: active.compiled.ids.clone(),
+            versions: self.store.policy_versions().await?,
+        })
     }
 
     /// Stores a new version after it validated against the schema and passed its tests (the
-    /// given ones, else the active version's). Nothing changes until it is activated.
+    /// given ones, else the active version's). Nothing changes until it is activated. The
+    /// policies decide who may (`administer` on the federation).
     pub async fn create_policy_version(
         &self,
-        author: &str,
+        admin: Option<&MunicipalityCode>,
         text: &str,
         tests: Option<&str>,
     ) -> Result<i64> {
+        let proof = self
+            .authorize_admin(admin, Action::Administer, None)
+            .await?;
         let compiled = self.policy.compile(text).map_err(Error::PolicyInvalid)?;
         let tests = match tests {
             Some(t) => t.to_owned(),
@@ -182,20 +171,20 @@ impl Context {
                     .collect(),
             ));
         }
-        let version = self
-            .store
-            .insert_policy_version(text, &tests, author, self.clock.now(), false)
-            .await?;
-        let mut event = self.audit(author.to_owned(), None, "policy_version_stored", Vec::new());
-        event.municipality = self.federation.id.clone();
-        event.detail = json!({ "version": version, "policies": compiled.ids });
-        self.store.append_audit(&event).await?;
-        Ok(version)
+        self.store_policy_version(&proof, text, &tests, &compiled.ids)
+            .await
     }
 
     /// Makes a stored version the active one, here at once and on other replicas at their
     /// next scheduler tick; audited on the federation's chain.
-    pub async fn activate_policy_version(&self, by: &str, version: i64) -> Result<()> {
+    pub async fn activate_policy_version(
+        &self,
+        admin: Option<&MunicipalityCode>,
+        version: i64,
+    ) -> Result<()> {
+        let proof = self
+            .authorize_admin(admin, Action::Administer, None)
+            .await?;
         let record = self
             .store
             .policy_version(version)
@@ -203,19 +192,10 @@ impl Context {
             .ok_or(Error::NotFound)?;
         let compiled = self
             .policy
-            .compile(&record.policies)
+            .compile(&record.text)
             .map_err(Error::PolicyInvalid)?;
         let previous = self.policy.active().number;
-        let mut event = self.audit(by.to_owned(), None, "policy_version_activated", Vec::new());
-        event.municipality = self.federation.id.clone();
-        event.detail = json!({ "version": version, "previous": previous });
-        self.store
-            .activate_policy_version(version, by, &event)
-            .await
-            .map_err(|e| match e {
-                StoreError::NotFound => Error::NotFound,
-                other => other.into(),
-            })?;
+        self.store_activation(&proof, version, previous).await?;
         self.policy.activate(Version::new(version, compiled));
         Ok(())
     }
@@ -228,7 +208,7 @@ impl Context {
         if active.version == self.policy.active().number {
             return Ok(());
         }
-        match self.policy.compile(&active.policies) {
+        match self.policy.compile(&active.text) {
             Ok(compiled) => {
                 self.policy.activate(Version::new(active.version, compiled));
                 tracing::info!(
@@ -249,7 +229,12 @@ impl Context {
 
     /// The decision, its deciding policies and the ring plan for a hypothetical request, by the
     /// active version or the one named. Stores nothing.
-    pub async fn simulate_policies(&self, input: &SimulationInput) -> Result<SimulationResult> {
+    pub async fn simulate_policies(
+        &self,
+        admin: Option<&MunicipalityCode>,
+        input: &SimulationInput,
+    ) -> Result<SimulationResult> {
+        self.authorize_reading_configuration(admin).await?;
         let engine_for_version;
         let engine: &Engine = match input.version {
             Some(v) if v != self.policy.active().number => {
@@ -259,7 +244,7 @@ impl Context {
                     .await?
                     .ok_or(Error::InvalidField("version"))?;
                 engine_for_version =
-                    Engine::with_version(v, &record.policies).map_err(Error::PolicyInvalid)?;
+                    Engine::with_version(v, &record.text).map_err(Error::PolicyInvalid)?;
                 &engine_for_version
             }
             _ => &self.policy,
@@ -289,6 +274,8 @@ impl Context {
             ),
             None => None,
         };
+        // A language that is not a code is what a simulated caseworker cannot speak.
+        let language = Language::parse(&r.language).ok();
         let today = self.clock.today();
         let mut facts = policy::request_facts(
             &category,
@@ -330,15 +317,17 @@ impl Context {
             ("caseworker", _) => {
                 let m = required()?;
                 facts.ring = permits.get(&m).map_or(0, |p| p.ring);
-                let caseworker = crate::store::CaseworkerRecord {
-                    id: "simulated-caseworker".to_owned(),
-                    municipality: m.clone(),
+                let caseworker = Caseworker {
+                    id: crate::domain::ids::CaseworkerId::parse("simulated-caseworker")
+                        .map_err(|e| Error::Internal(e.to_string()))?,
+                    municipality: MunicipalityCode::parse(&m)
+                        .map_err(|_| Error::InvalidField("principal.municipality"))?,
                     name: String::new(),
-                    skills: sqlx::types::Json(vec![category.id.as_str().to_owned()]),
-                    languages: sqlx::types::Json(vec![r.language.clone()]),
+                    skills: vec![category.id.clone()],
+                    languages: language.into_iter().collect(),
                     max_capacity: 1,
                     capacity: 1,
-                    status: crate::domain::people::Availability::Available,
+                    status: Availability::Available,
                     protected_identity_clearance: p.protected_identity_clearance,
                     status_since: self.clock.now(),
                     last_assigned_at: None,
@@ -405,7 +394,7 @@ fn ring_plan(permits: &Permits) -> Vec<RingPlan> {
         .permitted
         .iter()
         .map(|p| RingPlan {
-            municipality: p.municipality.clone(),
+            municipality: p.municipality.as_str().to_owned(),
             ring: p.ring,
             policies: p.policies.clone(),
         })

@@ -5,12 +5,12 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 use serde_json::json;
 
-use super::{Context, Result};
-use crate::domain::case::{CaseEvent, Outcome};
-use crate::domain::personnummer::Personnummer;
+use super::gate::{Changes, Ground};
+use super::{Context, Error, Result};
+use crate::domain::case::{Case, CaseEvent, Outcome};
+use crate::domain::ids::{CaseId, MunicipalityCode};
 use crate::domain::retention::RetentionFacts;
-use crate::store::CaseRecord;
-use crate::store::CaseWrite;
+use crate::policy::Action;
 
 /// The rule id retention records as its ground.
 pub const RETENTION: &str = "R17-retention";
@@ -19,9 +19,9 @@ pub const INACTIVITY: &str = "inactivity-no-contact";
 
 #[derive(Clone, Debug, Serialize)]
 pub struct RetentionItem {
-    pub case_id: String,
+    pub case_id: CaseId,
     pub category: String,
-    pub home: String,
+    pub home: MunicipalityCode,
     pub last_entry: DateTime<Utc>,
     pub due: DateTime<Utc>,
     /// `false` in a dry run.
@@ -29,16 +29,14 @@ pub struct RetentionItem {
 }
 
 impl Context {
-    fn retention_due(&self, case: &CaseRecord) -> DateTime<Utc> {
+    fn retention_due(&self, case: &Case) -> DateTime<Utc> {
         let created = case.created_at.date_naive();
         let minor_birth_date = case
-            .citizen_personnummer
-            .as_deref()
-            .and_then(|p| Personnummer::parse(p, created).ok())
+            .personnummer()
             .filter(|p| p.age_on(created) < 18)
             .map(|p| p.birth_date());
         self.config.retention.due(&RetentionFacts {
-            category: &case.category,
+            category: case.category.as_str(),
             child_concern: case.is_child_concern(),
             created_at: case.created_at,
             last_entry: case
@@ -46,6 +44,17 @@ impl Context {
                 .max(case.closed_at.unwrap_or(case.updated_at)),
             minor_birth_date,
         })
+    }
+
+    /// Runs retention now for a federation administrator (or lists what it would thin).
+    pub async fn retention_by(
+        &self,
+        admin: Option<&MunicipalityCode>,
+        dry_run: bool,
+    ) -> Result<Vec<RetentionItem>> {
+        self.authorize_admin(admin, Action::Administer, None)
+            .await?;
+        self.retention(dry_run).await
     }
 
     /// Thins every closed case whose retention period has passed (or, in a dry run, lists
@@ -60,18 +69,18 @@ impl Context {
             }
             let mut thinned = false;
             if !dry_run {
-                let mut event = self.audit(
-                    "system:retention".into(),
-                    None,
-                    "thinned",
-                    vec![RETENTION.to_owned()],
-                );
-                event.detail = json!({ "due": due, "category": case.category });
-                thinned = self.store.thin_case(&case.id, &event).await?;
+                let ground = self.retention_ground(vec![RETENTION.to_owned()]);
+                thinned = self
+                    .thin(
+                        ground,
+                        &case,
+                        json!({ "due": due, "category": case.category.as_str() }),
+                    )
+                    .await?;
             }
             items.push(RetentionItem {
                 case_id: case.id.clone(),
-                category: case.category.clone(),
+                category: case.category.as_str().to_owned(),
                 home: case.home.clone(),
                 last_entry: case.updated_at,
                 due,
@@ -98,32 +107,31 @@ impl Context {
             if case.is_child_concern() {
                 continue;
             }
-            let event = CaseEvent::CloseInactive;
-            let mut write = CaseWrite::new(
-                now,
-                self.audit(
-                    "system:retention".into(),
-                    None,
-                    event.name(),
-                    vec![INACTIVITY.to_owned()],
-                ),
-            );
-            write.outcome = Some(Outcome::NoContact);
-            write.audit.detail = json!({ "last_activity": case.updated_at, "days": days });
+            let ground = self.retention_ground(vec![INACTIVITY.to_owned()]);
+            let changes = Changes {
+                outcome: Some(Outcome::NoContact),
+                detail: Some(json!({ "last_activity": case.updated_at, "days": days })),
+                ..Changes::default()
+            };
             let holder = case.owner.clone().filter(|_| case.state.is_owned());
-            match self.store.transition(&case.id, &event, &write).await {
-                Ok((closed_case, _)) => {
+            match self
+                .commit(
+                    Ground::System(ground),
+                    &case.id,
+                    CaseEvent::CloseInactive,
+                    changes,
+                )
+                .await
+            {
+                Ok(_) => {
                     closed += 1;
-                    if let Some(owner) = holder.as_deref() {
-                        self.notify("case.updated", &closed_case, Some(owner), Vec::new());
+                    if let Some(owner) = holder.as_ref() {
                         self.capacity_freed(owner).await?;
-                    } else {
-                        self.notify_queues(&closed_case).await?;
                     }
                 }
                 // Someone acted on it meanwhile: it is not inactive any more.
-                Err(crate::store::StoreError::Transition(_)) => {}
-                Err(e) => return Err(e.into()),
+                Err(Error::Conflict(_)) => {}
+                Err(e) => return Err(e),
             }
         }
         Ok(closed)

@@ -147,7 +147,7 @@ async fn audit_verify_and_retention_commands() {
             audit_key: Some(key.to_owned()),
             ..Default::default()
         };
-        let ctx = brygga::app::context(
+        brygga::app::context(
             config,
             &brygga::app::Options {
                 demo: true,
@@ -156,10 +156,18 @@ async fn audit_verify_and_retention_commands() {
         )
         .await
         .expect("context");
+        let store = brygga::store::open(
+            &url,
+            2,
+            Some(brygga::audit::AuditKey::new(key).expect("key")),
+        )
+        .await
+        .expect("store");
+        let perstorp = brygga::domain::ids::MunicipalityCode::parse("1275").expect("code");
         let mut event = brygga::store::NewAuditEvent {
             at: chrono::Utc::now(),
-            actor: "admin:1275".into(),
-            actor_municipality: Some("1275".into()),
+            actor: brygga::domain::Actor::Admin(Some(perstorp.clone())),
+            actor_municipality: Some(perstorp),
             municipality: "1275".into(),
             action: "read_audit".into(),
             case_id: None,
@@ -168,7 +176,7 @@ async fn audit_verify_and_retention_commands() {
             request_id: None,
         };
         for _ in 0..3 {
-            ctx.store.append_audit(&event).await.expect("append");
+            store.append_audit(&event).await.expect("append");
             event.at = chrono::Utc::now();
         }
     }

@@ -175,7 +175,9 @@ pub async fn events_child_concern_alerts_home_staff_and_admins(backend: Backend)
     let alert = json!({"id": id, "category": "oro_barn", "home": "1275"});
     assert_eq!(staff.expect("alert.child_concern").await, alert);
     assert_eq!(home_admin.expect("alert.child_concern").await, alert);
-    assert_eq!(federation_admin.expect("alert.child_concern").await, alert);
+    // R10: the alert goes to the child's home municipality only, never to the federation.
+    let heard = federation_admin.heard().await;
+    assert!(heard.is_empty(), "{heard:?}");
     let heard = other_staff.heard().await;
     assert!(heard.is_empty(), "{heard:?}");
     let heard = other_admin.heard().await;
@@ -194,15 +196,20 @@ pub async fn events_offers_reach_only_the_offered_caseworker(backend: Backend) {
         .expect("federation stored");
     let mut routing = RoutingSettings::new(&federation, &[]).get("ekonomi");
     routing.mode = Mode::Push;
-    app.store
-        .put_routing_settings(&[routing.to_record(chrono::Utc::now(), "test")])
-        .await
-        .expect("routing settings stored");
+    let federation_admin = app.login(json!({"role": "admin"})).await;
+    let answer = app
+        .put(
+            "/api/v1/admin/routing",
+            Some(&federation_admin),
+            json!([routing]),
+        )
+        .await;
+    assert_eq!(answer.status, StatusCode::OK, "{}", answer.body);
 
     let mut perstorp = Vec::new();
     for caseworker in app.store.caseworkers().await.expect("caseworkers") {
-        if caseworker.municipality == "1275" {
-            let token = app.caseworker(&caseworker.id).await;
+        if caseworker.municipality.as_str() == "1275" {
+            let token = app.caseworker(caseworker.id.as_str()).await;
             let events = Events::open(&app, &token).await;
             perstorp.push((token, events));
         }

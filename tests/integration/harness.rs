@@ -117,7 +117,12 @@ pub async fn spawn_on(
     )
     .await
     .expect("application starts");
-    let store = app.state().ctx.store.clone();
+    // The tests' own handle on the same database, to look at what was stored (and to tamper
+    // with it): never the application's.
+    let key = brygga::audit::AuditKey::new(brygga::app::DEMO_AUDIT_KEY).expect("demo key");
+    let store = brygga::store::open(&database_url, 4, Some(key))
+        .await
+        .expect("test store");
     let ctx = app.state().ctx.clone();
     let (tx, rx) = oneshot::channel();
     tokio::spawn(app.run_until(async {
@@ -133,6 +138,16 @@ pub async fn spawn_on(
         shutdown: Some(tx),
         _dir: dir,
     }
+}
+
+/// A case id from an answer.
+pub fn case_id(id: &str) -> brygga::domain::ids::CaseId {
+    brygga::domain::ids::CaseId::parse(id).expect("a case id")
+}
+
+/// A caseworker id.
+pub fn caseworker_id(id: &str) -> brygga::domain::ids::CaseworkerId {
+    brygga::domain::ids::CaseworkerId::parse(id).expect("a caseworker id")
 }
 
 /// A browser: keeps cookies, and does not follow redirects (tests look at each one).

@@ -16,15 +16,14 @@ use policies::*;
 use routing::*;
 use sessions::*;
 
-use brygga::domain::people::Availability;
+use brygga::domain::ids::{CategoryId, Language, MunicipalityCode};
+use brygga::domain::people::{Availability, Caseworker};
 use brygga::domain::personnummer::Personnummer;
-use brygga::store::CaseworkerRecord;
 use chrono::{NaiveDate, Utc};
 use futures_util::future::join_all;
-use harness::{Backend, TestApp, spawn};
+use harness::{Backend, TestApp, case_id, caseworker_id, spawn};
 use reqwest::{Method, StatusCode};
 use serde_json::json;
-use sqlx::types::Json;
 
 /// The Skatteverket example number.
 const ANNA: &str = "198112189876";
@@ -48,15 +47,18 @@ async fn add_caseworker(
     id: &str,
     municipality: &str,
     skills: &[&str],
-    capacity: i64,
+    capacity: u32,
 ) {
     app.store
-        .insert_caseworker(&CaseworkerRecord {
-            id: id.into(),
-            municipality: municipality.into(),
+        .insert_caseworker(&Caseworker {
+            id: caseworker_id(id),
+            municipality: MunicipalityCode::parse(municipality).expect("code"),
             name: format!("Test {id}"),
-            skills: Json(skills.iter().map(|s| (*s).to_owned()).collect()),
-            languages: Json(vec!["sv".into()]),
+            skills: skills
+                .iter()
+                .map(|s| CategoryId::parse(s).expect("category"))
+                .collect(),
+            languages: vec![Language::parse("sv").expect("language")],
             max_capacity: capacity,
             capacity,
             status: Availability::Available,
@@ -198,7 +200,11 @@ async fn perstorp_budget_advice(backend: Backend) {
     assert_eq!(mine.body[0]["state"], "closed");
 
     // Every step is in the audit log with the rule that allowed it (R15).
-    let audit = app.store.audit_events(Some(&id), 100).await.expect("audit");
+    let audit = app
+        .store
+        .audit_events(Some(&case_id(&id)), 100)
+        .await
+        .expect("audit");
     let actions: Vec<&str> = audit.iter().rev().map(|e| e.action.as_str()).collect();
     for expected in [
         "submit",
@@ -213,14 +219,14 @@ async fn perstorp_budget_advice(backend: Backend) {
         .iter()
         .find(|e| e.action == "claim")
         .expect("claim event");
-    assert_eq!(claim.policies.0, vec!["R4-home-staff".to_owned()]);
+    assert_eq!(claim.policies, vec!["R4-home-staff".to_owned()]);
     assert_eq!(claim.municipality, "1275");
     let submit = audit
         .iter()
         .find(|e| e.action == "submit")
         .expect("submit event");
-    assert_eq!(submit.policies.0, vec!["R4-home-municipality".to_owned()]);
-    assert!(audit.iter().all(|e| !e.policies.0.is_empty()));
+    assert_eq!(submit.policies, vec!["R4-home-municipality".to_owned()]);
+    assert!(audit.iter().all(|e| !e.policies.is_empty()));
 }
 
 /// ≥ 20 concurrent claims on one case: exactly one wins, the rest get `already_claimed`.
@@ -251,12 +257,12 @@ async fn concurrent_claims_have_one_winner(backend: Backend) {
     }
     let owner = app
         .store
-        .case(&id)
+        .case(&case_id(&id))
         .await
         .expect("case")
         .expect("exists")
         .owner;
-    assert!(owner.is_some_and(|o| o.starts_with("1283-claim-")));
+    assert!(owner.is_some_and(|o| o.as_str().starts_with("1283-claim-")));
 }
 
 /// A caseworker never exceeds capacity, even when claiming many cases at once.
@@ -285,7 +291,13 @@ async fn capacity_is_never_exceeded(backend: Backend) {
             (StatusCode::CONFLICT, "capacity_full")
         );
     }
-    assert_eq!(app.store.load_of("1283-small").await.expect("load"), 2);
+    assert_eq!(
+        app.store
+            .load_of(&caseworker_id("1283-small"))
+            .await
+            .expect("load"),
+        2
+    );
 
     // Releasing one frees a slot; the released case is back in the queue.
     let mine = app.get("/api/v1/cases", Some(&cw)).await;
@@ -485,7 +497,7 @@ async fn bad_input_gets_clear_errors(backend: Backend) {
     // Nothing was stored by any of this.
     assert!(
         app.store
-            .cases_of_citizen(ANNA)
+            .cases_of_citizen(&Personnummer::parse_stored(ANNA).expect("number"))
             .await
             .expect("cases")
             .is_empty()
@@ -754,8 +766,13 @@ async fn anonymous_visitors_use_an_access_code(backend: Backend) {
     assert_eq!(claimed.status, StatusCode::OK, "{}", claimed.body);
     assert_eq!(claimed.body["citizen"]["anonymous"], true);
     assert!(claimed.body["citizen"].get("personnummer").is_none());
-    let stored = app.store.case(&id).await.expect("case").expect("exists");
-    assert!(stored.citizen_personnummer.is_none() && stored.citizen_home.is_none());
+    let stored = app
+        .store
+        .case(&case_id(&id))
+        .await
+        .expect("case")
+        .expect("exists");
+    assert!(stored.citizen.is_none());
     assert_ne!(
         stored.access_code_hash.as_deref(),
         Some(code.as_str()),
@@ -800,11 +817,11 @@ async fn routing_homes_and_queue_order(backend: Backend) {
     let hidden = answer.body["id"].as_str().expect("id").to_owned();
     let stored = app
         .store
-        .case(&hidden)
+        .case(&case_id(&hidden))
         .await
         .expect("case")
         .expect("exists");
-    assert_eq!(stored.home, "1292");
+    assert_eq!(stored.home.as_str(), "1292");
     let uncleared = app.caseworker("1292-02").await;
     assert_eq!(
         app.get(&format!("/api/v1/cases/{hidden}"), Some(&uncleared))

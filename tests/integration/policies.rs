@@ -8,7 +8,7 @@ use serde_json::{Value, json};
 use brygga::clock::Clock;
 
 use crate::ANNA;
-use crate::harness::{Backend, TestApp, spawn};
+use crate::harness::{Backend, TestApp, case_id, spawn};
 use crate::routing::{away, federation_admin, in_queue, submit_with};
 
 async fn claim(app: &TestApp, token: &str, id: &str) -> Value {
@@ -94,14 +94,18 @@ pub async fn withdrawn_consent_sends_the_case_home(backend: Backend) {
     assert!(in_queue(&app, &home, &id).await.is_some());
     assert!(in_queue(&app, &partner, &id).await.is_none());
 
-    let audit = app.store.audit_events(Some(&id), 100).await.expect("audit");
+    let audit = app
+        .store
+        .audit_events(Some(&case_id(&id)), 100)
+        .await
+        .expect("audit");
     let revoked = audit
         .iter()
         .find(|e| e.action == "consent")
         .expect("consent event");
-    assert_eq!(revoked.policies.0, vec!["R19-own-data".to_owned()]);
+    assert_eq!(revoked.policies, vec!["R19-own-data".to_owned()]);
     assert_eq!(revoked.actor, "citizen");
-    let consents = app.store.consents(&id).await.expect("consents");
+    let consents = app.store.consents(&case_id(&id)).await.expect("consents");
     assert_eq!(consents.len(), 2);
 
     // Someone else's request: 404, not 403.
@@ -195,7 +199,11 @@ pub async fn an_ended_agreement_ends_cross_border_access(backend: Backend) {
         .await;
     assert_eq!(seen.body["state"], "queued");
     assert_eq!(seen.body["ring"], 0);
-    let audit = app.store.audit_events(Some(&id), 100).await.expect("audit");
+    let audit = app
+        .store
+        .audit_events(Some(&case_id(&id)), 100)
+        .await
+        .expect("audit");
     let revoked = audit
         .iter()
         .find(|e| e.action == "access_revoked")
@@ -203,7 +211,6 @@ pub async fn an_ended_agreement_ends_cross_border_access(backend: Backend) {
     assert!(
         revoked
             .policies
-            .0
             .contains(&"R4-agreement-not-valid-today".to_owned()),
         "{:?}",
         revoked.policies
@@ -285,7 +292,11 @@ pub async fn harm_assessment_opens_the_border(backend: Backend) {
         .await;
     assert_eq!(stay.status, StatusCode::CREATED, "{}", stay.body);
     assert!(in_queue(&app, &partner, id).await.is_none());
-    let assessments = app.store.harm_assessments(id).await.expect("history");
+    let assessments = app
+        .store
+        .harm_assessments(&case_id(id))
+        .await
+        .expect("history");
     assert_eq!(assessments.len(), 2);
 }
 
@@ -430,7 +441,7 @@ pub async fn policy_versions_are_checked_activated_and_simulated(backend: Backen
         .find(|e| e.action == "policy_version_activated")
         .expect("activation audited");
     assert_eq!(event.actor, "admin:federation");
-    assert_eq!(event.detail.0["previous"], 1);
+    assert_eq!(event.detail["previous"], 1);
     // Another replica follows at its next tick.
     assert_eq!(replica.policy.active().number, 1);
     replica.tick().await.expect("tick");

@@ -1,0 +1,781 @@
+//! The one authorization gate (DESIGN.md "Architecture", STYLE.md "Permission is a value").
+//!
+//! Every action on a case and every listing is decided here, by the policies, for the caller
+//! as they are now and the case as it stands now. What the gate allows comes back as a proof —
+//! [`Allowed`] for a person's action on a case, [`AdminAllowed`] for administration — which
+//! only this module can build; the reads and writes that need permission take the proof, so a
+//! forgotten check does not compile. A refusal is audited here, with the policies that refused.
+//!
+//! Every audit event is built here too, from a proof or from a [`SystemGround`] (the router's
+//! and retention's own work, with the rules it rests on): nothing is written without its legal
+//! ground. And every write of a person's action is conditional on what was decided: the store
+//! decides again under the case's lock ([`crate::store::Recheck`]), so a consent withdrawn or a
+//! permit rewritten between the decision and the write makes the write fail with 409
+//! `access_changed` instead of winning the race.
+
+use std::collections::BTreeMap;
+
+use serde_json::{Value, json};
+
+use super::{Context, Error, Result};
+use crate::audit::AuditEntry;
+use crate::domain::access::{Actor, SystemActor};
+use crate::domain::case::{
+    Case, CaseEvent, CaseState, ConsentEntry, HarmAssessmentEntry, Message, Published,
+    RoutingTrace, Transition, TransitionError,
+};
+use crate::domain::ids::{CaseId, MunicipalityCode};
+use crate::domain::people::{Caseworker, Citizen};
+use crate::domain::routing::CategoryRouting;
+use crate::policy::{self, Action, Decision, Resource};
+use crate::store::{
+    AuditFilter, CaseWrite, ConsentWrite, HarmWrite, NewApiToken, NewAuditEvent, NewCase,
+    NewMessage, OfferWrite, Recheck, RoutingWrite,
+};
+
+/// Who asks, with what the policies read about them.
+#[derive(Clone, Debug)]
+pub enum Subject {
+    /// A caseworker as stored now (skills, clearance and municipality are read fresh).
+    Caseworker(Caseworker),
+    Citizen(Citizen),
+    /// An anonymous visitor who proved the access code of the case (R1).
+    Visitor,
+    /// An administrator of a municipality, or of the federation (`None`).
+    Admin(Option<MunicipalityCode>),
+}
+
+impl Subject {
+    pub fn actor(&self) -> Actor {
+        match self {
+            Subject::Caseworker(c) => Actor::Caseworker(c.id.clone()),
+            Subject::Citizen(_) => Actor::Citizen,
+            Subject::Visitor => Actor::Anonymous,
+            Subject::Admin(m) => Actor::Admin(m.clone()),
+        }
+    }
+
+    /// The municipality the caller acts for, if any.
+    pub fn municipality(&self) -> Option<&MunicipalityCode> {
+        match self {
+            Subject::Caseworker(c) => Some(&c.municipality),
+            Subject::Admin(m) => m.as_ref(),
+            Subject::Citizen(_) | Subject::Visitor => None,
+        }
+    }
+
+    /// Staff outside the case's home learn no R11/R12 rule from a refusal (API.md "403").
+    fn readable(&self, decision: Decision, case: &Case) -> Decision {
+        match self.municipality() {
+            Some(m) => decision.for_caller(m.as_str(), case.home.as_str()),
+            None => decision,
+        }
+    }
+}
+
+/// How an action is judged.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Judged {
+    /// On the case as it stands.
+    AsIs,
+    /// Accepting an offer: as a claim of the reserved case, as it stood in the queue.
+    AsReserved,
+}
+
+/// Proof that the policies allowed `subject` to do `action` to `case`, decided now. Only the
+/// gate builds one; the reads and writes of a person's action take it.
+#[derive(Debug)]
+pub struct Allowed {
+    subject: Subject,
+    action: Action,
+    judged: Judged,
+    case: Case,
+    ground: Vec<String>,
+}
+
+impl Allowed {
+    /// The case as it was decided on.
+    pub fn case(&self) -> &Case {
+        &self.case
+    }
+
+    /// The policies that allowed it: the legal ground.
+    pub fn ground(&self) -> &[String] {
+        &self.ground
+    }
+
+    pub fn subject(&self) -> &Subject {
+        &self.subject
+    }
+}
+
+/// Proof that an administrator may do `action` on a municipality or the federation.
+#[derive(Debug)]
+pub struct AdminAllowed {
+    admin: Option<MunicipalityCode>,
+    ground: Vec<String>,
+}
+
+impl AdminAllowed {
+    /// The chain an administrator's own events go on: their municipality's, or the
+    /// federation's.
+    fn chain(&self, ctx: &Context) -> String {
+        self.admin
+            .as_ref()
+            .map_or_else(|| ctx.federation.id.clone(), |m| m.as_str().to_owned())
+    }
+}
+
+/// The ground of the system's own work: which actor, and the rules it rests on (the routing
+/// permits of an offer or a widening, R9 for a revocation, R17 for retention). A system write
+/// may carry a decision to take again under the lock (an offer: may the caseworker still take
+/// it?).
+pub struct SystemGround {
+    actor: Actor,
+    policies: Vec<String>,
+    recheck: Option<(Caseworker, Action)>,
+}
+
+/// Everything a change writes besides the new state; the gate adds the audit event.
+#[derive(Default)]
+pub(super) struct Changes {
+    pub message: Option<NewMessage>,
+    pub outcome: Option<crate::domain::case::Outcome>,
+    pub trace: Option<Value>,
+    pub offer: Option<OfferWrite>,
+    pub routing: Option<RoutingWrite>,
+    pub permits: Option<Vec<crate::domain::routing::Permit>>,
+    pub consent: Option<ConsentWrite>,
+    pub harm_assessment: Option<HarmWrite>,
+    /// The audit event's detail.
+    pub detail: Option<Value>,
+    /// The audit event's action, when it is not the event's own name.
+    pub action: Option<&'static str>,
+}
+
+/// Who a write is grounded on.
+pub(super) enum Ground {
+    Person(Allowed),
+    System(SystemGround),
+}
+
+impl Context {
+    /// The policies' answer for `subject`, `action` and the case as given, without side
+    /// effects: for what-if questions (may the named colleague take it after a transfer?).
+    pub(super) fn judge(&self, subject: &Subject, action: Action, case: &Case) -> Decision {
+        let today = self.clock.today();
+        match subject {
+            Subject::Caseworker(c) => {
+                self.policy
+                    .caseworker_may(action, &self.federation, c, case, today)
+            }
+            Subject::Citizen(c) => self.policy.citizen_may(
+                action,
+                &self.federation,
+                policy::citizen_principal(c),
+                case,
+                today,
+            ),
+            Subject::Visitor => self.policy.citizen_may(
+                action,
+                &self.federation,
+                policy::Principal::Visitor {
+                    request: case.id.as_str().to_owned(),
+                },
+                case,
+                today,
+            ),
+            Subject::Admin(m) => self.policy.admin_may(
+                action,
+                m.as_ref().map(MunicipalityCode::as_str),
+                Resource::Case(Box::new(policy::case_facts(&self.federation, case, today))),
+            ),
+        }
+    }
+
+    fn judge_as(&self, subject: &Subject, action: Action, judged: Judged, case: &Case) -> Decision {
+        match judged {
+            Judged::AsIs => self.judge(subject, action, case),
+            Judged::AsReserved => self.judge(subject, action, &reserved(case)),
+        }
+    }
+
+    /// The gate for one action on one case. Staff must first be allowed to `view` the case
+    /// (else 404: its existence never leaks); then the action itself (else 403 with the
+    /// policies the caller may read, `not_eligible` for a claim). A citizen or visitor refused
+    /// anything gets 404. Every refusal is audited.
+    pub(super) async fn authorize(
+        &self,
+        subject: Subject,
+        action: Action,
+        case: Case,
+    ) -> Result<Allowed> {
+        self.authorize_as(subject, action, Judged::AsIs, case).await
+    }
+
+    /// Accepting an offer: judged as a claim of the case as it stood in the queue.
+    pub(super) async fn authorize_accept(
+        &self,
+        caseworker: Caseworker,
+        case: Case,
+    ) -> Result<Allowed> {
+        self.authorize_as(
+            Subject::Caseworker(caseworker),
+            Action::Claim,
+            Judged::AsReserved,
+            case,
+        )
+        .await
+    }
+
+    async fn authorize_as(
+        &self,
+        subject: Subject,
+        action: Action,
+        judged: Judged,
+        case: Case,
+    ) -> Result<Allowed> {
+        let staff = matches!(subject, Subject::Caseworker(_));
+        if staff && action != Action::View {
+            let view = self.judge(&subject, Action::View, &case);
+            if !view.allowed {
+                self.refused(&subject, &case, Action::View, &view).await?;
+                return Err(Error::NotFound);
+            }
+        }
+        let decision = self.judge_as(&subject, action, judged, &case);
+        if !decision.allowed {
+            self.refused(&subject, &case, action, &decision).await?;
+            if !staff || action == Action::View {
+                return Err(Error::NotFound);
+            }
+            let readable = subject.readable(decision, &case);
+            return Err(if action == Action::Claim {
+                Error::NotEligible(readable)
+            } else {
+                Error::Denied(readable)
+            });
+        }
+        Ok(Allowed {
+            subject,
+            action,
+            judged,
+            case,
+            ground: decision.policies,
+        })
+    }
+
+    /// The case behind an id, then the gate. An id that is not a case is 404 like any case the
+    /// caller may not see.
+    pub(super) async fn authorize_id(
+        &self,
+        subject: Subject,
+        action: Action,
+        id: &CaseId,
+    ) -> Result<Allowed> {
+        let case = self.store.case(id).await?.ok_or(Error::NotFound)?;
+        self.authorize(subject, action, case).await
+    }
+
+    /// A refused attempt on an existing case, for the follow-up of unusual access (R15), on the
+    /// case's home chain with the policies that refused it.
+    pub(super) async fn refused(
+        &self,
+        subject: &Subject,
+        case: &Case,
+        action: Action,
+        decision: &Decision,
+    ) -> Result<()> {
+        tracing::debug!(case = %case.id, action = action.as_str(), policies = ?decision.policies, "refused");
+        let mut event = self.event(
+            subject.actor(),
+            subject.municipality().cloned(),
+            "access_denied",
+            decision.policies.clone(),
+        );
+        event.municipality = case.home.as_str().to_owned();
+        event.case_id = Some(case.id.clone());
+        event.detail = json!({ "action": action.as_str() });
+        Ok(self.store.append_audit(&event).await?)
+    }
+
+    /// Listings, decided per item (R15): each case is shown only if every one of `actions` is
+    /// allowed now, with the policies that allowed them as its ground; the rest leave the list.
+    pub(super) fn admit_each(
+        &self,
+        subject: &Subject,
+        actions: &[Action],
+        cases: Vec<Case>,
+    ) -> Vec<Allowed> {
+        cases
+            .into_iter()
+            .filter_map(|case| {
+                let mut ground = Vec::new();
+                for action in actions {
+                    let decision = self.judge(subject, *action, &case);
+                    if !decision.allowed {
+                        return None;
+                    }
+                    ground.extend(decision.policies);
+                }
+                ground.sort();
+                ground.dedup();
+                Some(Allowed {
+                    subject: subject.clone(),
+                    action: actions.first().copied().unwrap_or(Action::View),
+                    judged: Judged::AsIs,
+                    case,
+                    ground,
+                })
+            })
+            .collect()
+    }
+
+    /// One audit event for a listing, on `chain`, naming the ids it showed and each one's
+    /// ground (R15).
+    pub(super) async fn audit_listing(
+        &self,
+        subject: &Subject,
+        what: &'static str,
+        chain: &str,
+        shown: &[Allowed],
+    ) -> Result<()> {
+        let mut ground: Vec<String> = shown
+            .iter()
+            .flat_map(|a| a.ground.iter().cloned())
+            .collect();
+        ground.sort();
+        ground.dedup();
+        let mut event = self.event(
+            subject.actor(),
+            subject.municipality().cloned(),
+            what,
+            ground,
+        );
+        event.municipality = chain.to_owned();
+        let grounds: BTreeMap<&str, &[String]> = shown
+            .iter()
+            .map(|a| (a.case.id.as_str(), a.ground.as_slice()))
+            .collect();
+        event.detail = json!({
+            "ids": shown.iter().map(|a| a.case.id.as_str()).collect::<Vec<_>>(),
+            "grounds": grounds,
+        });
+        Ok(self.store.append_audit(&event).await?)
+    }
+
+    /// Records a read of the case under `proof` (its content, metadata, trace or export) on
+    /// the chain of the case's home (R15).
+    pub(super) async fn record_read(
+        &self,
+        proof: &Allowed,
+        what: &str,
+        detail: Option<Value>,
+    ) -> Result<()> {
+        let mut event = self.event(
+            proof.subject.actor(),
+            proof.subject.municipality().cloned(),
+            what,
+            proof.ground.clone(),
+        );
+        event.municipality = proof.case.home.as_str().to_owned();
+        event.case_id = Some(proof.case.id.clone());
+        if let Some(detail) = detail {
+            event.detail = detail;
+        }
+        Ok(self.store.append_audit(&event).await?)
+    }
+
+    /// The thread of a case the proof allows the caller to read.
+    pub(super) async fn thread(&self, proof: &Allowed) -> Result<Vec<Message>> {
+        Ok(self.store.messages(&proof.case.id).await?)
+    }
+
+    /// The consent history of a case the proof allows the caller to read.
+    pub(super) async fn consent_history(&self, proof: &Allowed) -> Result<Vec<ConsentEntry>> {
+        Ok(self.store.consents(&proof.case.id).await?)
+    }
+
+    pub(super) async fn assessments(&self, proof: &Allowed) -> Result<Vec<HarmAssessmentEntry>> {
+        Ok(self.store.harm_assessments(&proof.case.id).await?)
+    }
+
+    /// The routing traces of a case (for its home's or the federation's administrators).
+    pub(super) async fn traces(&self, proof: &Allowed) -> Result<Vec<RoutingTrace>> {
+        Ok(self.store.traces(&proof.case.id).await?)
+    }
+
+    /// The audit events of a case, for its citizen's own export (R19).
+    pub(super) async fn case_trail(&self, proof: &Allowed) -> Result<Vec<AuditEntry>> {
+        Ok(self
+            .store
+            .audit_events(Some(&proof.case.id), 100_000)
+            .await?)
+    }
+
+    /// A ground for the router's own work on a case: an offer, a widening, a revocation.
+    /// `recheck` is decided again under the lock (an offer: may the caseworker still take it?).
+    pub(super) fn router_ground(
+        &self,
+        policies: Vec<String>,
+        recheck: Option<(Caseworker, Action)>,
+    ) -> SystemGround {
+        SystemGround {
+            actor: Actor::System(SystemActor::Router),
+            policies,
+            recheck,
+        }
+    }
+
+    /// A ground for retention's work (R17, and closing inactive cases).
+    pub(super) fn retention_ground(&self, policies: Vec<String>) -> SystemGround {
+        SystemGround {
+            actor: Actor::System(SystemActor::Retention),
+            policies,
+            recheck: None,
+        }
+    }
+
+    /// A caseworker answering an offer made to them (reject): the router's ground, their act.
+    pub(super) fn offer_answer_ground(&self, caseworker: &Caseworker) -> SystemGround {
+        SystemGround {
+            actor: Actor::Caseworker(caseworker.id.clone()),
+            policies: vec![policy::ROUTER.to_owned()],
+            recheck: None,
+        }
+    }
+
+    /// Applies `event` to the case under `ground` and commits it with `changes` and the audit
+    /// event the ground names, in one transaction. A person's action is decided again on the
+    /// case as locked; so is an offer, for the caseworker it goes to. Then tells subscribers
+    /// what the state machine published.
+    pub(super) async fn commit(
+        &self,
+        ground: Ground,
+        case_id: &CaseId,
+        event: CaseEvent,
+        changes: Changes,
+    ) -> Result<(Case, Transition)> {
+        let (write, recheck) = self.write_of(ground, event.name(), changes);
+        let moved = self
+            .store
+            .transition(case_id, &event, &write, recheck.as_deref())
+            .await?;
+        self.publish(&moved.before, &moved.after, &moved.transition.published);
+        Ok((moved.after, moved.transition))
+    }
+
+    /// Commits `changes` without a change of state (consent, harm assessment, permits); the
+    /// case must still be in the state it was decided on.
+    pub(super) async fn amend(
+        &self,
+        ground: Ground,
+        case: &Case,
+        changes: Changes,
+        what: &'static str,
+    ) -> Result<Case> {
+        let expected = case.state;
+        let (write, recheck) = self.write_of(ground, what, changes);
+        Ok(self
+            .store
+            .amend(&case.id, expected, &write, recheck.as_deref())
+            .await?)
+    }
+
+    /// Moves a queued case to another ring or flags it for an interpreter, if it still waits
+    /// in `expected_ring`; `false` if something else changed it first.
+    pub(super) async fn reroute(
+        &self,
+        ground: SystemGround,
+        case: &Case,
+        routing: &RoutingWrite,
+        trace: &Value,
+        what: &'static str,
+    ) -> Result<bool> {
+        let event = self.event(ground.actor, None, what, ground.policies);
+        Ok(self
+            .store
+            .update_routing(&case.id, case.ring, routing, trace, &event)
+            .await?)
+    }
+
+    /// Removes a closed case's personal data after its retention period (R17).
+    pub(super) async fn thin(
+        &self,
+        ground: SystemGround,
+        case: &Case,
+        detail: Value,
+    ) -> Result<bool> {
+        let mut event = self.event(ground.actor, None, "thinned", ground.policies);
+        event.detail = detail;
+        Ok(self.store.thin_case(&case.id, &event).await?)
+    }
+
+    /// A new request, stored with the audit event of its submission (grounded on its home's
+    /// routing permit), then announced.
+    pub(super) async fn create(
+        &self,
+        actor: Actor,
+        ground: Vec<String>,
+        case: NewCase,
+        detail: Value,
+    ) -> Result<Case> {
+        let mut event = self.event(actor, None, "submit", ground);
+        event.detail = detail;
+        let created = self.store.create_case(&case, &event).await?;
+        self.publish(
+            &created,
+            &created,
+            &Published::on_submit(created.is_child_concern()),
+        );
+        Ok(created)
+    }
+
+    fn write_of(
+        &self,
+        ground: Ground,
+        name: &'static str,
+        changes: Changes,
+    ) -> (CaseWrite, Option<Box<Recheck>>) {
+        let action = changes.action.unwrap_or(name);
+        let (event, recheck): (NewAuditEvent, Option<Box<Recheck>>) = match ground {
+            Ground::Person(proof) => {
+                let event = self.event(
+                    proof.subject.actor(),
+                    proof.subject.municipality().cloned(),
+                    action,
+                    proof.ground.clone(),
+                );
+                (
+                    event,
+                    Some(self.recheck(proof.subject, proof.action, proof.judged)),
+                )
+            }
+            Ground::System(ground) => {
+                let recheck = ground.recheck.map(|(caseworker, action)| {
+                    self.recheck(Subject::Caseworker(caseworker), action, Judged::AsIs)
+                });
+                (
+                    self.event(ground.actor, None, action, ground.policies),
+                    recheck,
+                )
+            }
+        };
+        let mut write = CaseWrite::new(self.clock.now(), event);
+        if let Some(detail) = changes.detail {
+            write.audit.detail = detail;
+        }
+        write.message = changes.message;
+        write.outcome = changes.outcome;
+        write.trace = changes.trace;
+        write.offer = changes.offer;
+        write.routing = changes.routing;
+        write.permits = changes.permits;
+        write.consent = changes.consent;
+        write.harm_assessment = changes.harm_assessment;
+        (write, recheck)
+    }
+
+    /// The decision taken again under the write's lock, on the case as it stands then.
+    fn recheck(&self, subject: Subject, action: Action, judged: Judged) -> Box<Recheck> {
+        let ctx = self.clone();
+        Box::new(move |locked: &Case| {
+            let decision = ctx.judge_as(&subject, action, judged, locked);
+            if decision.allowed {
+                Ok(decision.policies)
+            } else {
+                tracing::info!(case = %locked.id, action = action.as_str(), policies = ?decision.policies, "permission changed before the write");
+                Err(TransitionError::AccessChanged)
+            }
+        })
+    }
+
+    /// An audit event by `actor` now; the store fills in the case and its chain for a change.
+    fn event(
+        &self,
+        actor: Actor,
+        actor_municipality: Option<MunicipalityCode>,
+        action: &str,
+        policies: Vec<String>,
+    ) -> NewAuditEvent {
+        NewAuditEvent {
+            at: self.clock.now(),
+            actor,
+            actor_municipality,
+            municipality: String::new(),
+            action: action.to_owned(),
+            case_id: None,
+            policies,
+            detail: json!({}),
+            request_id: crate::audit::current_request_id(),
+        }
+    }
+
+    // ── Administration ──────────────────────────────────────────────────────────────────
+
+    /// The gate for administration: `action` on a municipality or the federation, decided by
+    /// the policies. A refusal is `forbidden`, audited on the administrator's chain.
+    pub(super) async fn authorize_admin(
+        &self,
+        admin: Option<&MunicipalityCode>,
+        action: Action,
+        on: Option<&MunicipalityCode>,
+    ) -> Result<AdminAllowed> {
+        let resource = match on {
+            Some(m) => Resource::Municipality {
+                id: m.as_str().to_owned(),
+            },
+            None => Resource::Federation,
+        };
+        let decision = self
+            .policy
+            .admin_may(action, admin.map(MunicipalityCode::as_str), resource);
+        if decision.allowed {
+            return Ok(AdminAllowed {
+                admin: admin.cloned(),
+                ground: decision.policies,
+            });
+        }
+        let mut event = self.event(
+            Actor::Admin(admin.cloned()),
+            admin.cloned(),
+            "access_denied",
+            decision.policies,
+        );
+        event.municipality =
+            admin.map_or_else(|| self.federation.id.clone(), |m| m.as_str().to_owned());
+        event.detail = json!({
+            "action": action.as_str(),
+            "on": on.map_or("federation", MunicipalityCode::as_str),
+        });
+        self.store.append_audit(&event).await?;
+        Err(Error::Forbidden)
+    }
+
+    /// An administrator's act that changes nothing but is recorded (reading the trail), on
+    /// their chain.
+    pub(super) async fn record_admin(
+        &self,
+        proof: &AdminAllowed,
+        what: &str,
+        detail: Value,
+    ) -> Result<()> {
+        let mut event = self.admin_event(proof, what, detail);
+        event.municipality = proof.chain(self);
+        Ok(self.store.append_audit(&event).await?)
+    }
+
+    fn admin_event(&self, proof: &AdminAllowed, what: &str, detail: Value) -> NewAuditEvent {
+        let mut event = self.event(
+            Actor::Admin(proof.admin.clone()),
+            proof.admin.clone(),
+            what,
+            proof.ground.clone(),
+        );
+        event.municipality = proof.chain(self);
+        event.detail = detail;
+        event
+    }
+
+    /// The audit trail, as far as the proof reaches.
+    pub(super) async fn read_trail(
+        &self,
+        _proof: &AdminAllowed,
+        filter: &AuditFilter,
+    ) -> Result<Vec<AuditEntry>> {
+        Ok(self.store.audit_query(filter).await?)
+    }
+
+    /// Stores routing settings with the change's audit event (on the federation's chain).
+    pub(super) async fn store_routing_settings(
+        &self,
+        proof: &AdminAllowed,
+        entries: &[CategoryRouting],
+    ) -> Result<()> {
+        let mut event =
+            self.admin_event(proof, "routing_settings", json!({ "categories": entries }));
+        event.municipality = self.federation.id.clone();
+        Ok(self.store.put_routing_settings(entries, &event).await?)
+    }
+
+    /// Stores a new policy version with its audit event.
+    pub(super) async fn store_policy_version(
+        &self,
+        proof: &AdminAllowed,
+        text: &str,
+        tests: &str,
+        policies: &[String],
+    ) -> Result<i64> {
+        let author = Actor::Admin(proof.admin.clone()).to_string();
+        let mut event = self.admin_event(
+            proof,
+            "policy_version_stored",
+            json!({ "policies": policies }),
+        );
+        event.municipality = self.federation.id.clone();
+        Ok(self
+            .store
+            .insert_policy_version(text, tests, &author, self.clock.now(), false, Some(&event))
+            .await?)
+    }
+
+    /// Makes a stored version the active one, with its audit event.
+    pub(super) async fn store_activation(
+        &self,
+        proof: &AdminAllowed,
+        version: i64,
+        previous: i64,
+    ) -> Result<()> {
+        let by = Actor::Admin(proof.admin.clone()).to_string();
+        let mut event = self.admin_event(
+            proof,
+            "policy_version_activated",
+            json!({ "version": version, "previous": previous }),
+        );
+        event.municipality = self.federation.id.clone();
+        Ok(self
+            .store
+            .activate_policy_version(version, &by, &event)
+            .await?)
+    }
+
+    /// Stores a new integration token with the audit event of its creation, on the chain of
+    /// the municipality it acts for.
+    pub(super) async fn store_integration_token(
+        &self,
+        proof: &AdminAllowed,
+        token: &NewApiToken,
+        detail: Value,
+    ) -> Result<()> {
+        let event = self.admin_event(proof, "integration_token_created", detail);
+        Ok(self.store.insert_api_token(token, Some(&event)).await?)
+    }
+
+    /// Revokes an integration token with the audit event, on the chain of the municipality it
+    /// acted for. `false` if it was not live.
+    pub(super) async fn revoke_integration_token_as(
+        &self,
+        proof: &AdminAllowed,
+        id: &str,
+        acted_for: Option<&MunicipalityCode>,
+        detail: Value,
+    ) -> Result<bool> {
+        let mut event = self.admin_event(proof, "integration_token_revoked", detail);
+        event.municipality =
+            acted_for.map_or_else(|| self.federation.id.clone(), |m| m.as_str().to_owned());
+        Ok(self
+            .store
+            .revoke_api_token(id, self.clock.now(), Some(&event))
+            .await?)
+    }
+}
+
+/// The case as a claim of it is judged when an offer of it is accepted: queued, without owner.
+fn reserved(case: &Case) -> Case {
+    Case {
+        state: CaseState::Queued,
+        owner: None,
+        handler: None,
+        ..case.clone()
+    }
+}

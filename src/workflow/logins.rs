@@ -1,0 +1,322 @@
+//! Logins and their tokens: who a bearer token or a browser login stands for, whether it is
+//! still live, issuing and revoking tokens, and the end of a login — which ends every stream of
+//! it (`Notice::LoginEnded`). Integration tokens are administration, through the gate.
+
+use chrono::Duration;
+use serde_json::json;
+
+use super::notices::Notice;
+use super::{Context, Error, Result};
+use crate::auth::login::StaffRole;
+use crate::auth::sessions::{self, StoreSessions, WebLogin};
+use crate::auth::{self, IssuedToken, TokenRequest};
+use crate::domain::access::{ApiToken, Principal, Scope, TokenKind};
+use crate::domain::ids::MunicipalityCode;
+use crate::domain::people::Caseworker;
+use crate::policy::Action;
+
+/// The longest an integration token may live, in days.
+const MAX_TOKEN_DAYS: u32 = 730;
+
+/// How a caller is logged in: what a delivery to them is re-checked against.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Login {
+    /// A bearer token, by its id and the hash of its secret; `login_id` when it was issued to a
+    /// browser login (and ends with it).
+    Token {
+        id: String,
+        hash: String,
+        login_id: Option<String>,
+    },
+    /// A browser session: the key it is stored under and the login in it.
+    Browser {
+        session_key: String,
+        login_id: String,
+    },
+}
+
+impl Login {
+    /// Whether `notice` ends this login.
+    pub fn ended_by(&self, token: Option<&str>, login: Option<&str>) -> bool {
+        match self {
+            Login::Token { id, login_id, .. } => {
+                token == Some(id.as_str()) || (login.is_some() && login_id.as_deref() == login)
+            }
+            Login::Browser { login_id, .. } => login == Some(login_id.as_str()),
+        }
+    }
+}
+
+/// A caller behind a bearer token.
+#[derive(Clone, Debug)]
+pub struct Authenticated {
+    pub principal: Principal,
+    pub login: Login,
+    pub scopes: Vec<Scope>,
+    pub kind: TokenKind,
+}
+
+/// A new integration token, as an administrator asks for it.
+pub struct IntegrationTokenInput {
+    pub name: String,
+    /// `["read"]` or `["read", "write"]`.
+    pub scopes: Vec<String>,
+    /// Days it lives (default 365, at most 730).
+    pub days: Option<u32>,
+}
+
+/// The municipality an integration token acts for (`None`: the federation).
+pub fn acting_for(token: &ApiToken) -> Option<&MunicipalityCode> {
+    match &token.principal {
+        Principal::Admin { municipality } => municipality.as_ref(),
+        _ => None,
+    }
+}
+
+impl Context {
+    /// tower-sessions' store of browser sessions, on Brygga's store.
+    pub fn web_sessions(&self) -> StoreSessions {
+        StoreSessions::new(self.store.clone())
+    }
+
+    /// The caller behind a live bearer token (not expired, not revoked), if any.
+    pub async fn authenticate_token(&self, token: &str) -> Result<Option<Authenticated>> {
+        let hash = auth::token_hash(token);
+        let Some(record) = self.store.api_token(&hash, self.clock.now()).await? else {
+            return Ok(None);
+        };
+        Ok(Some(Authenticated {
+            login: Login::Token {
+                id: record.id.clone(),
+                hash,
+                login_id: record.login_id.clone(),
+            },
+            principal: record.principal,
+            scopes: record.scopes,
+            kind: record.kind,
+        }))
+    }
+
+    /// Whether a login still holds now: its token live, or its browser session stored, still
+    /// the same login, and within its idle and absolute time.
+    pub async fn login_live(&self, login: &Login) -> Result<bool> {
+        let now = self.clock.now();
+        match login {
+            Login::Token { hash, .. } => Ok(self.store.api_token(hash, now).await?.is_some()),
+            Login::Browser {
+                session_key,
+                login_id,
+            } => {
+                let Some((data, _)) = self.store.load_web_session(session_key, now).await? else {
+                    return Ok(false);
+                };
+                Ok(sessions::login_of(&data).is_some_and(|web| {
+                    web.login_id == *login_id
+                        && web.is_live(now, self.session_absolute(), self.session_idle())
+                }))
+            }
+        }
+    }
+
+    pub fn session_absolute(&self) -> Duration {
+        Duration::hours(i64::from(self.config.session_hours))
+    }
+
+    pub fn session_idle(&self) -> Duration {
+        Duration::minutes(i64::from(self.config.session_idle_minutes))
+    }
+
+    /// A browser login ended (logout, or its time ran out): every token issued to it is
+    /// revoked, and every stream of it ends.
+    pub async fn end_browser_login(&self, login_id: &str) -> Result<()> {
+        self.store
+            .revoke_session_tokens(login_id, self.clock.now())
+            .await?;
+        self.notify(Notice::LoginEnded {
+            token: None,
+            login: Some(login_id.to_owned()),
+        });
+        Ok(())
+    }
+
+    /// `POST /logout` with a bearer token: that token is revoked, and its streams end.
+    pub async fn log_out_token(&self, token: &str) -> Result<()> {
+        let now = self.clock.now();
+        if let Some(record) = self.store.api_token(&auth::token_hash(token), now).await?
+            && self.store.revoke_api_token(&record.id, now, None).await?
+        {
+            self.notify(Notice::LoginEnded {
+                token: Some(record.id),
+                login: None,
+            });
+        }
+        Ok(())
+    }
+
+    /// A bearer token for API use by a browser login, ending when the login would.
+    pub async fn issue_session_token(&self, login: &WebLogin) -> Result<IssuedToken> {
+        let now = self.clock.now();
+        let (row, issued) = TokenRequest {
+            principal: &login.principal,
+            kind: TokenKind::Session,
+            name: None,
+            scopes: vec![Scope::Read, Scope::Write],
+            login_id: Some(login.login_id.clone()),
+            created_by: "session".into(),
+            now,
+            expires_at: login.authenticated_at + self.session_absolute(),
+        }
+        .mint();
+        self.store.insert_api_token(&row, None).await?;
+        Ok(issued)
+    }
+
+    /// The principal of a member of staff whose provider vouched for `role`: an administrator
+    /// as the claims say; a caseworker only if Brygga knows them in that municipality.
+    pub async fn staff_principal(
+        &self,
+        role: StaffRole,
+        municipality: &MunicipalityCode,
+    ) -> Result<Option<Principal>> {
+        match role {
+            StaffRole::Admin(admin_of) => Ok(Some(Principal::Admin {
+                municipality: admin_of,
+            })),
+            StaffRole::Caseworker(id) => Ok(self
+                .store
+                .caseworker(&id)
+                .await?
+                .filter(|c| c.municipality == *municipality)
+                .map(|c| Principal::Caseworker {
+                    caseworker_id: c.id,
+                    municipality: c.municipality,
+                })),
+        }
+    }
+
+    /// The seeded caseworkers (`brygga demo` only lists them).
+    pub async fn demo_caseworkers(&self) -> Result<Vec<Caseworker>> {
+        Ok(self.store.caseworkers().await?)
+    }
+
+    /// The integration tokens an administrator manages: their municipality's, or (federation)
+    /// all.
+    pub async fn integration_tokens(
+        &self,
+        admin: Option<&MunicipalityCode>,
+    ) -> Result<Vec<ApiToken>> {
+        self.authorize_admin(admin, Action::Administer, admin)
+            .await?;
+        Ok(self
+            .store
+            .integration_tokens()
+            .await?
+            .into_iter()
+            .filter(|t| admin.is_none() || acting_for(t) == admin)
+            .collect())
+    }
+
+    /// A new integration token acting as the administrator who creates it, decided by the
+    /// policies (`administer` on their municipality or the federation) and audited with that
+    /// ground in the same transaction. Shown once.
+    pub async fn create_integration_token(
+        &self,
+        admin: Option<&MunicipalityCode>,
+        input: IntegrationTokenInput,
+    ) -> Result<(IssuedToken, ApiToken)> {
+        let proof = self
+            .authorize_admin(admin, Action::Administer, admin)
+            .await?;
+        let name = input.name.trim().to_owned();
+        if name.is_empty() || name.chars().count() > 200 {
+            return Err(Error::InvalidField("name"));
+        }
+        let mut scopes = input
+            .scopes
+            .iter()
+            .map(|s| Scope::parse(s).ok_or(Error::InvalidField("scopes")))
+            .collect::<Result<Vec<_>>>()?;
+        scopes.sort();
+        scopes.dedup();
+        if scopes != [Scope::Read] && scopes != [Scope::Read, Scope::Write] {
+            return Err(Error::InvalidField("scopes"));
+        }
+        let days = input.days.unwrap_or(365);
+        if days == 0 || days > MAX_TOKEN_DAYS {
+            return Err(Error::InvalidField("days"));
+        }
+        let now = self.clock.now();
+        let principal = Principal::Admin {
+            municipality: admin.cloned(),
+        };
+        let created_by = crate::domain::Actor::Admin(admin.cloned()).to_string();
+        let (row, issued) = TokenRequest {
+            principal: &principal,
+            kind: TokenKind::Integration,
+            name: Some(name.clone()),
+            scopes: scopes.clone(),
+            login_id: None,
+            created_by: created_by.clone(),
+            now,
+            expires_at: now + Duration::days(i64::from(days)),
+        }
+        .mint();
+        let scope_names: Vec<&str> = scopes.iter().map(|s| s.as_str()).collect();
+        self.store_integration_token(
+            &proof,
+            &row,
+            json!({ "id": issued.id, "name": name, "scopes": scope_names }),
+        )
+        .await?;
+        let token = ApiToken {
+            id: issued.id.clone(),
+            kind: TokenKind::Integration,
+            principal,
+            name: Some(name),
+            scopes,
+            login_id: None,
+            created_by,
+            created_at: now,
+            expires_at: issued.expires_at,
+            revoked_at: None,
+        };
+        Ok((issued, token))
+    }
+
+    /// Revokes an integration token the administrator manages (404 for any other), audited on
+    /// the chain of the municipality it acted for; its streams end.
+    pub async fn revoke_integration_token(
+        &self,
+        admin: Option<&MunicipalityCode>,
+        id: &str,
+    ) -> Result<()> {
+        let proof = self
+            .authorize_admin(admin, Action::Administer, admin)
+            .await?;
+        let token = self
+            .store
+            .integration_tokens()
+            .await?
+            .into_iter()
+            .find(|t| t.id == id && (admin.is_none() || acting_for(t) == admin))
+            .ok_or(Error::NotFound)?;
+        let by = crate::domain::Actor::Admin(admin.cloned()).to_string();
+        let revoked = self
+            .revoke_integration_token_as(
+                &proof,
+                &token.id,
+                acting_for(&token),
+                json!({ "id": token.id, "by": by }),
+            )
+            .await?;
+        if !revoked {
+            // Already revoked (or expired): nothing is live under that id.
+            return Err(Error::NotFound);
+        }
+        self.notify(Notice::LoginEnded {
+            token: Some(token.id),
+            login: None,
+        });
+        Ok(())
+    }
+}

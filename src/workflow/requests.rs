@@ -1,0 +1,347 @@
+//! The citizens' side: submit a request, read it, write in its thread, cancel it, list one's
+//! own. A logged-in citizen is a [`Subject::Citizen`]; an anonymous visitor proves the access
+//! code of one request and is then a [`Subject::Visitor`] of it (R1).
+
+use serde_json::json;
+
+use super::gate::{Changes, Ground, Subject};
+use super::{CaseView, Context, Error, Result, Shown, check_text};
+use crate::auth;
+use crate::domain::access::Actor;
+use crate::domain::case::{Case, CaseEvent, Consent, OfferOutcome, Sender};
+use crate::domain::ids::{CaseId, Language};
+use crate::domain::people::Citizen;
+use crate::policy::{self, Action, ConsentFacts, Identity};
+use crate::routing::{self, Submitter};
+use crate::store::{NewCase, NewCitizen, NewMessage, OfferWrite};
+
+use super::{ACCESS_CODE_TRIES, ACCESS_CODE_WINDOW};
+
+/// How a citizen-side caller proves the request is theirs.
+#[derive(Clone, Debug)]
+pub enum CitizenKey {
+    Citizen(Citizen),
+    /// The anonymous visitor's access code (R1).
+    AccessCode(String),
+}
+
+pub struct ConsentInput {
+    pub cross_municipality: bool,
+    pub municipalities: Option<Vec<String>>,
+}
+
+pub struct SubmitInput {
+    pub category: String,
+    pub language: String,
+    pub text: String,
+    pub consent: ConsentInput,
+    pub municipality: Option<String>,
+    pub child_municipality: Option<String>,
+}
+
+pub struct Submitted {
+    pub case: Case,
+    /// Shown once to an anonymous visitor; only its hash is stored.
+    pub access_code: Option<String>,
+    pub emergency: Option<Emergency>,
+}
+
+/// Shown at once with urgent requests (R10: acute danger → 112, socialjour).
+pub struct Emergency {
+    pub call: &'static str,
+    pub socialjour_phone: Option<String>,
+}
+
+/// Access codes are shown in groups of four for people to copy; compared without case or dashes.
+fn normalize_access_code(code: &str) -> String {
+    code.chars()
+        .filter(char::is_ascii_alphanumeric)
+        .map(|c| c.to_ascii_lowercase())
+        .collect()
+}
+
+fn new_access_code() -> String {
+    let raw = auth::new_token();
+    raw.as_bytes()[..24]
+        .chunks(4)
+        .map(|chunk| String::from_utf8_lossy(chunk).into_owned())
+        .collect::<Vec<_>>()
+        .join("-")
+}
+
+impl Context {
+    /// The consent's municipalities, each a member.
+    pub(super) fn consent_of(&self, input: &ConsentInput) -> Result<Consent> {
+        Ok(Consent {
+            cross_municipality: input.cross_municipality,
+            municipalities: match &input.municipalities {
+                Some(list) => Some(
+                    list.iter()
+                        .map(|c| self.member(c))
+                        .collect::<Result<Vec<_>>>()?,
+                ),
+                None => None,
+            },
+        })
+    }
+
+    pub async fn submit(
+        &self,
+        submitter: Option<&Citizen>,
+        input: SubmitInput,
+    ) -> Result<Submitted> {
+        let category = self.category(&input.category)?.clone();
+        let language = Language::parse(&input.language)
+            .ok()
+            .filter(|l| self.federation.offers_language(l))
+            .ok_or(Error::Unprocessable("unknown_language"))?;
+        let text = check_text(&input.text)?;
+        if let Some(citizen) = submitter
+            && !citizen.loa.suffices_for_identified()
+        {
+            // R1, the second wall: a session below loa3 cannot exist, but never rely on that.
+            return Err(Error::LoaTooLow);
+        }
+        let consent = self.consent_of(&input.consent)?;
+        let who = match submitter {
+            Some(c) => Submitter::Citizen(c),
+            None => Submitter::Anonymous,
+        };
+        let placement = routing::place(
+            &self.federation,
+            &category,
+            &who,
+            input.municipality.as_deref(),
+            input.child_municipality.as_deref(),
+        )?;
+        let today = self.clock.today();
+        let facts = policy::request_facts(
+            &category,
+            placement.home.as_str(),
+            &Identity {
+                personnummer: submitter.and_then(|c| c.personnummer.as_ref()),
+                anonymous: submitter.is_none(),
+                protection: submitter.map(|c| c.protection.as_str()),
+                loa: submitter.map(|c| c.loa.as_str()),
+            },
+            ConsentFacts {
+                cross_municipality: consent.cross_municipality,
+                municipalities: consent
+                    .municipalities
+                    .as_ref()
+                    .map(|list| list.iter().map(|m| m.as_str().to_owned()).collect()),
+            },
+            None,
+            today,
+        );
+        let permits = self.policy.permits(&self.federation, &facts, today);
+        let Some(home_permit) = permits.get(placement.home.as_str()).cloned() else {
+            // Only R1 keeps a request from its own home; the login refuses such sessions first.
+            let why = permits
+                .refusal(placement.home.as_str())
+                .map(|r| r.policies.clone())
+                .unwrap_or_default();
+            tracing::warn!(policies = ?why, "a request was refused even at home");
+            return Err(Error::LoaTooLow);
+        };
+        let previous = match submitter.and_then(|c| c.personnummer.as_ref()) {
+            Some(number) => self.store.previous_caseworker(number).await?,
+            None => None,
+        };
+        // One snapshot (settings, fair share, every caseworker's load) serves both the
+        // selection stored with the case and the dispatch that follows it.
+        let snapshot = self.snapshot().await?;
+        let selection = Self::select_in(
+            &snapshot,
+            &permits,
+            &crate::routing::select::Need {
+                category: category.id.as_str(),
+                language: language.as_str(),
+                child_concern: category.is_child_concern(),
+                interpreter_needed: false,
+                protected_identity: submitter.is_some_and(|c| c.protection.is_strict()),
+                ring: 0,
+                previous_caseworker: previous.as_ref(),
+                target_municipality: None,
+                declined: &[],
+                over_fair_share: &[],
+            },
+        );
+        let mut trace = selection.trace.clone();
+        trace["home"] = json!(placement.home.as_str());
+        trace["home_reason"] = json!(placement.reason);
+        trace["event"] = json!("submitted");
+        let now = self.clock.now();
+        let id = CaseId::parse(&self.ids.next_id())
+            .map_err(|e| Error::Internal(format!("new case id: {e}")))?;
+        let access_code = submitter.is_none().then(new_access_code);
+        let new = NewCase {
+            id,
+            category: category.id.clone(),
+            language,
+            urgent: category.urgent,
+            home: placement.home.clone(),
+            citizen: submitter.map(|c| NewCitizen {
+                personnummer: c.personnummer.clone(),
+                registered_home: c.home.clone(),
+                protection: c.protection,
+                loa: c.loa,
+            }),
+            access_code_hash: access_code
+                .as_deref()
+                .map(|c| auth::token_hash(&normalize_access_code(c))),
+            ring: selection.ring,
+            interpreter_needed: false,
+            permits: permits.permitted.clone(),
+            text,
+            consent,
+            trace,
+            at: now,
+        };
+        let actor = if submitter.is_some() {
+            Actor::Citizen
+        } else {
+            Actor::Anonymous
+        };
+        let detail = json!({ "category": category.id.as_str(), "ring": selection.ring });
+        let case = self
+            .create(actor, home_permit.policies.clone(), new, detail)
+            .await?;
+        let (case, _) = self
+            .dispatch_in(&snapshot, case, Some(selection), None)
+            .await?;
+        let emergency = category.urgent.then(|| Emergency {
+            call: "112",
+            socialjour_phone: self
+                .federation
+                .municipality(&placement.home)
+                .and_then(|m| m.socialjour_phone.clone()),
+        });
+        Ok(Submitted {
+            case,
+            access_code,
+            emergency,
+        })
+    }
+
+    /// The subject behind a citizen-side key for the case: the citizen, or a visitor who
+    /// proved the access code. A wrong code is 404, like someone else's request; wrong codes
+    /// for one request are limited, so a code cannot be guessed (R1).
+    async fn citizen_subject(&self, key: &CitizenKey, case: &Case) -> Result<Subject> {
+        let code = match key {
+            CitizenKey::Citizen(citizen) => return Ok(Subject::Citizen(citizen.clone())),
+            CitizenKey::AccessCode(code) => code,
+        };
+        if !case.is_anonymous() {
+            return Err(Error::NotFound);
+        }
+        let now = self.clock.now();
+        if self
+            .store
+            .access_failures_since(&case.id, now - ACCESS_CODE_WINDOW)
+            .await?
+            >= ACCESS_CODE_TRIES
+        {
+            return Err(Error::RateLimited(
+                u64::try_from(ACCESS_CODE_WINDOW.num_seconds()).unwrap_or(900),
+            ));
+        }
+        let proven = case.access_code_hash.as_deref()
+            == Some(auth::token_hash(&normalize_access_code(code)).as_str());
+        if !proven {
+            self.store.record_access_failure(&case.id, now).await?;
+            return Err(Error::NotFound);
+        }
+        Ok(Subject::Visitor)
+    }
+
+    /// The gate for a citizen-side action on a request; 404 for anything refused.
+    pub(super) async fn citizen_gate(
+        &self,
+        key: &CitizenKey,
+        id: &str,
+        action: Action,
+    ) -> Result<super::gate::Allowed> {
+        let id = CaseId::parse(id).map_err(|_| Error::NotFound)?;
+        let case = self.store.case(&id).await?.ok_or(Error::NotFound)?;
+        let subject = self.citizen_subject(key, &case).await?;
+        self.authorize(subject, action, case).await
+    }
+
+    pub async fn view_request(&self, key: &CitizenKey, id: &str) -> Result<CaseView> {
+        let proof = self.citizen_gate(key, id, Action::View).await?;
+        let messages = self.thread(&proof).await?;
+        let consent = self.consent_history(&proof).await?.pop();
+        self.record_read(&proof, "view", None).await?;
+        Ok(CaseView {
+            legal_ground: proof.ground().to_vec(),
+            case: proof.case().clone(),
+            messages,
+            consent,
+            identity: true,
+        })
+    }
+
+    pub async fn citizen_writes(&self, key: &CitizenKey, id: &str, text: &str) -> Result<Case> {
+        let text = check_text(text)?;
+        let proof = self.citizen_gate(key, id, Action::Reply).await?;
+        let case_id = proof.case().id.clone();
+        let (case, _) = self
+            .commit(
+                Ground::Person(proof),
+                &case_id,
+                CaseEvent::CitizenWrites,
+                Changes {
+                    message: Some(NewMessage {
+                        sender: Sender::Citizen,
+                        author: None,
+                        body: text,
+                    }),
+                    ..Changes::default()
+                },
+            )
+            .await?;
+        Ok(case)
+    }
+
+    pub async fn cancel(&self, key: &CitizenKey, id: &str) -> Result<Case> {
+        let proof = self.citizen_gate(key, id, Action::Cancel).await?;
+        let case_id = proof.case().id.clone();
+        let offer = self.store.open_offer_of_case(&case_id).await?;
+        let changes = Changes {
+            offer: offer.as_ref().map(|o| OfferWrite::End {
+                id: o.id.clone(),
+                outcome: OfferOutcome::Withdrawn,
+            }),
+            ..Changes::default()
+        };
+        let (case, _) = self
+            .commit(Ground::Person(proof), &case_id, CaseEvent::Cancel, changes)
+            .await?;
+        if let Some(offer) = &offer {
+            self.capacity_freed(&offer.caseworker).await?;
+        }
+        Ok(case)
+    }
+
+    /// The citizen's own requests, each shown only as far as the policies let them view it
+    /// now; the listing is audited with the ids it showed (R15).
+    pub async fn my_requests(&self, citizen: &Citizen) -> Result<Vec<Shown>> {
+        let cases = match &citizen.personnummer {
+            Some(number) => self.store.cases_of_citizen(number).await?,
+            None => Vec::new(),
+        };
+        let subject = Subject::Citizen(citizen.clone());
+        let shown = self.admit_each(&subject, &[Action::View], cases);
+        self.audit_listing(&subject, "list_own_requests", citizen.home.as_str(), &shown)
+            .await?;
+        Ok(shown
+            .into_iter()
+            .map(|a| Shown {
+                ground: a.ground().to_vec(),
+                case: a.case().clone(),
+                identity: true,
+            })
+            .collect())
+    }
+}
