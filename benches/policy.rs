@@ -1,6 +1,7 @@
 //! The cost of policy decisions (DESIGN.md "Policies" and "Quality bars"): one Cedar
 //! authorization, one routing permission check across Familjen Helsingborg's eleven
-//! municipalities with and without memo hits, and the share of building the Cedar request.
+//! municipalities with and without memo hits, the gate's second decision under a write's lock,
+//! and the share of building the Cedar request.
 //!
 //! Run with `cargo bench --bench policy`; results and their reading are in BENCHMARKS.md.
 
@@ -11,7 +12,11 @@ use chrono::NaiveDate;
 use criterion::{BatchSize, Criterion, criterion_group, criterion_main};
 
 use brygga::app::BUILTIN_FEDERATION;
+use brygga::domain::case::{Case, CaseCitizen, CaseState, Channel, Consent};
 use brygga::domain::federation::Federation;
+use brygga::domain::ids::{CaseId, CaseworkerId, CategoryId, Language, MunicipalityCode};
+use brygga::domain::people::{Availability, Caseworker, Loa, Protection};
+use brygga::domain::personnummer::Personnummer;
 use brygga::policy::engine::{self, Compiled, Version};
 use brygga::policy::{
     Action, AgreementFacts, CaseFacts, ConsentFacts, ContextFacts, Engine, HandlerFacts, Identity,
@@ -174,6 +179,86 @@ fn routing(c: &mut Criterion) {
     group.finish();
 }
 
+/// A Helsingborg caseworker who holds Perstorp's consented request (the domain's values, as the
+/// workflows have them).
+fn held_by_partner() -> (Caseworker, Case) {
+    let at = chrono::DateTime::from_timestamp(1_800_000_000, 0).expect("a time");
+    let partner = Caseworker {
+        id: CaseworkerId::parse("1283-01").expect("id"),
+        municipality: MunicipalityCode::parse(PARTNER).expect("code"),
+        name: "Handläggare".to_owned(),
+        skills: vec![CategoryId::parse("ekonomi").expect("category")],
+        languages: vec![Language::parse("sv").expect("language")],
+        max_capacity: 5,
+        capacity: 5,
+        status: Availability::Available,
+        protected_identity_clearance: false,
+        status_since: at,
+        last_assigned_at: None,
+    };
+    let home = MunicipalityCode::parse(HOME).expect("code");
+    let case = Case {
+        id: CaseId::parse("case-1").expect("id"),
+        category: CategoryId::parse("ekonomi").expect("category"),
+        language: Language::parse("sv").expect("language"),
+        channel: Channel::Identified,
+        urgent: false,
+        citizen: Some(CaseCitizen {
+            personnummer: Personnummer::parse_stored("198112189876").ok(),
+            registered_home: home.clone(),
+        }),
+        home,
+        protection: Protection::None,
+        loa: Some(Loa::Loa3),
+        access_code_hash: None,
+        state: CaseState::Queued,
+        ring: 1,
+        owner: None,
+        handler: None,
+        outcome: None,
+        interpreter_needed: false,
+        created_at: at,
+        updated_at: at,
+        queued_since: at,
+        closed_at: None,
+        ring_since: None,
+        assigned_at: None,
+        target_municipality: None,
+        transfer_reason: None,
+        consent: Consent {
+            cross_municipality: true,
+            municipalities: None,
+        },
+        harm_assessment: None,
+        thinned_at: None,
+    };
+    (partner, case)
+}
+
+/// What the gate's second decision costs: a partner's claim decided again under the case's
+/// lock (the routing decision for their municipality and the claim), on a warm memo as it
+/// is right after the first decision.
+fn gate(c: &mut Criterion) {
+    let federation = federation();
+    let engine = Engine::with_defaults().expect("the shipped policies compile");
+    let (partner, case) = held_by_partner();
+    let first = engine.caseworker_may(Action::Claim, &federation, &partner, &case, today());
+    assert!(first.allowed, "claim: {first:?}");
+    let mut group = c.benchmark_group("gate");
+    group.bench_function("claim_recheck_memoised", |b| {
+        b.iter(|| {
+            engine.caseworker_may(
+                Action::Claim,
+                &federation,
+                &partner,
+                black_box(&case),
+                today(),
+            )
+        });
+    });
+    group.finish();
+}
+
 fn request_building(c: &mut Criterion) {
     let federation = federation();
     let route = route_query(&federation);
@@ -195,6 +280,6 @@ criterion_group! {
         .warm_up_time(Duration::from_secs(1))
         .measurement_time(Duration::from_secs(3))
         .sample_size(50);
-    targets = authorize, routing, request_building
+    targets = authorize, routing, gate, request_building
 }
 criterion_main!(benches);

@@ -56,6 +56,8 @@ pub struct Options {
     pub ids: Option<Arc<dyn IdSource>>,
     /// Run the routing scheduler (offer timeouts, ring widening) in the background.
     pub scheduler: bool,
+    /// Tests only: called before every decided write (see [`crate::workflow::WriteProbe`]).
+    pub probe: Option<Arc<dyn crate::workflow::WriteProbe>>,
 }
 
 pub struct Application {
@@ -164,17 +166,16 @@ pub async fn context(config: Config, options: &Options) -> Result<Context, Start
     let policy = crate::workflow::load_policies(store.as_ref(), clock.now())
         .await
         .map_err(StartupError::Policies)?;
-    Ok(Context {
+    Ok(Context::new(
         store,
         federation,
         clock,
-        config: Arc::new(config),
-        policy: Arc::new(policy),
-        ids: options.ids.clone().unwrap_or_else(|| Arc::new(RandomIds)),
-        notices: tokio::sync::broadcast::channel(1024).0,
+        Arc::new(config),
+        Arc::new(policy),
+        options.ids.clone().unwrap_or_else(|| Arc::new(RandomIds)),
         audit_key,
-        marks: Default::default(),
-    })
+    )
+    .with_probe(options.probe.clone()))
 }
 
 impl Application {

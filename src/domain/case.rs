@@ -628,7 +628,9 @@ pub struct Transition {
     pub to: CaseState,
     pub owner: OwnerChange,
     pub published: Vec<Published>,
-    /// The case returns to a queue: its waiting time starts anew for ring widening.
+    /// The case returns to a queue: its time in the queue (`queued_since`) starts anew. The
+    /// ring's time (`ring_since`) does not: offers that lapse or a release do not hold a
+    /// request back from widening (docs/DECISIONS.md "Routing").
     pub requeued: bool,
 }
 

@@ -210,3 +210,63 @@ pub async fn localize(request: Request, next: Next) -> Response {
     parts.headers.remove(header::CONTENT_LENGTH);
     Response::from_parts(parts, axum::body::Body::from(bytes))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every error a caller can get has its message in Swedish and English.
+    #[test]
+    fn every_error_has_a_message_in_both_languages() {
+        let mut errors = vec![
+            ApiError::MalformedJson(String::new()),
+            ApiError::Unauthenticated,
+            ApiError::Forbidden,
+            ApiError::LoaTooLow,
+            ApiError::NotEligible { policies: vec![] },
+            ApiError::Denied { policies: vec![] },
+            ApiError::NotFound,
+            ApiError::MethodNotAllowed,
+            ApiError::AlreadyExists,
+            ApiError::PayloadTooLarge,
+            ApiError::InvalidField { field: "x".into() },
+            ApiError::PolicyInvalid { errors: vec![] },
+            ApiError::RateLimited { retry_after: 1 },
+            ApiError::Unavailable(String::new()),
+            ApiError::Internal(String::new()),
+        ];
+        for code in [
+            "unknown_category",
+            "unknown_language",
+            "unknown_caseworker",
+            "unknown_municipality",
+            "invalid_personnummer",
+            "municipality_required",
+            "home_outside_federation",
+            "constraint_violation",
+        ] {
+            errors.push(ApiError::Unprocessable(code));
+        }
+        for conflict in [
+            TransitionError::AlreadyClaimed,
+            TransitionError::AlreadyOffered,
+            TransitionError::OfferExpired,
+            TransitionError::CapacityFull,
+            TransitionError::NotOwner,
+            TransitionError::AccessChanged,
+        ] {
+            errors.push(ApiError::Conflict(conflict));
+        }
+        for error in errors {
+            for lang in [Lang::Sv, Lang::En] {
+                let key = format!("error.{}", error.code());
+                assert!(!i18n::text(lang, &key).is_empty(), "{key} ({lang:?})");
+            }
+        }
+        assert_eq!(
+            ApiError::Conflict(TransitionError::AccessChanged).status(),
+            StatusCode::CONFLICT
+        );
+        assert_eq!(ApiError::AlreadyExists.status(), StatusCode::CONFLICT);
+    }
+}

@@ -363,3 +363,52 @@ impl Engine {
         self.active().decide_all(queries)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::policy::facts::{CaseFacts, ContextFacts, Principal, Resource};
+
+    fn view_by_home_staff() -> Query {
+        let case: CaseFacts =
+            serde_json::from_value(serde_json::json!({ "home": "1275" })).expect("facts");
+        Query {
+            principal: Principal::Caseworker {
+                id: "1275-01".into(),
+                municipality: "1275".into(),
+                protected_identity_clearance: false,
+                skills: ["ekonomi".to_owned()].into(),
+                languages: ["sv".to_owned()].into(),
+            },
+            action: Action::View,
+            resource: Resource::Case(Box::new(case)),
+            context: ContextFacts::default(),
+        }
+    }
+
+    /// Cedar skips a policy that fails while it is evaluated, and a skipped forbid would mean
+    /// allow: Brygga denies instead, naming the policy that failed.
+    #[test]
+    fn a_policy_that_fails_at_run_time_denies_and_is_named() {
+        let query = view_by_home_staff();
+        let shipped = Engine::with_defaults().expect("shipped policies");
+        assert!(shipped.decide(&query).allowed, "home staff may view");
+        let text = format!(
+            "{}\n@id(\"overflows\")\nforbid (principal is Caseworker, action == Action::\"view\", resource)\n\
+             when {{ resource.ring - 9223372036854775807 - 2 < 0 }};\n",
+            default_text()
+        );
+        let broken = Engine::with_version(2, &text).expect("it validates");
+        let decision = broken.decide(&query);
+        assert!(!decision.allowed);
+        assert_eq!(decision.policies, vec!["policy-error:overflows".to_owned()]);
+        // Outside home, the erroring policy's name is not one of the home-only rules' names,
+        // so it is shown; an R11 policy that fails is hidden like any R11 reason.
+        let hidden =
+            Decision::deny(&["policy-error:R11-protected-identity"]).for_caller("1283", "1275");
+        assert_eq!(
+            hidden.policies,
+            vec![crate::policy::DEFAULT_DENY.to_owned()]
+        );
+    }
+}

@@ -623,6 +623,38 @@ mod tests {
         );
     }
 
+    /// Access is judged on the day of access: a partner who holds a consented case may view it
+    /// while the agreement lasts, and not a day after it ended (R9), whatever is stored.
+    #[test]
+    fn a_partner_may_view_while_the_agreement_lasts() {
+        let f = fh();
+        let engine = Engine::with_defaults().expect("policies");
+        let partner = crate::domain::people::Caseworker::fixture("1283-01", "1283");
+        let case = crate::domain::case::Case {
+            consent: crate::domain::case::Consent {
+                cross_municipality: true,
+                municipalities: None,
+            },
+            state: crate::domain::case::CaseState::Assigned,
+            owner: Some(partner.id.clone()),
+            handler: Some(partner.municipality.clone()),
+            ring: 1,
+            ..crate::domain::case::Case::fixture("1275")
+        };
+        let during = engine.caseworker_may(Action::View, &f, &partner, &case, today());
+        assert!(during.allowed, "{during:?}");
+        assert!(during.policies.contains(&"R15-case-owner".to_owned()));
+        assert!(during.policies.contains(&"R5-agreement-service".to_owned()));
+        let after = engine.caseworker_may(Action::View, &f, &partner, &case, day(2028, 1, 1));
+        assert!(!after.allowed);
+        assert!(
+            after
+                .policies
+                .contains(&"R9-cross-border-access-ends".to_owned()),
+            "{after:?}"
+        );
+    }
+
     #[test]
     fn reasons_hidden_from_staff_outside_home() {
         let d = Decision::deny(&["R11-protected-identity", "eligibility-skill"]);

@@ -79,6 +79,11 @@ impl From<sqlx::Error> for StoreError {
             sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Io(_) => {
                 StoreError::Unavailable(e.to_string())
             }
+            // A stored value that does not even decode (a JSON column of another shape) breaks
+            // the domain's rules like one that decodes but does not parse.
+            sqlx::Error::ColumnDecode { .. } | sqlx::Error::Decode(_) => {
+                StoreError::Corrupt(e.to_string())
+            }
             other => StoreError::Database(other),
         }
     }

@@ -105,6 +105,11 @@ const SQLITE_MIGRATIONS: Embedded = Embedded(&[
         "retention",
         include_str!("../../migrations/sqlite/0006_retention.sql"),
     ),
+    (
+        7,
+        "federation order",
+        include_str!("../../migrations/sqlite/0007_federation_order.sql"),
+    ),
 ]);
 
 const POSTGRES_MIGRATIONS: Embedded = Embedded(&[
@@ -137,6 +142,11 @@ const POSTGRES_MIGRATIONS: Embedded = Embedded(&[
         6,
         "retention",
         include_str!("../../migrations/postgres/0006_retention.sql"),
+    ),
+    (
+        7,
+        "federation order",
+        include_str!("../../migrations/postgres/0007_federation_order.sql"),
     ),
 ]);
 
@@ -680,15 +690,16 @@ macro_rules! sql_store {
                     .bind(Json(&languages))
                     .execute(&mut *tx)
                     .await?;
-                for m in &federation.municipalities {
+                for (position, m) in federation.municipalities.iter().enumerate() {
                     sqlx::query(
-                        "INSERT INTO municipalities (code, name, population, socialjour_phone) \
-                         VALUES ($1, $2, $3, $4)",
+                        "INSERT INTO municipalities (code, name, population, socialjour_phone, position) \
+                         VALUES ($1, $2, $3, $4, $5)",
                     )
                     .bind(m.code.as_str())
                     .bind(&m.name)
                     .bind(i64::from(m.population))
                     .bind(&m.socialjour_phone)
+                    .bind(i64::try_from(position).unwrap_or(i64::MAX))
                     .execute(&mut *tx)
                     .await?;
                 }
@@ -708,13 +719,13 @@ macro_rules! sql_store {
                     .execute(&mut *tx)
                     .await?;
                 }
-                for a in &federation.agreements {
+                for (position, a) in federation.agreements.iter().enumerate() {
                     let members: Vec<&str> = a.members.iter().map(|m| m.as_str()).collect();
                     let categories: Vec<&str> = a.categories.iter().map(|c| c.as_str()).collect();
                     sqlx::query(
                         "INSERT INTO agreements (id, members, categories, valid_from, valid_to, \
-                         delegates_authority, covers_minors, names_family_counselling) \
-                         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+                         delegates_authority, covers_minors, names_family_counselling, position) \
+                         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
                     )
                     .bind(&a.id)
                     .bind(Json(&members))
@@ -724,6 +735,7 @@ macro_rules! sql_store {
                     .bind(a.delegates_authority)
                     .bind(a.covers_minors)
                     .bind(a.names_family_counselling)
+                    .bind(i64::try_from(position).unwrap_or(i64::MAX))
                     .execute(&mut *tx)
                     .await?;
                 }
@@ -741,7 +753,8 @@ macro_rules! sql_store {
                     return Ok(None);
                 };
                 let municipalities = sqlx::query_as::<_, MunicipalityRow>(
-                    "SELECT code, name, population, socialjour_phone FROM municipalities ORDER BY population DESC, code",
+                    "SELECT code, name, population, socialjour_phone FROM municipalities \
+                     ORDER BY position, population DESC, code",
                 )
                 .fetch_all(&self.pool)
                 .await?;
@@ -753,7 +766,7 @@ macro_rules! sql_store {
                 .await?;
                 let agreements = sqlx::query_as::<_, AgreementRow>(
                     "SELECT id, members, categories, valid_from, valid_to, delegates_authority, \
-                     covers_minors, names_family_counselling FROM agreements ORDER BY id",
+                     covers_minors, names_family_counselling FROM agreements ORDER BY position, id",
                 )
                 .fetch_all(&self.pool)
                 .await?;
@@ -1143,7 +1156,10 @@ macro_rules! sql_store {
                 .bind(next.closed_at)
                 .execute(&mut *tx)
                 .await?;
-                if transition.to == CaseState::Assigned && transition.from != CaseState::WaitingCitizen {
+                // Taken (a claim or an accepted offer), not a message between the two sides.
+                if transition.to == CaseState::Assigned
+                    && !matches!(transition.from, CaseState::Assigned | CaseState::WaitingCitizen)
+                {
                     sqlx::query("UPDATE cases SET assigned_at = $2 WHERE id = $1")
                         .bind(case_id)
                         .bind(write.at)

@@ -117,7 +117,7 @@ impl Context {
         let ground = proof.ground().to_vec();
         let (case, _) = self
             .commit(
-                Ground::Person(proof),
+                Ground::person(proof),
                 &case.id,
                 CaseEvent::Claim {
                     caseworker: caseworker.id.clone(),
@@ -182,7 +182,7 @@ impl Context {
         let proof = self.authorize(subject, action, case).await?;
         let ground = proof.ground().to_vec();
         let (case, _) = self
-            .commit(Ground::Person(proof), &id, event, changes)
+            .commit(Ground::person(proof), &id, event, changes)
             .await?;
         Ok(self.shown_after(caseworker, case, &ground))
     }
@@ -399,7 +399,7 @@ impl Context {
         let former_owner = case.owner.clone().filter(|_| case.state.holds_capacity());
         let (case, _) = self
             .commit(
-                Ground::Person(proof),
+                Ground::person(proof),
                 &id,
                 CaseEvent::Transfer { by: transfer_by },
                 changes,

@@ -63,7 +63,7 @@ impl Context {
             };
             match self
                 .reroute_after(
-                    Ground::Person(proof),
+                    Ground::person(proof),
                     &original,
                     &changed,
                     changes,
@@ -74,7 +74,9 @@ impl Context {
                 Err(Error::Conflict(TransitionError::InvalidTransition { .. })) => continue,
                 other => {
                     other?;
-                    return Ok(self.store.consents(&id).await?);
+                    // The history as its citizen may read it now.
+                    let proof = self.citizen_gate(key, id.as_str(), Action::View).await?;
+                    return self.consent_history(&proof).await;
                 }
             }
         }
@@ -125,7 +127,7 @@ impl Context {
             };
             match self
                 .reroute_after(
-                    Ground::Person(proof),
+                    Ground::person(proof),
                     &original,
                     &changed,
                     changes,

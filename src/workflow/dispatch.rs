@@ -527,7 +527,7 @@ impl Context {
             caseworker: caseworker.id.clone(),
         };
         match self
-            .commit(Ground::Person(proof), &offer.case_id, event, changes)
+            .commit(Ground::person(proof), &offer.case_id, event, changes)
             .await
         {
             Ok((case, _)) => Ok(Shown {

@@ -133,7 +133,7 @@ impl AdminAllowed {
 pub struct SystemGround {
     actor: Actor,
     policies: Vec<String>,
-    recheck: Option<(Caseworker, Action)>,
+    recheck: Option<Box<(Caseworker, Action)>>,
 }
 
 /// Everything a change writes besides the new state; the gate adds the audit event.
@@ -155,8 +155,14 @@ pub(super) struct Changes {
 
 /// Who a write is grounded on.
 pub(super) enum Ground {
-    Person(Allowed),
+    Person(Box<Allowed>),
     System(SystemGround),
+}
+
+impl Ground {
+    pub(super) fn person(proof: Allowed) -> Ground {
+        Ground::Person(Box::new(proof))
+    }
 }
 
 impl Context {
@@ -423,7 +429,7 @@ impl Context {
         SystemGround {
             actor: Actor::System(SystemActor::Router),
             policies,
-            recheck,
+            recheck: recheck.map(Box::new),
         }
     }
 
@@ -457,6 +463,9 @@ impl Context {
         changes: Changes,
     ) -> Result<(Case, Transition)> {
         let (write, recheck) = self.write_of(ground, event.name(), changes);
+        if let Some(probe) = &self.probe {
+            probe.before_write(&write.audit.action, case_id).await;
+        }
         let moved = self
             .store
             .transition(case_id, &event, &write, recheck.as_deref())
@@ -476,6 +485,9 @@ impl Context {
     ) -> Result<Case> {
         let expected = case.state;
         let (write, recheck) = self.write_of(ground, what, changes);
+        if let Some(probe) = &self.probe {
+            probe.before_write(&write.audit.action, &case.id).await;
+        }
         Ok(self
             .store
             .amend(&case.id, expected, &write, recheck.as_deref())
@@ -540,6 +552,7 @@ impl Context {
         let action = changes.action.unwrap_or(name);
         let (event, recheck): (NewAuditEvent, Option<Box<Recheck>>) = match ground {
             Ground::Person(proof) => {
+                let proof = *proof;
                 let event = self.event(
                     proof.subject.actor(),
                     proof.subject.municipality().cloned(),
@@ -552,7 +565,8 @@ impl Context {
                 )
             }
             Ground::System(ground) => {
-                let recheck = ground.recheck.map(|(caseworker, action)| {
+                let recheck = ground.recheck.map(|boxed| {
+                    let (caseworker, action) = *boxed;
                     self.recheck(Subject::Caseworker(caseworker), action, Judged::AsIs)
                 });
                 (

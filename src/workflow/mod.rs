@@ -74,6 +74,14 @@ impl IdSource for RandomIds {
     }
 }
 
+/// Called by the gate just before a decided write goes to the store, with the action and the
+/// case. The tests use it to hold one request between its decision and its write while
+/// another commits, so that races are tested deterministically; in service there is none.
+#[async_trait::async_trait]
+pub trait WriteProbe: Send + Sync + 'static {
+    async fn before_write(&self, action: &str, case: &crate::domain::ids::CaseId);
+}
+
 /// Everything the workflows need, shared by all requests.
 #[derive(Clone)]
 pub struct Context {
@@ -91,6 +99,8 @@ pub struct Context {
     pub audit_key: crate::audit::AuditKey,
     /// What the scheduler did last, for its periodic work.
     pub marks: Arc<std::sync::Mutex<Marks>>,
+    /// See [`WriteProbe`]; `None` in service.
+    pub probe: Option<Arc<dyn WriteProbe>>,
 }
 
 /// When the scheduler last did its periodic work (in-process; the work itself is idempotent,
@@ -128,7 +138,14 @@ impl Context {
             notices: broadcast::channel(1024).0,
             audit_key,
             marks: Default::default(),
+            probe: None,
         }
+    }
+
+    /// The same context, with a probe the gate calls before every decided write.
+    pub fn with_probe(mut self, probe: Option<Arc<dyn WriteProbe>>) -> Context {
+        self.probe = probe;
+        self
     }
 
     pub(crate) fn marks(&self) -> std::sync::MutexGuard<'_, Marks> {

@@ -288,7 +288,7 @@ impl Context {
         let case_id = proof.case().id.clone();
         let (case, _) = self
             .commit(
-                Ground::Person(proof),
+                Ground::person(proof),
                 &case_id,
                 CaseEvent::CitizenWrites,
                 Changes {
@@ -316,7 +316,7 @@ impl Context {
             ..Changes::default()
         };
         let (case, _) = self
-            .commit(Ground::Person(proof), &case_id, CaseEvent::Cancel, changes)
+            .commit(Ground::person(proof), &case_id, CaseEvent::Cancel, changes)
             .await?;
         if let Some(offer) = &offer {
             self.capacity_freed(&offer.caseworker).await?;

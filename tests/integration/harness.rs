@@ -64,6 +64,22 @@ async fn postgres_database() -> String {
     format!("{base}/{name}")
 }
 
+/// A fresh, migrated store of `backend` without the application around it (the store
+/// conformance suite), with its database URL (to reach it directly) and the directory that
+/// holds a SQLite file (removed when dropped).
+pub async fn open_store(backend: Backend) -> (Arc<dyn Store>, String, tempfile::TempDir) {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let database_url = match backend {
+        Backend::Sqlite => format!("sqlite:{}", dir.path().join("brygga.db").display()),
+        Backend::Postgres => postgres_database().await,
+    };
+    let key = brygga::audit::AuditKey::new(brygga::app::DEMO_AUDIT_KEY).expect("demo key");
+    let store = brygga::store::open(&database_url, 8, Some(key))
+        .await
+        .expect("store opens");
+    (store, database_url, dir)
+}
+
 pub async fn spawn(backend: Backend) -> TestApp {
     let (listener, _) = bind();
     spawn_on(backend, listener, true, |_| {}).await
@@ -77,6 +93,16 @@ pub fn bind() -> (std::net::TcpListener, String) {
     (listener, url)
 }
 
+/// The demo application with a probe the gate calls before every decided write: a test holds
+/// one request between its decision and its write while another commits.
+pub async fn spawn_probed(
+    backend: Backend,
+    probe: Arc<dyn brygga::workflow::WriteProbe>,
+) -> TestApp {
+    let (listener, _) = bind();
+    spawn_with(backend, listener, true, |_| {}, Some(probe)).await
+}
+
 /// The application on `listener`: `demo` as `brygga demo` (demo logins) or as `serve`, with
 /// `configure` changing the test configuration.
 pub async fn spawn_on(
@@ -84,6 +110,16 @@ pub async fn spawn_on(
     listener: std::net::TcpListener,
     demo: bool,
     configure: impl FnOnce(&mut Config),
+) -> TestApp {
+    spawn_with(backend, listener, demo, configure, None).await
+}
+
+async fn spawn_with(
+    backend: Backend,
+    listener: std::net::TcpListener,
+    demo: bool,
+    configure: impl FnOnce(&mut Config),
+    probe: Option<Arc<dyn brygga::workflow::WriteProbe>>,
 ) -> TestApp {
     let dir = tempfile::tempdir().expect("temp dir");
     let database_url = match backend {
@@ -111,6 +147,7 @@ pub async fn spawn_on(
         Options {
             demo,
             clock: Some(clock.clone()),
+            probe,
             ..Options::default()
         },
         listener,

@@ -1,14 +1,17 @@
 //! End-to-end tests over HTTP against the real application, each run on SQLite and on
 //! PostgreSQL (see `harness`).
 
+mod architecture;
 mod audit;
 mod cli;
 mod events;
+mod gate;
 mod harness;
 mod oidc;
 mod policies;
 mod routing;
 mod sessions;
+mod store;
 
 use audit::*;
 use events::*;
@@ -988,4 +991,9 @@ on_both_backends!(
     events_case_messages_reach_the_owner_only,
     events_need_a_caseworker_or_an_admin,
     events_end_when_the_server_shuts_down,
+    events_end_when_a_token_logs_out,
+    events_end_when_the_browser_logs_out,
+    events_end_when_an_integration_token_is_revoked,
+    events_end_when_the_browser_login_runs_out,
+    events_protected_queue_changes_reach_only_cleared_staff,
 );
