@@ -37,20 +37,6 @@ impl Context {
         self.store.caseworker(id).await?.ok_or(Error::NotFound)
     }
 
-    /// What a caseworker may see of a case the gate let them view: who the citizen is only
-    /// once they have it (R8).
-    pub(super) fn shown_to(&self, proof: &Allowed) -> Shown {
-        let identity = match proof.subject() {
-            Subject::Caseworker(c) => proof.case().is_owned_by(&c.id),
-            _ => false,
-        };
-        Shown {
-            case: proof.case().clone(),
-            ground: proof.ground().to_vec(),
-            identity,
-        }
-    }
-
     /// A case after a caseworker's change, as they may see it now.
     fn shown_after(&self, caseworker: &Caseworker, case: Case, ground: &[String]) -> Shown {
         Shown {
@@ -79,22 +65,16 @@ impl Context {
             })
             .collect();
         let subject = Subject::Caseworker(caseworker.clone());
-        let shown = self.admit_each(&subject, &[Action::View, Action::Claim], candidates);
-        self.audit_listing(
-            &subject,
-            "list_queue",
-            caseworker.municipality.as_str(),
-            &shown,
-        )
-        .await?;
-        Ok(shown
-            .into_iter()
-            .map(|a| Shown {
-                ground: a.ground().to_vec(),
-                case: a.case().clone(),
-                identity: false,
-            })
-            .collect())
+        let listed = self
+            .list(
+                &subject,
+                &[Action::View, Action::Claim],
+                candidates,
+                "list_queue",
+                &caseworker.municipality,
+            )
+            .await?;
+        Ok(listed.iter().map(Allowed::shown).collect())
     }
 
     pub async fn claim(&self, caseworker: &Caseworker, id: &str) -> Result<Shown> {
@@ -148,7 +128,7 @@ impl Context {
         let consent = self.consent_history(&proof).await?.pop();
         self.record_read(&proof, if content { "view" } else { "view_metadata" }, None)
             .await?;
-        let shown = self.shown_to(&proof);
+        let shown = proof.shown();
         Ok(CaseView {
             case: shown.case,
             messages,
@@ -255,15 +235,16 @@ impl Context {
     pub async fn my_cases(&self, caseworker: &Caseworker) -> Result<Vec<Shown>> {
         let cases = self.store.cases_of_owner(&caseworker.id).await?;
         let subject = Subject::Caseworker(caseworker.clone());
-        let shown = self.admit_each(&subject, &[Action::View], cases);
-        self.audit_listing(
-            &subject,
-            "list_own_cases",
-            caseworker.municipality.as_str(),
-            &shown,
-        )
-        .await?;
-        Ok(shown.iter().map(|a| self.shown_to(a)).collect())
+        let listed = self
+            .list(
+                &subject,
+                &[Action::View],
+                cases,
+                "list_own_cases",
+                &caseworker.municipality,
+            )
+            .await?;
+        Ok(listed.iter().map(Allowed::shown).collect())
     }
 
     /// `away` rescinds pending offers (they go to the next candidate); coming back or raising

@@ -464,26 +464,20 @@ impl Context {
             }
         }
         let subject = Subject::Caseworker(caseworker.clone());
-        let shown = self.admit_each(&subject, &[Action::View], cases);
-        self.audit_listing(
-            &subject,
-            "list_offers",
-            caseworker.municipality.as_str(),
-            &shown,
-        )
-        .await?;
-        Ok(shown
-            .into_iter()
+        let listed = self
+            .list(
+                &subject,
+                &[Action::View],
+                cases,
+                "list_offers",
+                &caseworker.municipality,
+            )
+            .await?;
+        Ok(listed
+            .iter()
             .filter_map(|a| {
-                let offer = open.iter().find(|o| o.case_id == a.case().id)?.clone();
-                Some((
-                    offer,
-                    Shown {
-                        ground: a.ground().to_vec(),
-                        case: a.case().clone(),
-                        identity: false,
-                    },
-                ))
+                let offer = open.iter().find(|o| o.case_id == a.case().id)?;
+                Some((offer.clone(), a.shown()))
             })
             .collect())
     }

@@ -17,7 +17,7 @@ use std::collections::BTreeMap;
 
 use serde_json::{Value, json};
 
-use super::{Context, Error, Result};
+use super::{Context, Error, Result, Shown};
 use crate::audit::AuditEntry;
 use crate::domain::access::{Actor, SystemActor};
 use crate::domain::case::{
@@ -106,6 +106,21 @@ impl Allowed {
 
     pub fn subject(&self) -> &Subject {
         &self.subject
+    }
+
+    /// The case as its caller may see it: who the citizen is only to the citizen themselves,
+    /// and to a caseworker once they have the case (R8).
+    pub fn shown(&self) -> Shown {
+        let identity = match &self.subject {
+            Subject::Caseworker(c) => self.case.is_owned_by(&c.id),
+            Subject::Citizen(_) | Subject::Visitor => true,
+            Subject::Admin(_) => false,
+        };
+        Shown {
+            case: self.case.clone(),
+            ground: self.ground.clone(),
+            identity,
+        }
     }
 }
 
@@ -337,9 +352,25 @@ impl Context {
             .collect()
     }
 
+    /// A listing: each case decided now ([`Context::admit_each`]), and one audit event on
+    /// `chain` naming the ids shown and each one's ground (R15).
+    pub(super) async fn list(
+        &self,
+        subject: &Subject,
+        actions: &[Action],
+        cases: Vec<Case>,
+        what: &'static str,
+        chain: &MunicipalityCode,
+    ) -> Result<Vec<Allowed>> {
+        let shown = self.admit_each(subject, actions, cases);
+        self.audit_listing(subject, what, chain.as_str(), &shown)
+            .await?;
+        Ok(shown)
+    }
+
     /// One audit event for a listing, on `chain`, naming the ids it showed and each one's
     /// ground (R15).
-    pub(super) async fn audit_listing(
+    async fn audit_listing(
         &self,
         subject: &Subject,
         what: &'static str,

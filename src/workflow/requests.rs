@@ -4,7 +4,7 @@
 
 use serde_json::json;
 
-use super::gate::{Changes, Ground, Subject};
+use super::gate::{Allowed, Changes, Ground, Subject};
 use super::{CaseView, Context, Error, Result, Shown, check_text};
 use crate::auth;
 use crate::domain::access::Actor;
@@ -261,7 +261,7 @@ impl Context {
         key: &CitizenKey,
         id: &str,
         action: Action,
-    ) -> Result<super::gate::Allowed> {
+    ) -> Result<Allowed> {
         let id = CaseId::parse(id).map_err(|_| Error::NotFound)?;
         let case = self.store.case(&id).await?.ok_or(Error::NotFound)?;
         let subject = self.citizen_subject(key, &case).await?;
@@ -332,16 +332,15 @@ impl Context {
             None => Vec::new(),
         };
         let subject = Subject::Citizen(citizen.clone());
-        let shown = self.admit_each(&subject, &[Action::View], cases);
-        self.audit_listing(&subject, "list_own_requests", citizen.home.as_str(), &shown)
+        let listed = self
+            .list(
+                &subject,
+                &[Action::View],
+                cases,
+                "list_own_requests",
+                &citizen.home,
+            )
             .await?;
-        Ok(shown
-            .into_iter()
-            .map(|a| Shown {
-                ground: a.ground().to_vec(),
-                case: a.case().clone(),
-                identity: true,
-            })
-            .collect())
+        Ok(listed.iter().map(Allowed::shown).collect())
     }
 }

@@ -10,7 +10,7 @@ use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 use tokio::time::{Instant, timeout_at};
 
-use crate::harness::{Backend, TestApp, browser, spawn};
+use crate::harness::{Backend, TestApp, browser, browser_login, spawn};
 use crate::{ANNA, person};
 
 /// Generous for a loaded machine; events normally arrive within milliseconds.
@@ -383,20 +383,6 @@ pub async fn events_end_when_the_server_shuts_down(backend: Backend) {
     events.buffer.clear();
 }
 
-/// A browser's demo login: `client` keeps the session cookie; answers the session token bound
-/// to that login.
-async fn demo_login(app: &TestApp, client: &reqwest::Client, body: Value) -> String {
-    let answer = client
-        .post(format!("{}/demo/login", app.base))
-        .json(&body)
-        .send()
-        .await
-        .expect("login");
-    assert_eq!(answer.status(), StatusCode::OK);
-    let body: Value = answer.json().await.expect("json");
-    body["token"].as_str().expect("token").to_owned()
-}
-
 /// What `GET /api/v1/events` answers now (a stream that does open is dropped at once).
 async fn reopen(app: &TestApp, client: &reqwest::Client, token: Option<&str>) -> StatusCode {
     let mut request = client.get(format!("{}/api/v1/events", app.base));
@@ -464,7 +450,7 @@ pub async fn events_end_when_a_token_logs_out(backend: Backend) {
 pub async fn events_end_when_the_browser_logs_out(backend: Backend) {
     let app = spawn(backend).await;
     let browser = browser();
-    let token = demo_login(
+    let token = browser_login(
         &app,
         &browser,
         json!({"role": "caseworker", "caseworker_id": "1275-01"}),
@@ -559,7 +545,7 @@ pub async fn events_end_when_an_integration_token_is_revoked(backend: Backend) {
 pub async fn events_end_when_the_browser_login_runs_out(backend: Backend) {
     let app = spawn(backend).await;
     let browser = browser();
-    demo_login(
+    browser_login(
         &app,
         &browser,
         json!({"role": "caseworker", "caseworker_id": "1275-01"}),

@@ -14,33 +14,12 @@ use tokio::sync::Notify;
 
 use brygga::clock::Clock;
 
-use crate::harness::{Backend, TestApp, case_id, spawn, spawn_probed};
+use crate::harness::{
+    Backend, TestApp, after_the_demo_agreements, case_id, execute_sql, spawn, spawn_probed,
+};
 use crate::policies::held_in_helsingborg;
 use crate::routing::{away, submit_with};
 use crate::{ANNA, person};
-
-/// Runs one SQL statement on the test's database, behind the application's back: what an
-/// administrator's change, not yet built, would do to a caseworker.
-async fn execute(app: &TestApp, sql: &str) {
-    use sqlx::Connection;
-    if app.database_url.starts_with("sqlite:") {
-        let mut conn = sqlx::SqliteConnection::connect(&app.database_url)
-            .await
-            .expect("sqlite");
-        sqlx::query(sqlx::AssertSqlSafe(sql.to_owned()))
-            .execute(&mut conn)
-            .await
-            .expect("statement");
-    } else {
-        let mut conn = sqlx::PgConnection::connect(&app.database_url)
-            .await
-            .expect("postgres");
-        sqlx::query(sqlx::AssertSqlSafe(sql.to_owned()))
-            .execute(&mut conn)
-            .await
-            .expect("statement");
-    }
-}
 
 fn ids(list: &Value) -> Vec<&str> {
     list.as_array()
@@ -94,10 +73,7 @@ pub async fn own_cases_are_listed_as_the_policies_allow_now(backend: Backend) {
     });
 
     // The demo agreements end 2027-12-31; the clock moves past it with no scheduler tick.
-    let after = chrono::NaiveDate::from_ymd_opt(2028, 1, 1)
-        .and_then(|d| d.and_hms_opt(12, 0, 0))
-        .expect("date")
-        .and_utc();
+    let after = after_the_demo_agreements();
     app.clock.advance(after - app.clock.now());
     let partner = app.caseworker("1283-01").await;
     let mine = app.get("/api/v1/cases", Some(&partner)).await;
@@ -141,8 +117,9 @@ pub async fn own_cases_follow_a_removed_clearance(backend: Backend) {
     let mine = app.get("/api/v1/cases", Some(&cleared)).await;
     assert_eq!(ids(&mine.body), vec![id.as_str()]);
 
-    execute(
-        &app,
+    // What an administrator's change of the caseworker, not yet built, would do.
+    execute_sql(
+        &app.database_url,
         "UPDATE caseworkers SET protected_identity_clearance = FALSE WHERE id = '1275-01'",
     )
     .await;
@@ -201,10 +178,7 @@ pub async fn offers_are_listed_as_the_policies_allow_now(backend: Backend) {
     let offers = app.get("/api/v1/offers", Some(&token)).await;
     assert_eq!(ids(&offers.body), vec![id.as_str()]);
 
-    let after = chrono::NaiveDate::from_ymd_opt(2028, 1, 1)
-        .and_then(|d| d.and_hms_opt(12, 0, 0))
-        .expect("date")
-        .and_utc();
+    let after = after_the_demo_agreements();
     app.clock.advance(after - app.clock.now());
     let token = app.caseworker(&offeree).await;
     let offers = app.get("/api/v1/offers", Some(&token)).await;
@@ -572,27 +546,6 @@ pub async fn administration_is_grounded_on_the_policies(backend: Backend) {
     let caseworker = app.caseworker("1275-01").await;
     let answer = app.get("/api/v1/admin/audit", Some(&caseworker)).await;
     assert_eq!(answer.status, StatusCode::FORBIDDEN);
-}
-
-macro_rules! on_both_backends {
-    ($($name:ident),* $(,)?) => {
-        mod gate_sqlite {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-                async fn $name() {
-                    super::$name(super::Backend::Sqlite).await;
-                }
-            )*
-        }
-        mod gate_postgres {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-                async fn $name() {
-                    super::$name(super::Backend::Postgres).await;
-                }
-            )*
-        }
-    };
 }
 
 on_both_backends!(

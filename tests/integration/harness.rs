@@ -187,6 +187,61 @@ pub fn caseworker_id(id: &str) -> brygga::domain::ids::CaseworkerId {
     brygga::domain::ids::CaseworkerId::parse(id).expect("a caseworker id")
 }
 
+/// Runs one SQL statement on a test database directly, behind the application's back: what
+/// someone with database access (or a change not yet built) could do.
+pub async fn execute_sql(database_url: &str, sql: &str) {
+    let statement = sqlx::AssertSqlSafe(sql.to_owned());
+    if database_url.starts_with("sqlite:") {
+        let mut conn = sqlx::SqliteConnection::connect(database_url)
+            .await
+            .expect("SQLite opens");
+        sqlx::query(statement)
+            .execute(&mut conn)
+            .await
+            .unwrap_or_else(|e| panic!("{sql}: {e}"));
+    } else {
+        let mut conn = sqlx::PgConnection::connect(database_url)
+            .await
+            .expect("PostgreSQL connects");
+        sqlx::query(statement)
+            .execute(&mut conn)
+            .await
+            .unwrap_or_else(|e| panic!("{sql}: {e}"));
+    }
+}
+
+/// Noon on 2028-01-01: the demo agreements end 2027-12-31 (inclusive, Stockholm).
+pub fn after_the_demo_agreements() -> chrono::DateTime<Utc> {
+    chrono::NaiveDate::from_ymd_opt(2028, 1, 1)
+        .and_then(|d| d.and_hms_opt(12, 0, 0))
+        .expect("date")
+        .and_utc()
+}
+
+/// The demo login in a browser: the session cookie it sets (HttpOnly, SameSite=Lax) stays in
+/// `client`; answers the bearer token issued to that login.
+pub async fn browser_login(app: &TestApp, client: &reqwest::Client, body: Value) -> String {
+    let answer = client
+        .post(format!("{}/demo/login", app.base))
+        .json(&body)
+        .send()
+        .await
+        .expect("login");
+    assert_eq!(answer.status(), StatusCode::OK);
+    let set_cookie = answer
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find(|c| c.starts_with("brygga_session="))
+        .expect("a session cookie")
+        .to_owned();
+    assert!(set_cookie.contains("HttpOnly"), "{set_cookie}");
+    assert!(set_cookie.contains("SameSite=Lax"), "{set_cookie}");
+    let body: Value = answer.json().await.expect("json");
+    body["token"].as_str().expect("token").to_owned()
+}
+
 /// A browser: keeps cookies, and does not follow redirects (tests look at each one).
 pub fn browser() -> reqwest::Client {
     reqwest::Client::builder()

@@ -1,6 +1,29 @@
 //! End-to-end tests over HTTP against the real application, each run on SQLite and on
 //! PostgreSQL (see `harness`).
 
+/// Runs each named `async fn name(backend: Backend)` of the calling module as two tests, one
+/// per backend, in the modules `sqlite` and `postgres` beneath it.
+macro_rules! on_both_backends {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+                async fn $name() {
+                    super::$name(crate::harness::Backend::Sqlite).await;
+                }
+            )*
+        }
+        mod postgres {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+                async fn $name() {
+                    super::$name(crate::harness::Backend::Postgres).await;
+                }
+            )*
+        }
+    };
+}
+
 mod architecture;
 mod audit;
 mod cli;
@@ -926,27 +949,6 @@ async fn availability_and_capacity_settings(backend: Backend) {
     assert_eq!(negative.status, StatusCode::UNPROCESSABLE_ENTITY);
     let me = app.get("/api/v1/me/availability", Some(&cw)).await;
     assert_eq!(me.body["capacity"], 2);
-}
-
-macro_rules! on_both_backends {
-    ($($name:ident),* $(,)?) => {
-        mod sqlite {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-                async fn $name() {
-                    super::$name(super::Backend::Sqlite).await;
-                }
-            )*
-        }
-        mod postgres {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-                async fn $name() {
-                    super::$name(super::Backend::Postgres).await;
-                }
-            )*
-        }
-    };
 }
 
 on_both_backends!(

@@ -8,7 +8,7 @@ use serde_json::{Value, json};
 use brygga::clock::Clock;
 
 use crate::ANNA;
-use crate::harness::{Backend, TestApp, case_id, spawn};
+use crate::harness::{Backend, TestApp, after_the_demo_agreements, case_id, spawn};
 use crate::routing::{away, federation_admin, in_queue, submit_with};
 
 async fn claim(app: &TestApp, token: &str, id: &str) -> Value {
@@ -179,10 +179,7 @@ pub async fn an_ended_agreement_ends_cross_border_access(backend: Backend) {
     assert_eq!(answer.status, StatusCode::OK);
 
     // The demo agreements end 2027-12-31 (inclusive, Stockholm).
-    let after = chrono::NaiveDate::from_ymd_opt(2028, 1, 1)
-        .and_then(|d| d.and_hms_opt(12, 0, 0))
-        .expect("date")
-        .and_utc();
+    let after = after_the_demo_agreements();
     let seconds = (after - app.clock.now()).num_seconds();
     let report = app.advance(seconds).await;
     assert_eq!(report.access_revoked, 1, "{report:?}");

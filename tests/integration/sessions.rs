@@ -5,29 +5,7 @@
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
-use crate::harness::{Backend, TestApp, bind, browser, spawn, spawn_on};
-
-async fn demo_login(app: &TestApp, b: &reqwest::Client, body: Value) -> String {
-    let answer = b
-        .post(format!("{}/demo/login", app.base))
-        .json(&body)
-        .send()
-        .await
-        .expect("login");
-    assert_eq!(answer.status(), StatusCode::OK);
-    let set_cookie = answer
-        .headers()
-        .get_all("set-cookie")
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .find(|c| c.starts_with("brygga_session="))
-        .expect("a session cookie")
-        .to_owned();
-    assert!(set_cookie.contains("HttpOnly"), "{set_cookie}");
-    assert!(set_cookie.contains("SameSite=Lax"), "{set_cookie}");
-    let body: Value = answer.json().await.expect("json");
-    body["token"].as_str().expect("token").to_owned()
-}
+use crate::harness::{Backend, bind, browser, browser_login, spawn, spawn_on};
 
 async fn status(b: &reqwest::Client, url: String) -> StatusCode {
     b.get(url).send().await.expect("get").status()
@@ -37,7 +15,7 @@ async fn status(b: &reqwest::Client, url: String) -> StatusCode {
 pub async fn browser_sessions_and_their_tokens(backend: Backend) {
     let app = spawn(backend).await;
     let b = browser();
-    let token = demo_login(
+    let token = browser_login(
         &app,
         &b,
         json!({"role": "citizen", "personnummer": "198112189876", "municipality": "1275"}),
@@ -93,7 +71,7 @@ pub async fn browser_sessions_and_their_tokens(backend: Backend) {
 
     // A bearer token logs out only itself.
     let c = browser();
-    let token = demo_login(
+    let token = browser_login(
         &app,
         &c,
         json!({"role": "caseworker", "caseworker_id": "1275-01"}),
@@ -121,7 +99,7 @@ pub async fn sessions_end_when_idle_or_too_old(backend: Backend) {
     .await;
     let queue = format!("{}/api/v1/queue", app.base);
     let b = browser();
-    demo_login(
+    browser_login(
         &app,
         &b,
         json!({"role": "caseworker", "caseworker_id": "1275-01"}),
@@ -140,7 +118,7 @@ pub async fn sessions_end_when_idle_or_too_old(backend: Backend) {
     );
 
     let b = browser();
-    let token = demo_login(
+    let token = browser_login(
         &app,
         &b,
         json!({"role": "caseworker", "caseworker_id": "1275-01"}),

@@ -49,26 +49,7 @@ impl std::ops::Deref for Db {
 impl Db {
     /// Runs SQL on the database directly, as someone with database access could.
     async fn raw(&self, sql: &str) {
-        let statement = sqlx::AssertSqlSafe(sql.to_owned());
-        if self.url.starts_with("sqlite:") {
-            let pool = sqlx::SqlitePool::connect(&self.url)
-                .await
-                .expect("SQLite opens");
-            sqlx::query(statement)
-                .execute(&pool)
-                .await
-                .unwrap_or_else(|e| panic!("{sql}: {e}"));
-            pool.close().await;
-        } else {
-            let pool = sqlx::PgPool::connect(&self.url)
-                .await
-                .expect("PostgreSQL connects");
-            sqlx::query(statement)
-                .execute(&pool)
-                .await
-                .unwrap_or_else(|e| panic!("{sql}: {e}"));
-            pool.close().await;
-        }
+        harness::execute_sql(&self.url, sql).await;
     }
 }
 
@@ -2713,28 +2694,7 @@ fn store_errors_map_to_http_answers() {
 // Every test above, on both backends
 // ---------------------------------------------------------------------------------------------
 
-macro_rules! on_both_stores {
-    ($($name:ident),* $(,)?) => {
-        mod sqlite {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-                async fn $name() {
-                    super::$name(super::Backend::Sqlite).await;
-                }
-            )*
-        }
-        mod postgres {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-                async fn $name() {
-                    super::$name(super::Backend::Postgres).await;
-                }
-            )*
-        }
-    };
-}
-
-on_both_stores!(
+on_both_backends!(
     federation_seed_and_load_round_trip,
     federation_keeps_the_order_of_its_members,
     caseworkers_round_trip,
