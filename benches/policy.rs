@@ -55,6 +55,8 @@ fn request(federation: &Federation) -> CaseFacts {
         HOME,
         &Identity {
             personnummer: Some(&number),
+            id_confirmed: true,
+            eidas: None,
             anonymous: false,
             protection: None,
             loa: Some("loa3"),
@@ -106,6 +108,7 @@ fn view_query(federation: &Federation) -> Query {
             id: "hbg-cw-1".to_owned(),
             municipality: PARTNER.to_owned(),
             protected_identity_clearance: false,
+            supervisor: false,
             skills: ["ekonomi".to_owned()].into(),
             languages: ["sv".to_owned(), "en".to_owned()].into(),
         },
@@ -193,6 +196,7 @@ fn held_by_partner() -> (Caseworker, Case) {
         capacity: 5,
         status: Availability::Available,
         protected_identity_clearance: false,
+        supervisor: false,
         status_since: at,
         last_assigned_at: None,
     };
@@ -205,6 +209,8 @@ fn held_by_partner() -> (Caseworker, Case) {
         urgent: false,
         citizen: Some(CaseCitizen {
             personnummer: Personnummer::parse_stored("198112189876").ok(),
+            id_confirmed: true,
+            eidas: None,
             registered_home: home.clone(),
         }),
         home,

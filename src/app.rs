@@ -163,9 +163,10 @@ pub async fn context(config: Config, options: &Options) -> Result<Context, Start
         }
         tracing::info!(caseworkers = staff.len(), "demo caseworkers seeded");
     }
-    let policy = crate::workflow::load_policies(store.as_ref(), clock.now())
-        .await
-        .map_err(StartupError::Policies)?;
+    let policy =
+        crate::workflow::load_policies(store.as_ref(), federation.id.as_str(), clock.now())
+            .await
+            .map_err(StartupError::Policies)?;
     Ok(Context::new(
         store,
         federation,
@@ -246,12 +247,15 @@ impl Application {
             .then(|| tokio::spawn(run_scheduler(self.state.ctx.clone())));
         let router = http::router(self.state);
         let signal = self.shutdown;
-        let served = axum::serve(self.listener, router)
-            .with_graceful_shutdown(async move {
-                shutdown.await;
-                let _ = signal.send(true);
-            })
-            .await;
+        let served = axum::serve(
+            self.listener,
+            router.into_make_service_with_connect_info::<std::net::SocketAddr>(),
+        )
+        .with_graceful_shutdown(async move {
+            shutdown.await;
+            let _ = signal.send(true);
+        })
+        .await;
         if let Some(task) = scheduler {
             task.abort();
         }

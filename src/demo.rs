@@ -62,7 +62,10 @@ pub fn caseworkers(federation: &Federation, capacity: u32, now: DateTime<Utc>) -
                 max_capacity: capacity,
                 capacity,
                 status: Availability::Available,
+                // The reception generalist is cleared for protected identity and is the
+                // municipality's supervisor (R12, R15).
                 protected_identity_clearance: j == 0,
+                supervisor: j == 0,
                 status_since: now,
                 last_assigned_at: None,
             });

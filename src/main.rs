@@ -292,8 +292,8 @@ async fn run(cli: Cli) -> Result<(), String> {
                     item.case_id,
                     item.home,
                     item.category,
-                    item.last_entry.date_naive(),
-                    item.due.date_naive(),
+                    brygga::clock::local_date(item.last_entry),
+                    brygga::clock::local_date(item.due),
                     if item.thinned { "\tthinned" } else { "" }
                 );
             }

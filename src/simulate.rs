@@ -24,7 +24,7 @@ use chrono::{DateTime, Duration, NaiveDate, Utc};
 use serde::Serialize;
 use tokio::sync::broadcast;
 
-use crate::clock::{Clock, ManualClock};
+use crate::clock::{self, Clock, ManualClock};
 use crate::config::Config;
 use crate::domain::case::{Case, Offer, OfferOutcome, Published};
 use crate::domain::case::{CaseState, Outcome, TransitionError};
@@ -39,15 +39,14 @@ use crate::routing::settings::{CategoryRouting, Mode};
 use crate::store::{self, StoreError};
 use crate::workflow::{self, CitizenKey, ConsentInput, Context, IdSource, Notice, SubmitInput};
 
-/// Stockholm is at UTC+1 in November, the month the simulated day is in.
-const LOCAL_OFFSET_HOURS: i64 = 1;
-/// The simulated day: Monday 23 November 2026 (every demo agreement is valid then).
+/// The simulated day: Monday 23 November 2026 (every demo agreement is valid then). Its hours
+/// are Stockholm wall-clock hours (`crate::clock`).
 const DAY: (i32, u32, u32) = (2026, 11, 23);
 /// The clock starts at 07:00 local time, an hour before the first request.
-const START_HOUR_UTC: u32 = 6;
+const START_HOUR_LOCAL: u32 = 7;
 /// Requests arrive between 08:00 and 17:00 local time; the weights make mid-morning busiest
 /// and lunch quieter, as contact centres see it.
-const OPENING_HOUR_LOCAL: i64 = 8;
+const OPENING_HOUR_LOCAL: u32 = 8;
 const HOURLY_WEIGHTS: [u32; 9] = [9, 13, 14, 12, 8, 9, 11, 10, 8];
 /// After the last arrival, caseworkers keep working at most this long before the run stops.
 const MAX_DRAIN_HOURS: i64 = 8;
@@ -416,14 +415,14 @@ pub async fn run(config: SimulationConfig) -> Result<Report, SimulationError> {
         .map_err(SimulationError::Invalid)?;
     let store = store::open(&database_url, 4, Some(key.clone())).await?;
     store.seed_federation(&federation).await?;
-    let start = instant(DAY, START_HOUR_UTC)?;
+    let start = instant(DAY, START_HOUR_LOCAL)?;
     let staff = crate::demo::caseworkers(&federation, config.capacity, start);
     for caseworker in &staff {
         store.insert_caseworker(caseworker).await?;
     }
     let routing = routing_settings(&federation, &config)?;
     let clock = Arc::new(ManualClock::new(start));
-    let policy = crate::workflow::load_policies(store.as_ref(), start)
+    let policy = crate::workflow::load_policies(store.as_ref(), federation.id.as_str(), start)
         .await
         .map_err(SimulationError::Policies)?;
     let ctx = Context::new(
@@ -538,10 +537,11 @@ impl SplitMix64 {
     }
 }
 
-fn instant(day: (i32, u32, u32), hour_utc: u32) -> Result<DateTime<Utc>, SimulationError> {
+/// The instant Stockholm's clocks show `hour_local`:00 on `day`.
+fn instant(day: (i32, u32, u32), hour_local: u32) -> Result<DateTime<Utc>, SimulationError> {
     NaiveDate::from_ymd_opt(day.0, day.1, day.2)
-        .and_then(|d| d.and_hms_opt(hour_utc, 0, 0))
-        .map(|t| t.and_utc())
+        .and_then(|d| d.and_hms_opt(hour_local, 0, 0))
+        .map(clock::from_local)
         .ok_or_else(|| SimulationError::Invalid("the simulated day does not exist".to_owned()))
 }
 
@@ -636,8 +636,8 @@ fn arrivals(
     config: &SimulationConfig,
     rng: &mut SplitMix64,
 ) -> Result<Vec<Arrival>, SimulationError> {
-    let opening = instant(DAY, 0)? + Duration::hours(OPENING_HOUR_LOCAL - LOCAL_OFFSET_HOURS);
-    let today = (opening + Duration::hours(LOCAL_OFFSET_HOURS)).date_naive();
+    let opening = instant(DAY, OPENING_HOUR_LOCAL)?;
+    let today = clock::local_date(opening);
     let categories: Vec<_> = federation.categories.iter().collect();
     let category_weights: Vec<u64> = categories
         .iter()
@@ -654,8 +654,8 @@ fn arrivals(
     let mut returning: Vec<Citizen> = Vec::new();
     let mut out = Vec::new();
     for _ in 0..config.requests {
-        let hour = i64::try_from(rng.weighted(&hours)).unwrap_or(0);
-        let at = opening + Duration::hours(hour) + Duration::seconds(rng.between(0, 3599));
+        let hour = u32::try_from(rng.weighted(&hours)).unwrap_or(0);
+        let at = instant(DAY, OPENING_HOUR_LOCAL + hour)? + Duration::seconds(rng.between(0, 3599));
         let category = categories[rng.weighted(&category_weights)];
         let language = federation.languages[rng.weighted(&language_weights)]
             .as_str()
@@ -721,7 +721,8 @@ fn citizen(rng: &mut SplitMix64, home: &str, today: NaiveDate) -> Option<Citizen
     let month = u32::try_from(rng.between(1, 12)).ok()?;
     let day = u32::try_from(rng.between(1, 28)).ok()?;
     let birth = NaiveDate::from_ymd_opt(year, month, day)?;
-    let serial = u16::try_from(rng.between(0, 999)).ok()?;
+    // Serial 000 is never issued (R2).
+    let serial = u16::try_from(rng.between(1, 999)).ok()?;
     let number = Personnummer::from_parts(birth, serial, false)?;
     let protection = match rng.below(1000) {
         0..=9 => Protection::SkyddadFolkbokforing,
@@ -730,6 +731,8 @@ fn citizen(rng: &mut SplitMix64, home: &str, today: NaiveDate) -> Option<Citizen
     };
     Some(Citizen {
         personnummer: Some(number),
+        id_confirmed: true,
+        eidas: None,
         home: MunicipalityCode::parse(home).ok()?,
         protection,
         loa: Loa::Loa3,
@@ -988,7 +991,7 @@ impl Sim {
 
     /// Every caseworker is away once, for 30–45 minutes starting 11:00–12:30 local time.
     fn plan_lunches(&mut self) -> Result<(), SimulationError> {
-        let first = instant(DAY, 0)? + Duration::hours(11 - LOCAL_OFFSET_HOURS);
+        let first = instant(DAY, 11)?;
         let ids: Vec<String> = self
             .staff
             .iter()
@@ -1037,13 +1040,22 @@ impl Sim {
             }
         };
         let case = submitted.case;
+        // A request that records no identity (R16) is followed by its access code even when
+        // a logged-in citizen made it.
+        let local = crate::workflow::limits::Client::Local;
         let key = match (&arrival.citizen, submitted.access_code) {
-            (Some(citizen), _) => CitizenKey::Citizen(citizen.clone()),
-            (None, Some(code)) => CitizenKey::AccessCode(code),
+            (_, Some(code)) => CitizenKey::AccessCode {
+                code,
+                client: local,
+            },
+            (Some(citizen), None) => CitizenKey::Citizen(citizen.clone()),
             (None, None) => {
                 self.violations.unaccounted += 1;
                 self.note(format!("{}: anonymous without an access code", case.id));
-                CitizenKey::AccessCode(String::new())
+                CitizenKey::AccessCode {
+                    code: String::new(),
+                    client: local,
+                }
             }
         };
         if self.ctx.store.traces(&case.id).await?.is_empty() {
@@ -1851,7 +1863,7 @@ fn duration(secs: Option<i64>) -> String {
 }
 
 fn local_time(t: DateTime<Utc>) -> String {
-    (t + Duration::hours(LOCAL_OFFSET_HOURS))
+    t.with_timezone(&clock::TIME_ZONE)
         .format("%H:%M")
         .to_string()
 }
@@ -1893,7 +1905,7 @@ impl fmt::Display for Report {
         writeln!(
             f,
             "Simulated {} {}–{} (Stockholm), {}-second steps, {} caseworkers with capacity {}",
-            (self.started_at + Duration::hours(LOCAL_OFFSET_HOURS)).format("%Y-%m-%d"),
+            clock::local_date(self.started_at).format("%Y-%m-%d"),
             local_time(self.started_at),
             local_time(self.ended_at),
             self.step_secs,

@@ -11,7 +11,10 @@ use super::register::{PopulationRegister, RegisterError};
 use crate::domain::federation::Federation;
 use crate::domain::ids::{CaseworkerId, MunicipalityCode};
 use crate::domain::people::{Loa, Protection};
-use crate::domain::personnummer::Personnummer;
+use crate::domain::personnummer::{IdKind, Personnummer};
+
+/// The `coordinationNumberLevel` of a samordningsnummer the broker vouches for (oidc.se).
+const COORDINATION_CONFIRMED: &str = "confirmed";
 
 /// Why a login was refused. Each has a page (`login.refused.<code>` in the message files).
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
@@ -147,8 +150,17 @@ pub async fn citizen(
             let home = stated_municipality
                 .and_then(member)
                 .ok_or(Refusal::MunicipalityRequired)?;
+            // A stable subject of its own: the eIDAS person identifier (else the provider's
+            // subject), hashed, so the citizen finds their requests again (R19).
+            let identifier = login
+                .claims
+                .get(&config.eidas_identity_claim)
+                .and_then(Value::as_str)
+                .unwrap_or(&login.subject);
             return Ok(Citizen {
                 personnummer: None,
+                id_confirmed: true,
+                eidas: Some(Citizen::eidas_subject(identifier)),
                 home,
                 protection: Protection::None,
                 loa,
@@ -166,9 +178,26 @@ pub async fn citizen(
             return Err(Refusal::RegisterUnavailable);
         }
     };
-    let home = member(&entry.municipality).ok_or(Refusal::HomeOutsideFederation)?;
+    // R3: under skyddad folkbokföring the registered municipality may be wrong; a citizen the
+    // register places outside the federation may state the member where they are helped.
+    let home = match member(&entry.municipality) {
+        Some(home) => home,
+        None if entry.protection == Protection::SkyddadFolkbokforing => stated_municipality
+            .and_then(member)
+            .ok_or(Refusal::MunicipalityRequired)?,
+        None => return Err(Refusal::HomeOutsideFederation),
+    };
+    // R2: a samordningsnummer counts as certain only when the broker says it is confirmed.
+    let id_confirmed = number.kind() == IdKind::Personnummer
+        || login
+            .claims
+            .get(&config.coordination_level_claim)
+            .and_then(Value::as_str)
+            == Some(COORDINATION_CONFIRMED);
     Ok(Citizen {
         personnummer: Some(number),
+        id_confirmed,
+        eidas: None,
         home,
         protection: entry.protection,
         loa,

@@ -55,6 +55,14 @@ fn default_identity_claims() -> Vec<String> {
     ]
 }
 
+fn default_coordination_level_claim() -> String {
+    "https://id.oidc.se/claim/coordinationNumberLevel".into()
+}
+
+fn default_eidas_identity_claim() -> String {
+    "https://id.oidc.se/claim/eidasPersonIdentifier".into()
+}
+
 fn default_acr_values() -> Vec<String> {
     [
         "http://id.elegnamnden.se/loa/1.0/loa3",
@@ -83,6 +91,14 @@ pub struct CitizenLogin {
     /// Where the identity number is, in order: the first claim present wins.
     #[serde(default = "default_identity_claims")]
     pub identity_claims: Vec<String>,
+    /// How sure the broker is of a samordningsnummer (`confirmed`, `probable`, `uncertain`);
+    /// anything but `confirmed` keeps the citizen's requests at home (R2).
+    #[serde(default = "default_coordination_level_claim")]
+    pub coordination_level_claim: String,
+    /// The eIDAS person identifier of a login without a Swedish number: hashed, it is the
+    /// citizen's stable subject (R2, R19). Without it, the provider's `sub` is used.
+    #[serde(default = "default_eidas_identity_claim")]
+    pub eidas_identity_claim: String,
     /// The levels asked for (`acr_values`).
     #[serde(default = "default_acr_values")]
     pub acr_values: Vec<String>,

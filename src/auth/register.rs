@@ -65,7 +65,7 @@ impl FileRegister {
         };
         let file: RegisterFile =
             toml::from_str(text).map_err(|e| fail(e.message().replace('\n', " ")))?;
-        let today = chrono::Utc::now().date_naive();
+        let today = crate::clock::local_date(chrono::Utc::now());
         let mut entries = HashMap::new();
         for p in file.person {
             let number = Personnummer::parse(&p.personnummer, today)
@@ -122,7 +122,7 @@ mod tests {
             "#,
         )
         .expect("parses");
-        let today = chrono::Utc::now().date_naive();
+        let today = crate::clock::local_date(chrono::Utc::now());
         let anna = Personnummer::parse("198112189876", today).expect("valid");
         assert_eq!(
             register.lookup(&anna).await.expect("lookup"),

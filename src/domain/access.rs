@@ -24,11 +24,15 @@ pub enum Principal {
     },
 }
 
-/// The system's own actors: the router (offers, widening, revocation) and retention.
+/// The system's own actors: the router (offers, widening, revocation), retention, and the
+/// population register (a citizen's protection as it says at their login).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum SystemActor {
     Router,
     Retention,
+    Register,
+    /// A new release of Brygga, bringing its shipped policies.
+    Release,
 }
 
 /// Who did something, as the audit trail names them (API.md: a stable id, never only a role).
@@ -67,6 +71,8 @@ impl fmt::Display for Actor {
             Actor::Admin(None) => f.write_str("admin:federation"),
             Actor::System(SystemActor::Router) => f.write_str("system:router"),
             Actor::System(SystemActor::Retention) => f.write_str("system:retention"),
+            Actor::System(SystemActor::Register) => f.write_str("system:register"),
+            Actor::System(SystemActor::Release) => f.write_str("system:release"),
         }
     }
 }

@@ -219,6 +219,36 @@ pub struct HarmAssessmentEntry {
     pub at: DateTime<Utc>,
 }
 
+/// Free text about the citizen that is not a message (R17: it lives with the case and is
+/// thinned with it; the audit trail names it by its number, never copies it).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CaseNote {
+    pub id: i64,
+    pub kind: NoteKind,
+    pub body: String,
+    /// The actor who wrote it, as the audit trail names them.
+    pub author: String,
+    pub at: DateTime<Utc>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum NoteKind {
+    TransferReason,
+}
+
+impl NoteKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            NoteKind::TransferReason => "transfer_reason",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<NoteKind> {
+        (s == "transfer_reason").then_some(NoteKind::TransferReason)
+    }
+}
+
 /// Who wrote a message in a case's thread.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -328,6 +358,10 @@ pub struct RoutingTrace {
 pub struct CaseCitizen {
     /// `None` for an eIDAS login without a Swedish number (R2).
     pub personnummer: Option<Personnummer>,
+    /// Whether a samordningsnummer was confirmed by the eID broker (R2); true otherwise.
+    pub id_confirmed: bool,
+    /// An eIDAS citizen's stable subject ([`super::people::Citizen::eidas_subject`]).
+    pub eidas: Option<String>,
     /// Where the citizen is registered (or, for eIDAS, the municipality they stated).
     pub registered_home: MunicipalityCode,
 }
@@ -434,6 +468,8 @@ impl Case {
             urgent: false,
             citizen: Some(CaseCitizen {
                 personnummer: Personnummer::parse_stored("198112189876").ok(),
+                id_confirmed: true,
+                eidas: None,
                 registered_home: home.clone(),
             }),
             home,
@@ -596,6 +632,10 @@ pub enum Published {
     /// A concern about a child was reported (R10): never a state change, always a notice.
     #[serde(rename = "alert.child_concern")]
     ChildConcern,
+    /// … and nobody at home could take it (a protected reporter and no cleared caseworker with
+    /// the skill): its administrators must act (R10, R11).
+    #[serde(rename = "alert.child_concern")]
+    ChildConcernUnstaffed,
 }
 
 impl Published {
@@ -607,7 +647,7 @@ impl Published {
             Published::OfferExpired => "offer.expired",
             Published::CaseMessage => "case.message",
             Published::CaseUpdated => "case.updated",
-            Published::ChildConcern => "alert.child_concern",
+            Published::ChildConcern | Published::ChildConcernUnstaffed => "alert.child_concern",
         }
     }
 
@@ -781,6 +821,8 @@ pub fn apply(
             )),
             _ => Err(invalid()),
         },
+        // R10: a concern about a child is never withdrawn by whoever reported it.
+        CaseEvent::Cancel if case.child_concern => Err(invalid()),
         CaseEvent::Cancel => match from {
             Queued => Ok(to(
                 Cancelled,
@@ -794,6 +836,11 @@ pub fn apply(
             )),
             _ => Err(invalid()),
         },
+        // R10: a concern about a child is closed with what was done, never as "no contact".
+        CaseEvent::Close {
+            outcome: Outcome::NoContact,
+            ..
+        } if case.child_concern => Err(invalid()),
         CaseEvent::Close { caseworker, .. } => match from {
             Assigned | WaitingCitizen if is_owner(caseworker) => {
                 Ok(to(Closed, OwnerChange::Keep, vec![Published::CaseUpdated]))
@@ -996,6 +1043,35 @@ mod tests {
             apply(&snap(CaseState::Queued, None), &offer, FREE).map(|t| t.to),
             Ok(CaseState::Offered)
         );
+    }
+
+    #[test]
+    fn a_child_concern_is_never_withdrawn_nor_closed_as_no_contact() {
+        let concern = |state, owner| CaseSnapshot {
+            child_concern: true,
+            ..snap(state, owner)
+        };
+        for state in [CaseState::Queued, CaseState::Offered] {
+            assert!(
+                apply(&concern(state, None), &CaseEvent::Cancel, None).is_err(),
+                "R10"
+            );
+        }
+        let no_contact = CaseEvent::Close {
+            caseworker: cw("a"),
+            outcome: Outcome::NoContact,
+        };
+        assert!(apply(&concern(CaseState::Assigned, Some("a")), &no_contact, None).is_err());
+        let advised = CaseEvent::Close {
+            caseworker: cw("a"),
+            outcome: Outcome::ReferredHome,
+        };
+        assert_eq!(
+            apply(&concern(CaseState::Assigned, Some("a")), &advised, None).map(|t| t.to),
+            Ok(CaseState::Closed)
+        );
+        // Other cases may be closed as no contact.
+        assert!(apply(&snap(CaseState::Assigned, Some("a")), &no_contact, None).is_ok());
     }
 
     #[test]

@@ -59,20 +59,43 @@ pub struct Category {
     pub must_stay_home: bool,
     #[serde(default)]
     pub family_counselling: bool,
+    /// R16: `false` where the nämnd decided that identity is not recorded for this kind of
+    /// advice; its requests are then handled as anonymous, even from a logged-in citizen.
+    #[serde(default = "records_identity")]
+    pub record_identity: bool,
     pub sv: String,
     pub en: String,
+}
+
+fn records_identity() -> bool {
+    true
 }
 
 impl Category {
     /// Concern about a child: anmälningsplikt, R10.
     pub fn is_child_concern(&self) -> bool {
-        self.id.as_str() == "oro_barn"
+        self.id.as_str() == super::case::CHILD_CONCERN
+    }
+
+    /// Urgent requests go first; a concern about a child always is (R10), whatever the
+    /// federation file says.
+    pub fn is_urgent(&self) -> bool {
+        self.urgent || self.is_child_concern()
+    }
+
+    /// Whether the answer shows the emergency numbers (112, socialjour): for violence and for a
+    /// concern about a child always (R10), whatever the federation file says.
+    pub fn shows_emergency(&self) -> bool {
+        self.is_urgent() || self.id.as_str() == VIOLENCE
     }
 
     pub fn name(&self, lang: &str) -> &str {
         if lang == "en" { &self.en } else { &self.sv }
     }
 }
+
+/// The category of violence in a close relationship: acute danger may be near (R10's 112).
+pub const VIOLENCE: &str = "vald";
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Agreement {
@@ -93,6 +116,31 @@ pub struct Agreement {
 impl Agreement {
     pub fn is_valid_on(&self, date: NaiveDate) -> bool {
         self.valid_from <= date && date <= self.valid_to
+    }
+}
+
+impl Federation {
+    /// The members an agreement valid on `date` joins to `home` for `category`: what a consent
+    /// to "every partner" covers on the day it is given (R8). Sorted, without `home`.
+    pub fn partners_on(
+        &self,
+        home: &MunicipalityCode,
+        category: &CategoryId,
+        date: NaiveDate,
+    ) -> Vec<MunicipalityCode> {
+        let mut partners: Vec<MunicipalityCode> = self
+            .agreements
+            .iter()
+            .filter(|a| {
+                a.is_valid_on(date) && a.members.contains(home) && a.categories.contains(category)
+            })
+            .flat_map(|a| a.members.iter())
+            .filter(|m| *m != home)
+            .cloned()
+            .collect();
+        partners.sort();
+        partners.dedup();
+        partners
     }
 }
 
@@ -328,5 +376,53 @@ mod tests {
         let a = f.member_for_key("198112189876").code.clone();
         assert_eq!(a, f.member_for_key("198112189876").code);
         assert!(f.municipality(&a).is_some());
+    }
+
+    #[test]
+    fn r10_child_concern_is_urgent_and_shows_emergency_whatever_the_file_says() {
+        let mut f = Federation::parse_toml(FH).expect("parses");
+        let oro = f
+            .categories
+            .iter_mut()
+            .find(|c| c.is_child_concern())
+            .expect("oro_barn");
+        oro.urgent = false;
+        assert!(oro.is_urgent() && oro.shows_emergency());
+        let ekonomi = f.category("ekonomi").expect("ekonomi");
+        assert!(!ekonomi.is_urgent() && !ekonomi.shows_emergency());
+        assert!(f.category("vald").expect("vald").shows_emergency());
+        assert!(
+            ekonomi.record_identity,
+            "R16: identity is recorded unless the file says not"
+        );
+    }
+
+    #[test]
+    fn r8_partners_of_the_day_are_those_an_agreement_joins_to_home() {
+        let f = Federation::parse_toml(FH).expect("parses");
+        let perstorp = MunicipalityCode::parse("1275").expect("code");
+        let ekonomi = CategoryId::parse("ekonomi").expect("id");
+        let may = f.partners_on(
+            &perstorp,
+            &ekonomi,
+            NaiveDate::from_ymd_opt(2026, 5, 31).expect("date"),
+        );
+        assert_eq!(may.len(), 9);
+        assert!(!may.iter().any(|m| m.as_str() == "1278" || m == &perstorp));
+        let june = f.partners_on(
+            &perstorp,
+            &ekonomi,
+            NaiveDate::from_ymd_opt(2026, 6, 1).expect("date"),
+        );
+        assert_eq!(june.len(), 10, "Båstad from 1 June");
+        let oro = CategoryId::parse("oro_barn").expect("id");
+        assert!(
+            f.partners_on(
+                &perstorp,
+                &oro,
+                NaiveDate::from_ymd_opt(2026, 6, 1).expect("date")
+            )
+            .is_empty()
+        );
     }
 }

@@ -3,6 +3,8 @@
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
+use sha2::{Digest, Sha256};
+
 use super::ids::{CaseworkerId, CategoryId, Language, MunicipalityCode};
 use super::personnummer::Personnummer;
 
@@ -133,10 +135,52 @@ impl Availability {
 pub struct Citizen {
     /// `None` for an eIDAS login without a Swedish number (R2).
     pub personnummer: Option<Personnummer>,
-    /// Registered home municipality, or the one stated at an eIDAS login.
+    /// For a samordningsnummer: whether the eID broker reported it as confirmed
+    /// (`coordinationNumberLevel`); an uncertain one keeps requests at home (R2). Always true
+    /// for a personnummer.
+    #[serde(default = "confirmed")]
+    pub id_confirmed: bool,
+    /// For an eIDAS login without a Swedish number: a stable subject of its own, the hash of the
+    /// eIDAS person identifier ([`Citizen::eidas_subject`]), so that such a citizen finds their
+    /// requests again and never shares an identity with another (R2, R19).
+    #[serde(default)]
+    pub eidas: Option<String>,
+    /// Registered home municipality, or the one stated at an eIDAS login or under skyddad
+    /// folkbokföring when the register places them outside the federation (R3).
     pub home: MunicipalityCode,
     pub protection: Protection,
     pub loa: Loa,
+}
+
+fn confirmed() -> bool {
+    true
+}
+
+/// Whose requests: a citizen is found by their number, or by their eIDAS subject.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CitizenRef<'a> {
+    Personnummer(&'a Personnummer),
+    Eidas(&'a str),
+}
+
+impl Citizen {
+    /// The stable subject of an eIDAS person identifier: a SHA-256, so the identifier itself is
+    /// never stored.
+    pub fn eidas_subject(identifier: &str) -> String {
+        Sha256::digest(format!("eidas:{identifier}").as_bytes())
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect()
+    }
+
+    /// How this citizen's requests are found, if they can be (an identified login always can).
+    pub fn reference(&self) -> Option<CitizenRef<'_>> {
+        match (&self.personnummer, &self.eidas) {
+            (Some(number), _) => Some(CitizenRef::Personnummer(number)),
+            (None, Some(subject)) => Some(CitizenRef::Eidas(subject)),
+            (None, None) => None,
+        }
+    }
 }
 
 /// A member of one municipality's staff who handles cases.
@@ -155,6 +199,8 @@ pub struct Caseworker {
     pub status: Availability,
     /// Cleared to handle citizens with protected identity (R11).
     pub protected_identity_clearance: bool,
+    /// The role the municipality names to read its cases' content and assess harm (R12, R15).
+    pub supervisor: bool,
     pub status_since: DateTime<Utc>,
     /// When they last got a case (claim or accepted offer): "longest idle" in scoring.
     pub last_assigned_at: Option<DateTime<Utc>>,
@@ -185,6 +231,7 @@ impl Caseworker {
             capacity: 5,
             status: Availability::Available,
             protected_identity_clearance: false,
+            supervisor: false,
             status_since: DateTime::from_timestamp(1_800_000_000, 0).unwrap_or_default(),
             last_assigned_at: None,
         }

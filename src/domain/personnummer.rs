@@ -23,6 +23,8 @@ pub enum PersonnummerError {
     Checksum,
     #[error("personal identity number has a birth date in the future")]
     InFuture,
+    #[error("personal identity number has serial number 000, which is never issued")]
+    Serial,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
@@ -65,7 +67,18 @@ struct Shape {
 }
 
 impl Personnummer {
+    /// A number as a person or the eID broker writes it, checked as Skatteverket issues them
+    /// (R2): a real date (day + 60 for a samordningsnummer), the check digit, not born in the
+    /// future, and a serial number other than 000.
     pub fn parse(input: &str, today: NaiveDate) -> Result<Self, PersonnummerError> {
+        let parsed = Self::parse_unchecked_serial(input, today)?;
+        if parsed.number.get(8..11) == Some("000") {
+            return Err(PersonnummerError::Serial);
+        }
+        Ok(parsed)
+    }
+
+    fn parse_unchecked_serial(input: &str, today: NaiveDate) -> Result<Self, PersonnummerError> {
         let shape = parse_shape(input.trim())?;
         let d = &shape.digits;
 
@@ -116,11 +129,11 @@ impl Personnummer {
 
     /// Builds a valid number from its parts, computing the check digit.
     ///
-    /// Returns `None` if `serial` exceeds 999 or the year cannot be written
-    /// with four digits.
+    /// Returns `None` if `serial` is 000 (never issued) or exceeds 999, or if the year
+    /// cannot be written with four digits.
     pub fn from_parts(birth: NaiveDate, serial: u16, coordination: bool) -> Option<Self> {
         let year = birth.year();
-        if serial > 999 || !(0..=9999).contains(&year) {
+        if !(1..=999).contains(&serial) || !(0..=9999).contains(&year) {
             return None;
         }
         let day = if coordination {
@@ -215,7 +228,8 @@ impl Personnummer {
         if stored.len() != 12 || !stored.bytes().all(|b| b.is_ascii_digit()) {
             return Err(PersonnummerError::Format);
         }
-        Self::parse(stored, NaiveDate::MAX)
+        // A number stored before serial 000 was refused stays readable.
+        Self::parse_unchecked_serial(stored, NaiveDate::MAX)
     }
 }
 
@@ -655,11 +669,27 @@ mod tests {
         assert_eq!(s.kind(), IdKind::Samordningsnummer);
         assert_eq!(s.birth_date(), date(1970, 10, 3));
 
-        let zero = Personnummer::from_parts(date(2001, 2, 3), 0, false).unwrap();
+        let one = Personnummer::from_parts(date(2001, 2, 3), 1, false).unwrap();
         assert_eq!(
-            zero.as_str(),
-            format!("20010203000{}", &with_check("010203000")[9..])
+            one.as_str(),
+            format!("20010203001{}", &with_check("010203001")[9..])
         );
+    }
+
+    #[test]
+    fn r2_serial_number_000_is_not_valid() {
+        let zero = with_check("010203000");
+        assert_eq!(parse(&zero), Err(PersonnummerError::Serial));
+        assert_eq!(
+            parse(&format!("20{}", &zero)),
+            Err(PersonnummerError::Serial)
+        );
+        let coordination = with_check("010263000");
+        assert_eq!(parse(&coordination), Err(PersonnummerError::Serial));
+        assert!(Personnummer::from_parts(date(2001, 2, 3), 0, false).is_none());
+        assert!(Personnummer::from_parts(date(2001, 2, 3), 0, true).is_none());
+        // One stored before the rule stays readable.
+        assert!(Personnummer::parse_stored(&format!("20{zero}")).is_ok());
     }
 
     #[test]
@@ -677,6 +707,7 @@ mod tests {
             PersonnummerError::InvalidDate,
             PersonnummerError::Checksum,
             PersonnummerError::InFuture,
+            PersonnummerError::Serial,
         ] {
             assert!(e.to_string().starts_with("personal identity number"), "{e}");
         }
@@ -685,7 +716,7 @@ mod tests {
     fn birth_and_serial() -> impl Strategy<Value = (NaiveDate, u16, bool)> {
         let start = date(1900, 1, 1);
         let span = (today() - start).num_days();
-        (0..=span, 0u16..=999, any::<bool>()).prop_map(move |(offset, serial, coord)| {
+        (0..=span, 1u16..=999, any::<bool>()).prop_map(move |(offset, serial, coord)| {
             (start + chrono::Duration::days(offset), serial, coord)
         })
     }

@@ -14,7 +14,7 @@ use crate::domain::Principal;
 use crate::domain::ids::{CaseworkerId, MunicipalityCode};
 use crate::domain::people::Citizen;
 use crate::domain::people::{Loa, Protection};
-use crate::domain::personnummer::Personnummer;
+use crate::domain::personnummer::{IdKind, Personnummer};
 use tower_sessions::Session;
 
 pub fn router() -> Router<AppState> {
@@ -32,6 +32,8 @@ struct DemoCaseworker {
     languages: Vec<String>,
     capacity: u32,
     protected_identity_clearance: bool,
+    /// The role the municipality names to read its cases' content and assess harm (R12, R15).
+    supervisor: bool,
 }
 
 async fn caseworkers(State(app): State<AppState>) -> Result<Json<Vec<DemoCaseworker>>, ApiError> {
@@ -46,6 +48,7 @@ async fn caseworkers(State(app): State<AppState>) -> Result<Json<Vec<DemoCasewor
                 languages: c.languages.into_iter().map(String::from).collect(),
                 capacity: c.capacity,
                 protected_identity_clearance: c.protected_identity_clearance,
+                supervisor: c.supervisor,
             })
             .collect(),
     ))
@@ -65,6 +68,18 @@ struct CitizenLogin {
     protected_identity: Option<bool>,
     #[serde(default)]
     loa: Option<Loa>,
+    /// An eIDAS login's person identifier (default: one stable demo identity per stated
+    /// municipality).
+    #[serde(default)]
+    eidas_id: Option<String>,
+    /// How sure the broker is of a samordningsnummer (R2): `confirmed` (default), `probable`
+    /// or `uncertain`.
+    #[serde(default)]
+    coordination_level: Option<String>,
+    /// R3: the member where a citizen with skyddad folkbokföring whom the register places
+    /// outside the federation is helped.
+    #[serde(default)]
+    stated_municipality: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -127,7 +142,20 @@ fn citizen(app: &AppState, body: CitizenLogin) -> Result<Citizen, ApiError> {
         }
     };
     let home = match (&body.municipality, &personnummer) {
-        (Some(code), _) => home_code(app, code)?,
+        (Some(code), _) => match home_code(app, code) {
+            // R3: under skyddad folkbokföring the register may be wrong; such a citizen whom it
+            // places outside the federation states the member where they are helped.
+            Err(ApiError::Unprocessable("home_outside_federation"))
+                if protection == Protection::SkyddadFolkbokforing =>
+            {
+                let stated = body
+                    .stated_municipality
+                    .as_deref()
+                    .ok_or(ApiError::Unprocessable("municipality_required"))?;
+                home_code(app, stated)?
+            }
+            other => other?,
+        },
         (None, Some(number)) => app
             .ctx
             .federation
@@ -137,8 +165,31 @@ fn citizen(app: &AppState, body: CitizenLogin) -> Result<Citizen, ApiError> {
         // R2: an eIDAS login without a Swedish number states a member municipality.
         (None, None) => return Err(ApiError::Unprocessable("municipality_required")),
     };
+    let id_confirmed = match (&personnummer, body.coordination_level.as_deref()) {
+        (Some(number), level) if number.kind() == IdKind::Samordningsnummer => {
+            match level.unwrap_or("confirmed") {
+                "confirmed" => true,
+                "probable" | "uncertain" => false,
+                _ => {
+                    return Err(ApiError::InvalidField {
+                        field: "coordination_level".into(),
+                    });
+                }
+            }
+        }
+        _ => true,
+    };
+    let eidas = personnummer.is_none().then(|| {
+        let identifier = body
+            .eidas_id
+            .clone()
+            .unwrap_or_else(|| format!("demo-eidas-{home}"));
+        Citizen::eidas_subject(&identifier)
+    });
     Ok(Citizen {
         personnummer,
+        id_confirmed,
+        eidas,
         home,
         protection,
         loa,

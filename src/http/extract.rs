@@ -16,6 +16,7 @@ use crate::domain::Principal;
 use crate::domain::access::Scope;
 use crate::domain::ids::MunicipalityCode;
 use crate::domain::people::{Caseworker, Citizen};
+use crate::workflow::limits::Client;
 use crate::workflow::{CitizenKey, Login};
 
 /// The browser session's cookie (tower-sessions; the id is random, only its hash is stored).
@@ -70,6 +71,14 @@ fn missing_field(message: &str) -> Option<String> {
 pub fn bearer_token(headers: &axum::http::HeaderMap) -> Option<String> {
     let text = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
     Some(text.strip_prefix("Bearer ")?.trim().to_owned())
+}
+
+/// The client's address, for limits (held in memory only, never stored).
+pub fn client(parts: &Parts) -> Client {
+    parts
+        .extensions
+        .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+        .map_or(Client::Local, |info| Client::Address(info.0.ip()))
 }
 
 fn access_code(parts: &Parts) -> Option<String> {
@@ -171,7 +180,7 @@ pub async fn browser_login(
     };
     let now = app.ctx.clock.now();
     if !login.is_live(now, app.ctx.session_absolute(), app.ctx.session_idle()) {
-        app.ctx.end_browser_login(&login.login_id).await?;
+        app.ctx.end_browser_login(&login, "expired").await?;
         session.flush().await.map_err(internal)?;
         return Err(ApiError::Unauthenticated);
     }
@@ -218,7 +227,8 @@ where
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
         if let Some(code) = access_code(parts) {
-            return Ok(CitizenSide(CitizenKey::AccessCode(code)));
+            let client = client(parts);
+            return Ok(CitizenSide(CitizenKey::AccessCode { code, client }));
         }
         let CitizenAuth(citizen) = CitizenAuth::from_request_parts(parts, state).await?;
         Ok(CitizenSide(CitizenKey::Citizen(citizen)))

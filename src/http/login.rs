@@ -73,6 +73,7 @@ pub async fn establish(
         .insert(sessions::LOGIN, &login)
         .await
         .map_err(session_error)?;
+    app.ctx.logged_in(&login).await?;
     Ok(login)
 }
 
@@ -326,7 +327,7 @@ async fn logout(
     let Some(login) = login else {
         return Ok(Redirect::to("/").into_response());
     };
-    app.ctx.end_browser_login(&login.login_id).await?;
+    app.ctx.end_browser_login(&login, "logout").await?;
     let after = format!("{}/", app.ctx.config.public_url());
     if let (Some(provider), Some(id_token)) = (&login.provider, &login.id_token)
         && let Some(url) = app.auth.oidc.logout_url(provider, id_token, &after).await

@@ -209,7 +209,7 @@ pub struct CaseworkerCaseView {
     pub waiting_since: DateTime<Utc>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub outcome: Option<String>,
-    /// Only for the caseworker who has the case (R8).
+    /// Only for whoever may read the case's content (R8, R15: `read_content`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub citizen: Option<CitizenView>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -254,7 +254,11 @@ impl CaseworkerCaseView {
 
     pub fn full(v: &CaseView) -> Self {
         CaseworkerCaseView {
-            messages: Some(v.messages.iter().map(MessageView::from).collect()),
+            // Metadata only for whoever may not read the content (R15): no thread at all,
+            // rather than an empty one.
+            messages: v
+                .identity
+                .then(|| v.messages.iter().map(MessageView::from).collect()),
             legal_ground: Some(v.legal_ground.clone()),
             ..Self::of(&v.case, v.identity)
         }

@@ -377,6 +377,7 @@ mod tests {
                 id: "1275-01".into(),
                 municipality: "1275".into(),
                 protected_identity_clearance: false,
+                supervisor: false,
                 skills: ["ekonomi".to_owned()].into(),
                 languages: ["sv".to_owned()].into(),
             },

@@ -21,6 +21,8 @@ use serde::{Deserialize, Serialize};
 pub enum Action {
     Route,
     View,
+    /// A case's thread and who the citizen is (R15: need to know).
+    ReadContent,
     Claim,
     Reply,
     Release,
@@ -35,9 +37,10 @@ pub enum Action {
 }
 
 impl Action {
-    pub const ALL: [Action; 13] = [
+    pub const ALL: [Action; 14] = [
         Action::Route,
         Action::View,
+        Action::ReadContent,
         Action::Claim,
         Action::Reply,
         Action::Release,
@@ -55,6 +58,7 @@ impl Action {
         match self {
             Action::Route => "route",
             Action::View => "view",
+            Action::ReadContent => "read_content",
             Action::Claim => "claim",
             Action::Reply => "reply",
             Action::Release => "release",
@@ -103,6 +107,9 @@ pub enum Principal {
         municipality: String,
         #[serde(default)]
         protected_identity_clearance: bool,
+        /// The role the municipality names to read content and assess harm (R12, R15).
+        #[serde(default)]
+        supervisor: bool,
         #[serde(default)]
         skills: BTreeSet<String>,
         #[serde(default)]
@@ -150,6 +157,10 @@ fn default_state() -> String {
     "queued".into()
 }
 
+fn confirmed() -> bool {
+    true
+}
+
 /// A request or case. Defaults describe an identified adult's queued `ekonomi` request in
 /// Swedish with no consent.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -185,6 +196,9 @@ pub struct CaseFacts {
     /// `personnummer`, `samordningsnummer`, `eidas` or `none`.
     #[serde(default = "default_id_type")]
     pub id_type: String,
+    /// `false` for a samordningsnummer the broker does not report as confirmed (R2).
+    #[serde(default = "confirmed")]
+    pub id_confirmed: bool,
     #[serde(default)]
     pub age: Option<i64>,
     #[serde(default)]
@@ -351,6 +365,7 @@ fn principal_entity(p: &Principal) -> Result<(EntityUid, Option<Entity>), BuildE
             id,
             municipality: m,
             protected_identity_clearance,
+            supervisor,
             skills,
             languages,
         } => {
@@ -358,6 +373,10 @@ fn principal_entity(p: &Principal) -> Result<(EntityUid, Option<Entity>), BuildE
             attrs.insert(
                 "protected_identity_clearance".into(),
                 RestrictedExpression::new_bool(*protected_identity_clearance),
+            );
+            attrs.insert(
+                "supervisor".into(),
+                RestrictedExpression::new_bool(*supervisor),
             );
             attrs.insert("skills".into(), strings(skills));
             attrs.insert("languages".into(), strings(languages));
@@ -415,6 +434,7 @@ fn case_entities(c: &CaseFacts, out: &mut Vec<Entity>) -> Result<EntityUid, Buil
         ("must_stay_home", c.must_stay_home),
         ("interpreter_needed", c.interpreter_needed),
         ("anonymous", c.anonymous),
+        ("id_confirmed", c.id_confirmed),
     ] {
         a.insert(key.into(), RestrictedExpression::new_bool(value));
     }

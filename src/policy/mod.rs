@@ -40,6 +40,10 @@ pub const FAIR_SHARE: &str = "fair-share-cap";
 /// The router's own steps under the federation's routing settings (an offer timing out, an
 /// interpreter flag): no access to case content is involved.
 pub const ROUTER: &str = "routing-settings";
+/// A citizen's protection as the population register says at their login (R11).
+pub const REGISTER: &str = "population-register";
+/// A member of staff's login, vouched for by their municipality's identity provider.
+pub const STAFF_LOGIN: &str = "staff-identity-provider";
 /// No policy matched: Cedar's default deny, named so that every decision names a rule.
 pub const DEFAULT_DENY: &str = "default-deny";
 /// The query could not be put to the policies, or a policy failed while it was evaluated:
@@ -47,7 +51,7 @@ pub const DEFAULT_DENY: &str = "default-deny";
 /// `policy-error:<its id>`.
 pub const POLICY_ERROR: &str = "policy-error";
 /// Policies that only the home municipality's staff may see named (API.md "403").
-const HOME_ONLY_IDS: [&str; 2] = ["R11", "R12"];
+const HOME_ONLY_IDS: [&str; 3] = ["R3", "R11", "R12"];
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Decision {
@@ -74,8 +78,9 @@ impl Decision {
         }
     }
 
-    /// The reasons as a caller outside `home` may read them: R11/R12 policies are named only to
-    /// the home municipality's staff, so a protected identity does not leak through a refusal.
+    /// The reasons as a caller outside `home` may read them: R3, R11 and R12 policies are named
+    /// only to the home municipality's staff, so a protected identity (or a stated home) does
+    /// not leak through a refusal.
     pub fn for_caller(mut self, caller_municipality: &str, home: &str) -> Decision {
         if caller_municipality != home {
             self.policies.retain(|p| {
@@ -108,12 +113,19 @@ pub fn citizen_id(personnummer: &Personnummer) -> String {
         .collect()
 }
 
+/// The entity id of an eIDAS citizen without a Swedish number: their stable subject.
+fn eidas_id(subject: &str) -> String {
+    format!("eidas-{subject}")
+}
+
 pub fn citizen_principal(citizen: &Citizen) -> Principal {
     Principal::Citizen {
-        id: citizen
-            .personnummer
-            .as_ref()
-            .map_or_else(|| "eidas".to_owned(), citizen_id),
+        id: match (&citizen.personnummer, &citizen.eidas) {
+            (Some(number), _) => citizen_id(number),
+            (None, Some(subject)) => eidas_id(subject),
+            // Nobody's: such a login owns no request.
+            (None, None) => "eidas".to_owned(),
+        },
         home: citizen.home.as_str().to_owned(),
         protection: citizen.protection.as_str().to_owned(),
         loa: citizen.loa.as_str().to_owned(),
@@ -125,6 +137,7 @@ pub fn caseworker_principal(caseworker: &Caseworker) -> Principal {
         id: caseworker.id.as_str().to_owned(),
         municipality: caseworker.municipality.as_str().to_owned(),
         protected_identity_clearance: caseworker.protected_identity_clearance,
+        supervisor: caseworker.supervisor,
         skills: caseworker
             .skills
             .iter()
@@ -141,6 +154,10 @@ pub fn caseworker_principal(caseworker: &Caseworker) -> Principal {
 /// The identity behind a request, as the policies read it.
 pub struct Identity<'a> {
     pub personnummer: Option<&'a Personnummer>,
+    /// A samordningsnummer confirmed by the eID broker (R2); true for anything else.
+    pub id_confirmed: bool,
+    /// An eIDAS citizen's stable subject.
+    pub eidas: Option<&'a str>,
     pub anonymous: bool,
     pub protection: Option<&'a str>,
     pub loa: Option<&'a str>,
@@ -199,7 +216,11 @@ fn facts_of(
         language: String::new(),
         interpreter_needed: false,
         anonymous: identity.anonymous,
-        citizen: identity.personnummer.map(citizen_id),
+        citizen: identity
+            .personnummer
+            .map(citizen_id)
+            .or_else(|| identity.eidas.map(eidas_id)),
+        id_confirmed: identity.id_confirmed,
         protection: identity.protection.unwrap_or("none").to_owned(),
         loa: identity.loa.unwrap_or("none").to_owned(),
         id_type: id_type.to_owned(),
@@ -225,6 +246,8 @@ pub fn case_facts(federation: &Federation, case: &Case, today: NaiveDate) -> Cas
     };
     let identity = Identity {
         personnummer: case.personnummer(),
+        id_confirmed: case.citizen.as_ref().is_none_or(|c| c.id_confirmed),
+        eidas: case.citizen.as_ref().and_then(|c| c.eidas.as_deref()),
         anonymous: case.is_anonymous(),
         protection: (!case.is_anonymous()).then_some(case.protection.as_str()),
         loa: case.loa.map(|l| l.as_str()),
@@ -541,6 +564,8 @@ mod tests {
             c.home,
             &Identity {
                 personnummer: None,
+                id_confirmed: true,
+                eidas: None,
                 anonymous: c.anonymous,
                 protection: (!c.anonymous).then_some(c.protection.as_str()),
                 loa: (!c.anonymous).then_some("loa3"),
@@ -588,6 +613,8 @@ mod tests {
             "1275",
             &Identity {
                 personnummer: Some(&anna_number()),
+                id_confirmed: true,
+                eidas: None,
                 anonymous: false,
                 protection,
                 loa: Some("loa3"),
@@ -668,6 +695,16 @@ mod tests {
                 .for_caller("1283", "1275")
                 .policies,
             vec![DEFAULT_DENY]
+        );
+        assert_eq!(
+            Decision::deny(&[
+                "R3-stated-home-under-protection",
+                "R11-protected-identity-stays-home"
+            ])
+            .for_caller("1283", "1275")
+            .policies,
+            vec![DEFAULT_DENY],
+            "R3: a stated home under protection is never named outside home"
         );
     }
 

@@ -190,6 +190,7 @@ mod tests {
         let (_, _, tests) = shipped();
         for rule in [
             "R1", "R2", "R3", "R4", "R5", "R6", "R8", "R9", "R10", "R11", "R12", "R13", "R14",
+            "R15", "R16", "R19",
         ] {
             let n = tests.iter().filter(|t| t.rule == rule).count();
             assert!(n >= 3, "{rule} has {n} tests");

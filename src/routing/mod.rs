@@ -8,7 +8,7 @@ pub mod settings;
 
 use crate::domain::federation::{Category, Federation};
 use crate::domain::ids::MunicipalityCode;
-use crate::domain::people::Citizen;
+use crate::domain::people::{Citizen, Protection};
 
 /// Who submits: an identified citizen or an anonymous visitor.
 #[derive(Clone, Debug)]
@@ -59,18 +59,22 @@ pub fn place(
             Some(code) => (member(federation, code)?, "stated_by_anonymous_visitor"),
             None => return Err(PlacementError::MunicipalityRequired),
         },
-        Submitter::Citizen(citizen) => {
-            let registered = federation
-                .municipality(&citizen.home)
-                .map(|m| m.code.clone())
-                .ok_or(PlacementError::HomeOutsideFederation)?;
-            match stated_municipality {
-                Some(code) if citizen.protection.is_strict() => {
-                    (member(federation, code)?, "stated_under_protected_identity")
-                }
-                _ => (registered, "registered_home"),
+        // R3: under skyddad folkbokföring the registered municipality may be wrong (that is its
+        // point), so the one the citizen states counts, even when the register names one
+        // outside the federation. Fingerade personuppgifter are a full identity of their own,
+        // registered where they say: like everyone else's.
+        Submitter::Citizen(citizen) => match stated_municipality {
+            Some(code) if citizen.protection == Protection::SkyddadFolkbokforing => {
+                (member(federation, code)?, "stated_under_protected_identity")
             }
-        }
+            _ => {
+                let registered = federation
+                    .municipality(&citizen.home)
+                    .map(|m| m.code.clone())
+                    .ok_or(PlacementError::HomeOutsideFederation)?;
+                (registered, "registered_home")
+            }
+        },
     };
     let (home, reason) = match child_municipality {
         Some(code) if category.is_child_concern() => {
@@ -84,7 +88,7 @@ pub fn place(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::domain::people::{Loa, Protection};
+    use crate::domain::people::Loa;
 
     fn fh() -> Federation {
         crate::domain::federation::familjen_helsingborg()
@@ -94,6 +98,8 @@ mod tests {
         Citizen {
             personnummer: crate::domain::personnummer::Personnummer::parse_stored("198112189876")
                 .ok(),
+            id_confirmed: true,
+            eidas: None,
             home: MunicipalityCode::parse(home).expect("code"),
             protection,
             loa: Loa::Loa3,
@@ -124,6 +130,54 @@ mod tests {
         let p = place(&f, &ekonomi, &Submitter::Anonymous, Some("1282"), None).expect("ok");
         assert_eq!(p.home.as_str(), "1282");
         assert_eq!(p.reason, "stated_by_anonymous_visitor");
+    }
+
+    #[test]
+    fn r3_skyddad_folkbokforing_registered_outside_the_federation_states_a_member() {
+        let f = fh();
+        let ekonomi = f.category("ekonomi").expect("ekonomi").clone();
+        let s = citizen("0180", Protection::SkyddadFolkbokforing);
+        let p = place(&f, &ekonomi, &Submitter::Citizen(&s), Some("1283"), None).expect("ok");
+        assert_eq!(
+            (p.home.as_str(), p.reason),
+            ("1283", "stated_under_protected_identity")
+        );
+        assert_eq!(
+            place(&f, &ekonomi, &Submitter::Citizen(&s), None, None),
+            Err(PlacementError::HomeOutsideFederation),
+            "without a statement the register's answer stands"
+        );
+        assert_eq!(
+            place(&f, &ekonomi, &Submitter::Citizen(&s), Some("0180"), None),
+            Err(PlacementError::UnknownMunicipality)
+        );
+    }
+
+    #[test]
+    fn r3_fingerade_personuppgifter_follow_the_registered_home() {
+        let f = fh();
+        let ekonomi = f.category("ekonomi").expect("ekonomi").clone();
+        let fingerade = citizen("1275", Protection::Fingerade);
+        let p = place(
+            &f,
+            &ekonomi,
+            &Submitter::Citizen(&fingerade),
+            Some("1283"),
+            None,
+        )
+        .expect("ok");
+        assert_eq!((p.home.as_str(), p.reason), ("1275", "registered_home"));
+        let outside = citizen("0180", Protection::Fingerade);
+        assert_eq!(
+            place(
+                &f,
+                &ekonomi,
+                &Submitter::Citizen(&outside),
+                Some("1283"),
+                None
+            ),
+            Err(PlacementError::HomeOutsideFederation)
+        );
     }
 
     #[test]

@@ -19,19 +19,19 @@ use chrono::{DateTime, Utc};
 use crate::audit::AuditEntry;
 use crate::domain::access::ApiToken;
 use crate::domain::case::{
-    Case, CaseEvent, CaseState, ConsentEntry, HarmAssessmentEntry, Message, Offer, RoutingTrace,
-    Transition, TransitionError,
+    Case, CaseEvent, CaseNote, CaseState, ConsentEntry, HarmAssessmentEntry, Message, Offer,
+    RoutingTrace, Transition, TransitionError,
 };
 use crate::domain::federation::Federation;
 use crate::domain::governance::PolicyVersion;
 use crate::domain::ids::{CaseId, CaseworkerId, MunicipalityCode, OfferId};
-use crate::domain::people::{Availability, Caseworker};
+use crate::domain::people::{Availability, Caseworker, CitizenRef};
 use crate::domain::personnummer::Personnummer;
 use crate::domain::routing::{CategoryRouting, Permit};
 
 pub use records::{
     AuditFilter, CaseWrite, ConsentWrite, HarmWrite, NewApiToken, NewAuditEvent, NewCase,
-    NewCitizen, NewMessage, OfferWrite, RoutingWrite,
+    NewCitizen, NewMessage, NewNote, OfferWrite, RoutingWrite,
 };
 pub use sql::{PostgresStore, SqliteStore};
 
@@ -170,6 +170,9 @@ pub trait Store: Send + Sync + 'static {
         now: DateTime<Utc>,
     ) -> Result<Option<(serde_json::Value, DateTime<Utc>)>>;
     async fn delete_web_session(&self, id_hash: &str) -> Result<()>;
+    /// Deletes every browser session that expired by `now` (they hold who was logged in and
+    /// their ID token; R17). Returns how many.
+    async fn delete_expired_web_sessions(&self, now: DateTime<Utc>) -> Result<u64>;
 
     /// Inserts a routed request as a case, with its consent, first message, permits, routing
     /// trace and audit event, in one transaction.
@@ -179,6 +182,8 @@ pub trait Store: Send + Sync + 'static {
     /// Every consent of the case, oldest first (R9: the history is kept).
     async fn consents(&self, case_id: &CaseId) -> Result<Vec<ConsentEntry>>;
     async fn harm_assessments(&self, case_id: &CaseId) -> Result<Vec<HarmAssessmentEntry>>;
+    /// The free-text notes kept with the case (transfer reasons), oldest first.
+    async fn notes(&self, case_id: &CaseId) -> Result<Vec<CaseNote>>;
     /// Applies `event` through the domain's state machine under the case's lock (and, for an
     /// event that takes capacity, the caseworker's), then — if given — decides again with
     /// `recheck` on the case as locked, and commits the change with `write`. Nothing is written
@@ -255,8 +260,8 @@ pub trait Store: Send + Sync + 'static {
     async fn traces(&self, case_id: &CaseId) -> Result<Vec<RoutingTrace>>;
     /// Open cases offered to or owned by the caseworker, oldest first.
     async fn cases_of_owner(&self, caseworker: &CaseworkerId) -> Result<Vec<Case>>;
-    /// All requests of one identified citizen, newest first.
-    async fn cases_of_citizen(&self, personnummer: &Personnummer) -> Result<Vec<Case>>;
+    /// All requests of one identified citizen (by number, or by eIDAS subject), newest first.
+    async fn cases_of_citizen(&self, citizen: CitizenRef<'_>) -> Result<Vec<Case>>;
 
     async fn policy_versions(&self) -> Result<Vec<PolicyVersion>>;
     async fn policy_version(&self, version: i64) -> Result<Option<PolicyVersion>>;
@@ -287,16 +292,14 @@ pub trait Store: Send + Sync + 'static {
     async fn append_audit(&self, event: &NewAuditEvent) -> Result<()>;
     async fn audit_events(&self, case_id: Option<&CaseId>, limit: u32) -> Result<Vec<AuditEntry>>;
     async fn audit_query(&self, filter: &AuditFilter) -> Result<Vec<AuditEntry>>;
-    /// A wrong access code given for an anonymous request (rate limiting).
-    async fn record_access_failure(&self, case_id: &CaseId, at: DateTime<Utc>) -> Result<()>;
-    async fn access_failures_since(&self, case_id: &CaseId, since: DateTime<Utc>) -> Result<u32>;
     /// Open cases (queued, assigned, waiting for the citizen) last changed before `before`.
     async fn inactive_cases(&self, before: DateTime<Utc>) -> Result<Vec<Case>>;
     /// Closed and cancelled cases not yet thinned, oldest activity first.
     async fn retention_candidates(&self) -> Result<Vec<Case>>;
-    /// Removes a closed case's personal data (messages, identity, harm assessments, free
-    /// text), keeps what statistics and the audit trail need, and audits
-    /// it, in one transaction. `false` if it was thinned already or is not closed.
+    /// Removes a closed case's personal data (messages, identity, harm assessments, notes and
+    /// other free text, routing traces), keeps what statistics and the audit trail need — the
+    /// protection level included, so R11 still governs what remains — and audits it, in one
+    /// transaction. `false` if it was thinned already or is not closed.
     async fn thin_case(&self, case_id: &CaseId, audit: &NewAuditEvent) -> Result<bool>;
     /// Ids of the cases about a citizen with protected identity (R11).
     async fn protected_case_ids(&self) -> Result<Vec<CaseId>>;

@@ -12,8 +12,9 @@ use super::StoreError;
 use crate::audit::AuditEntry;
 use crate::domain::access::{Actor, ApiToken, Principal, Scope, TokenKind};
 use crate::domain::case::{
-    Case, CaseCitizen, CaseState, Channel, Consent, ConsentActor, ConsentEntry, HarmAssessment,
-    HarmAssessmentEntry, Message, Offer, OfferOutcome, Outcome, RoutingTrace, Sender,
+    Case, CaseCitizen, CaseNote, CaseState, Channel, Consent, ConsentActor, ConsentEntry,
+    HarmAssessment, HarmAssessmentEntry, Message, NoteKind, Offer, OfferOutcome, Outcome,
+    RoutingTrace, Sender,
 };
 use crate::domain::governance::PolicyVersion;
 use crate::domain::ids::{CaseId, CaseworkerId, CategoryId, Language, MunicipalityCode, OfferId};
@@ -52,6 +53,7 @@ pub(super) struct CaseworkerRow {
     pub capacity: i64,
     pub status: String,
     pub protected_identity_clearance: bool,
+    pub supervisor: bool,
     pub status_since: DateTime<Utc>,
     pub last_assigned_at: Option<DateTime<Utc>>,
 }
@@ -80,6 +82,7 @@ impl TryFrom<CaseworkerRow> for Caseworker {
             capacity: count("capacity", r.capacity)?,
             status: named("availability", &r.status, Availability::parse)?,
             protected_identity_clearance: r.protected_identity_clearance,
+            supervisor: r.supervisor,
             status_since: r.status_since,
             last_assigned_at: r.last_assigned_at,
         })
@@ -98,6 +101,8 @@ pub(super) struct CaseRow {
     pub citizen_home: Option<String>,
     pub citizen_protection: Option<String>,
     pub citizen_loa: Option<String>,
+    pub citizen_id_confirmed: Option<bool>,
+    pub citizen_eidas: Option<String>,
     pub access_code_hash: Option<String>,
     pub state: String,
     pub ring: i64,
@@ -132,6 +137,8 @@ impl TryFrom<CaseRow> for Case {
         let citizen = match (personnummer, r.citizen_home.as_deref()) {
             (personnummer, Some(home)) => Some(CaseCitizen {
                 personnummer,
+                id_confirmed: r.citizen_id_confirmed.unwrap_or(true),
+                eidas: r.citizen_eidas,
                 registered_home: code("citizen home", home)?,
             }),
             (None, None) => None,
@@ -343,6 +350,29 @@ impl TryFrom<ConsentRow> for ConsentEntry {
 }
 
 #[derive(Clone, Debug, sqlx::FromRow)]
+pub(super) struct NoteRow {
+    pub id: i64,
+    pub kind: String,
+    pub body: String,
+    pub author: String,
+    pub at: DateTime<Utc>,
+}
+
+impl TryFrom<NoteRow> for CaseNote {
+    type Error = StoreError;
+
+    fn try_from(r: NoteRow) -> Result<Self, StoreError> {
+        Ok(CaseNote {
+            id: r.id,
+            kind: named("note kind", &r.kind, NoteKind::parse)?,
+            body: r.body,
+            author: r.author,
+            at: r.at,
+        })
+    }
+}
+
+#[derive(Clone, Debug, sqlx::FromRow)]
 pub(super) struct ApiTokenRow {
     pub id: String,
     pub kind: String,
@@ -527,6 +557,10 @@ pub struct NewMessage {
 #[derive(Clone, Debug)]
 pub struct NewCitizen {
     pub personnummer: Option<Personnummer>,
+    /// For a samordningsnummer: confirmed by the eID broker (R2).
+    pub id_confirmed: bool,
+    /// An eIDAS citizen's stable subject.
+    pub eidas: Option<String>,
     pub registered_home: MunicipalityCode,
     pub protection: Protection,
     pub loa: Loa,
@@ -603,8 +637,21 @@ pub struct CaseWrite {
     pub permits: Option<Vec<Permit>>,
     pub consent: Option<ConsentWrite>,
     pub harm_assessment: Option<HarmWrite>,
+    /// Free text about the citizen kept with the case; the audit event's detail names it as
+    /// `"note"` (its number), never its text (R17).
+    pub note: Option<NewNote>,
+    /// The citizen's protection as the population register now says (R11).
+    pub protection: Option<Protection>,
     /// Its `at`, `case_id` and `municipality` are filled in from the case by the store.
     pub audit: NewAuditEvent,
+}
+
+/// A note to keep with the case (R17).
+#[derive(Clone, Debug)]
+pub struct NewNote {
+    pub kind: NoteKind,
+    pub body: String,
+    pub author: String,
 }
 
 impl CaseWrite {
@@ -619,6 +666,8 @@ impl CaseWrite {
             permits: None,
             consent: None,
             harm_assessment: None,
+            note: None,
+            protection: None,
             audit,
         }
     }

@@ -22,7 +22,7 @@ use crate::audit::{self, AuditEntry, AuditKey};
 
 use super::records::{
     ApiTokenRow, AuditRow, CaseRow, CaseworkerRow, ConsentRow, HarmAssessmentRow, MessageRow,
-    OfferRow, PermitRow, PolicyVersionRow, RoutingSettingsRow, TraceRow,
+    NoteRow, OfferRow, PermitRow, PolicyVersionRow, RoutingSettingsRow, TraceRow,
 };
 use super::{
     AuditFilter, CaseWrite, NewApiToken, NewAuditEvent, NewCase, OfferWrite, Recheck, Result,
@@ -30,13 +30,13 @@ use super::{
 };
 use crate::domain::access::ApiToken;
 use crate::domain::case::{
-    self, Case, CaseEvent, CaseState, ConsentEntry, HarmAssessmentEntry, Load, Message, Offer,
-    OfferOutcome, OwnerChange, RoutingTrace, Transition, TransitionError,
+    self, Case, CaseEvent, CaseNote, CaseState, ConsentEntry, HarmAssessmentEntry, Load, Message,
+    Offer, OfferOutcome, OwnerChange, RoutingTrace, Transition, TransitionError,
 };
 use crate::domain::federation::{Agreement, Category, CategoryKind, Federation, Municipality};
 use crate::domain::governance::PolicyVersion;
 use crate::domain::ids::{CaseId, CaseworkerId, CategoryId, Language, MunicipalityCode, OfferId};
-use crate::domain::people::{Availability, Caseworker};
+use crate::domain::people::{Availability, Caseworker, CitizenRef};
 use crate::domain::personnummer::Personnummer;
 use crate::domain::routing::{CategoryRouting, Permit};
 
@@ -110,6 +110,11 @@ const SQLITE_MIGRATIONS: Embedded = Embedded(&[
         "federation order",
         include_str!("../../migrations/sqlite/0007_federation_order.sql"),
     ),
+    (
+        8,
+        "legal corrections",
+        include_str!("../../migrations/sqlite/0008_legal_corrections.sql"),
+    ),
 ]);
 
 const POSTGRES_MIGRATIONS: Embedded = Embedded(&[
@@ -147,6 +152,11 @@ const POSTGRES_MIGRATIONS: Embedded = Embedded(&[
         7,
         "federation order",
         include_str!("../../migrations/postgres/0007_federation_order.sql"),
+    ),
+    (
+        8,
+        "legal corrections",
+        include_str!("../../migrations/postgres/0008_legal_corrections.sql"),
     ),
 ]);
 
@@ -235,6 +245,7 @@ struct CategoryRow {
     urgent: bool,
     must_stay_home: bool,
     family_counselling: bool,
+    record_identity: bool,
     name_sv: String,
     name_en: String,
 }
@@ -294,6 +305,7 @@ fn build_federation(
                     urgent: c.urgent,
                     must_stay_home: c.must_stay_home,
                     family_counselling: c.family_counselling,
+                    record_identity: c.record_identity,
                     sv: c.name_sv,
                     en: c.name_en,
                 })
@@ -576,21 +588,33 @@ macro_rules! sql_store {
                     .execute(&mut *conn)
                     .await?;
                 }
+                let mut audit = write.audit.clone();
                 if let Some(harm) = &write.harm_assessment {
-                    sqlx::query(
+                    let id: i64 = sqlx::query_scalar(
                         "INSERT INTO harm_assessments (case_id, caseworker_id, cross_border_ok, reason, at) \
-                         VALUES ($1, $2, $3, $4, $5)",
+                         VALUES ($1, $2, $3, $4, $5) RETURNING id",
                     )
                     .bind(case_id)
                     .bind(harm.caseworker.as_str())
                     .bind(harm.assessment == case::HarmAssessment::CrossBorderOk)
                     .bind(&harm.reason)
                     .bind(write.at)
-                    .execute(&mut *conn)
+                    .fetch_one(&mut *conn)
                     .await?;
+                    // The trail names the assessment; its reason stays with the case (R17).
+                    if let Some(detail) = audit.detail.as_object_mut() {
+                        detail.insert("assessment".into(), serde_json::json!(id));
+                    }
                     sqlx::query("UPDATE cases SET harm_assessment = $2 WHERE id = $1")
                         .bind(case_id)
                         .bind(harm.assessment.as_str())
+                        .execute(&mut *conn)
+                        .await?;
+                }
+                if let Some(protection) = write.protection {
+                    sqlx::query("UPDATE cases SET citizen_protection = $2 WHERE id = $1")
+                        .bind(case_id)
+                        .bind(protection.as_str())
                         .execute(&mut *conn)
                         .await?;
                 }
@@ -606,7 +630,23 @@ macro_rules! sql_store {
                 if let Some(trace) = &write.trace {
                     Self::insert_trace(conn, case_id, trace, write.at).await?;
                 }
-                let mut audit = write.audit.clone();
+                if let Some(note) = &write.note {
+                    let id: i64 = sqlx::query_scalar(
+                        "INSERT INTO case_notes (case_id, kind, body, author, at) \
+                         VALUES ($1, $2, $3, $4, $5) RETURNING id",
+                    )
+                    .bind(case_id)
+                    .bind(note.kind.as_str())
+                    .bind(&note.body)
+                    .bind(&note.author)
+                    .bind(write.at)
+                    .fetch_one(&mut *conn)
+                    .await?;
+                    // The trail names the note; its text stays with the case (R17).
+                    if let Some(detail) = audit.detail.as_object_mut() {
+                        detail.insert("note".into(), serde_json::json!(id));
+                    }
+                }
                 audit.at = write.at;
                 audit.case_id = Some(current.id.clone());
                 audit.municipality = current.home.as_str().to_owned();
@@ -706,7 +746,8 @@ macro_rules! sql_store {
                 for (position, c) in federation.categories.iter().enumerate() {
                     sqlx::query(
                         "INSERT INTO categories (id, position, kind, urgent, must_stay_home, \
-                         family_counselling, name_sv, name_en) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+                         family_counselling, name_sv, name_en, record_identity) \
+                         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
                     )
                     .bind(c.id.as_str())
                     .bind(i64::try_from(position).unwrap_or(i64::MAX))
@@ -716,6 +757,7 @@ macro_rules! sql_store {
                     .bind(c.family_counselling)
                     .bind(&c.sv)
                     .bind(&c.en)
+                    .bind(c.record_identity)
                     .execute(&mut *tx)
                     .await?;
                 }
@@ -759,8 +801,8 @@ macro_rules! sql_store {
                 .fetch_all(&self.pool)
                 .await?;
                 let categories = sqlx::query_as::<_, CategoryRow>(
-                    "SELECT id, kind, urgent, must_stay_home, family_counselling, name_sv, name_en \
-                     FROM categories ORDER BY position",
+                    "SELECT id, kind, urgent, must_stay_home, family_counselling, record_identity, \
+                     name_sv, name_en FROM categories ORDER BY position",
                 )
                 .fetch_all(&self.pool)
                 .await?;
@@ -778,8 +820,8 @@ macro_rules! sql_store {
                 let languages: Vec<&str> = c.languages.iter().map(|l| l.as_str()).collect();
                 sqlx::query(
                     "INSERT INTO caseworkers (id, municipality, name, skills, languages, max_capacity, \
-                     capacity, status, protected_identity_clearance, status_since, last_assigned_at) \
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+                     capacity, status, protected_identity_clearance, status_since, last_assigned_at, \
+                     supervisor) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
                 )
                 .bind(c.id.as_str())
                 .bind(c.municipality.as_str())
@@ -792,6 +834,7 @@ macro_rules! sql_store {
                 .bind(c.protected_identity_clearance)
                 .bind(c.status_since)
                 .bind(c.last_assigned_at)
+                .bind(c.supervisor)
                 .execute(&self.pool)
                 .await?;
                 Ok(())
@@ -1010,6 +1053,14 @@ macro_rules! sql_store {
                 Ok(())
             }
 
+            async fn delete_expired_web_sessions(&self, now: DateTime<Utc>) -> Result<u64> {
+                let done = sqlx::query("DELETE FROM web_sessions WHERE expires_at <= $1")
+                    .bind(now)
+                    .execute(&self.pool)
+                    .await?;
+                Ok(done.rows_affected())
+            }
+
             async fn create_case(&self, case: &NewCase, audit: &NewAuditEvent) -> Result<Case> {
                 let consent_municipalities = case
                     .consent
@@ -1022,9 +1073,10 @@ macro_rules! sql_store {
                     "INSERT INTO cases (id, category, language, channel, urgent, home, citizen_personnummer, \
                      citizen_home, citizen_protection, citizen_loa, access_code_hash, state, ring, owner, \
                      handler, outcome, interpreter_needed, created_at, updated_at, queued_since, closed_at, \
-                     ring_since, consent_cross_municipality, consent_municipalities) \
+                     ring_since, consent_cross_municipality, consent_municipalities, citizen_id_confirmed, \
+                     citizen_eidas) \
                      VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, 'queued', $12, NULL, NULL, NULL, \
-                     $13, $14, $14, $14, NULL, $14, $15, $16)",
+                     $13, $14, $14, $14, NULL, $14, $15, $16, $17, $18)",
                 )
                 .bind(case.id.as_str())
                 .bind(case.category.as_str())
@@ -1042,6 +1094,12 @@ macro_rules! sql_store {
                 .bind(case.at)
                 .bind(case.consent.cross_municipality)
                 .bind(&consent_municipalities)
+                .bind(
+                    citizen
+                        .filter(|c| c.personnummer.is_some())
+                        .map(|c| c.id_confirmed),
+                )
+                .bind(citizen.and_then(|c| c.eidas.as_deref()))
                 .execute(&mut *tx)
                 .await?;
                 sqlx::query(
@@ -1214,6 +1272,17 @@ macro_rules! sql_store {
                     sqlx::query_as::<_, ConsentRow>(
                         "SELECT cross_municipality, municipalities, at, actor FROM consents \
                          WHERE case_id = $1 ORDER BY id",
+                    )
+                    .bind(case_id.as_str())
+                    .fetch_all(&self.pool)
+                    .await?,
+                )
+            }
+
+            async fn notes(&self, case_id: &CaseId) -> Result<Vec<CaseNote>> {
+                convert(
+                    sqlx::query_as::<_, NoteRow>(
+                        "SELECT id, kind, body, author, at FROM case_notes WHERE case_id = $1 ORDER BY id",
                     )
                     .bind(case_id.as_str())
                     .fetch_all(&self.pool)
@@ -1621,12 +1690,25 @@ macro_rules! sql_store {
                 .await
             }
 
-            async fn cases_of_citizen(&self, personnummer: &Personnummer) -> Result<Vec<Case>> {
-                self.cases_where(
-                    "SELECT * FROM cases WHERE citizen_personnummer = $1 ORDER BY created_at DESC, id DESC",
-                    Some(personnummer.as_str()),
-                )
-                .await
+            async fn cases_of_citizen(&self, citizen: CitizenRef<'_>) -> Result<Vec<Case>> {
+                match citizen {
+                    CitizenRef::Personnummer(number) => {
+                        self.cases_where(
+                            "SELECT * FROM cases WHERE citizen_personnummer = $1 \
+                             ORDER BY created_at DESC, id DESC",
+                            Some(number.as_str()),
+                        )
+                        .await
+                    }
+                    CitizenRef::Eidas(subject) => {
+                        self.cases_where(
+                            "SELECT * FROM cases WHERE citizen_eidas = $1 \
+                             ORDER BY created_at DESC, id DESC",
+                            Some(subject),
+                        )
+                        .await
+                    }
+                }
             }
 
             async fn append_audit(&self, event: &NewAuditEvent) -> Result<()> {
@@ -1667,26 +1749,6 @@ macro_rules! sql_store {
                 .collect())
             }
 
-            async fn record_access_failure(&self, case_id: &CaseId, at: DateTime<Utc>) -> Result<()> {
-                sqlx::query("INSERT INTO access_code_failures (case_id, at) VALUES ($1, $2)")
-                    .bind(case_id.as_str())
-                    .bind(at)
-                    .execute(&self.pool)
-                    .await?;
-                Ok(())
-            }
-
-            async fn access_failures_since(&self, case_id: &CaseId, since: DateTime<Utc>) -> Result<u32> {
-                let n: i64 = sqlx::query_scalar(
-                    "SELECT COUNT(*) FROM access_code_failures WHERE case_id = $1 AND at >= $2",
-                )
-                .bind(case_id.as_str())
-                .bind(since)
-                .fetch_one(&self.pool)
-                .await?;
-                Ok(count(n))
-            }
-
             async fn inactive_cases(&self, before: DateTime<Utc>) -> Result<Vec<Case>> {
                 convert(
                     sqlx::query_as::<_, CaseRow>(
@@ -1720,14 +1782,15 @@ macro_rules! sql_store {
                 for sql in [
                     "DELETE FROM messages WHERE case_id = $1",
                     "DELETE FROM harm_assessments WHERE case_id = $1",
-                    "DELETE FROM access_code_failures WHERE case_id = $1",
+                    "DELETE FROM case_notes WHERE case_id = $1",
+                    "DELETE FROM routing_traces WHERE case_id = $1",
                 ] {
                     sqlx::query(sql).bind(case_id.as_str()).execute(&mut *tx).await?;
                 }
                 sqlx::query(
                     "UPDATE cases SET citizen_personnummer = NULL, citizen_home = NULL, \
-                     citizen_protection = NULL, citizen_loa = NULL, access_code_hash = NULL, \
-                     transfer_reason = NULL, thinned_at = $2 WHERE id = $1",
+                     citizen_loa = NULL, citizen_eidas = NULL, citizen_id_confirmed = NULL, \
+                     access_code_hash = NULL, transfer_reason = NULL, thinned_at = $2 WHERE id = $1",
                 )
                 .bind(case_id.as_str())
                 .bind(audit.at)

@@ -217,9 +217,21 @@ impl Context {
 
     /// Every chain verified, for an administrator the policies let follow up the trail.
     pub async fn verify_audit(&self, admin: Option<&MunicipalityCode>) -> Result<Verification> {
-        self.authorize_admin(admin, Action::ReadAudit, admin)
+        let proof = self
+            .authorize_admin(admin, Action::ReadAudit, admin)
             .await?;
-        Ok(verify(self.store.as_ref(), &self.audit_key).await?)
+        let verification = verify(self.store.as_ref(), &self.audit_key).await?;
+        self.record_admin(
+            &proof,
+            "verify_audit",
+            serde_json::json!({
+                "ok": verification.ok,
+                "events": verification.events,
+                "first_broken": verification.first_broken,
+            }),
+        )
+        .await?;
+        Ok(verification)
     }
 
     /// Copies the chain heads to the checkpoints when `audit_checkpoint_minutes` have passed

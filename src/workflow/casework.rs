@@ -2,15 +2,16 @@
 
 use serde_json::json;
 
-use super::gate::{Allowed, Changes, Ground, Subject};
+use super::gate::{Changes, Ground, Subject};
 use super::{CaseView, Context, Error, Result, Shown, check_text};
+use crate::domain::case::NoteKind;
 use crate::domain::case::{
     Case, CaseEvent, CaseState, OfferEnd, Outcome, Sender, TransferActor, TransitionError,
 };
 use crate::domain::ids::{CaseId, CaseworkerId, MunicipalityCode};
 use crate::domain::people::{Availability, Caseworker};
 use crate::policy::{self, Action, Decision};
-use crate::store::{NewMessage, RoutingWrite, StoreError};
+use crate::store::{NewMessage, NewNote, RoutingWrite, StoreError};
 
 /// Who moves a case to another municipality or caseworker.
 pub enum Transferrer<'a> {
@@ -37,10 +38,12 @@ impl Context {
         self.store.caseworker(id).await?.ok_or(Error::NotFound)
     }
 
-    /// A case after a caseworker's change, as they may see it now.
+    /// A case after a caseworker's change, as they may see it now: who the citizen is as far
+    /// as `read_content` allows on the case as it now stands (R8, R15).
     fn shown_after(&self, caseworker: &Caseworker, case: Case, ground: &[String]) -> Shown {
+        let subject = Subject::Caseworker(caseworker.clone());
         Shown {
-            identity: case.is_owned_by(&caseworker.id),
+            identity: self.judge(&subject, Action::ReadContent, &case).allowed,
             case,
             ground: ground.to_vec(),
         }
@@ -74,7 +77,7 @@ impl Context {
                 &caseworker.municipality,
             )
             .await?;
-        Ok(listed.iter().map(Allowed::shown).collect())
+        Ok(listed.iter().map(|a| self.shown(a)).collect())
     }
 
     pub async fn claim(&self, caseworker: &Caseworker, id: &str) -> Result<Shown> {
@@ -108,33 +111,37 @@ impl Context {
         Ok(self.shown_after(caseworker, case, &ground))
     }
 
-    /// What content the caseworker sees of a case they may view: the thread at home or once
-    /// they have it; outside home before that, metadata only (R8).
-    fn sees_content(caseworker: &Caseworker, case: &Case) -> bool {
-        case.home == caseworker.municipality || case.is_owned_by(&caseworker.id)
-    }
-
+    /// A case the caseworker may view. Its thread and who the citizen is only as far as
+    /// `read_content` allows (R15 need to know: the owner, home staff with the skill while it is
+    /// open, the home's supervisor); otherwise the metadata. The reading is audited with the
+    /// ground of what was shown.
     pub async fn view_case(&self, caseworker: &Caseworker, id: &str) -> Result<CaseView> {
         let subject = Subject::Caseworker(caseworker.clone());
         let proof = self
             .authorize_id(subject, Action::View, &case_id(id)?)
             .await?;
-        let content = Self::sees_content(caseworker, proof.case());
-        let messages = if content {
-            self.thread(&proof).await?
-        } else {
-            Vec::new()
-        };
         let consent = self.consent_history(&proof).await?.pop();
-        self.record_read(&proof, if content { "view" } else { "view_metadata" }, None)
-            .await?;
-        let shown = proof.shown();
+        let mut legal_ground = proof.ground().to_vec();
+        let (messages, identity) = match self.content(&proof) {
+            Some(content) => {
+                let messages = self.thread(&content).await?;
+                self.record_read(&content, "view", None).await?;
+                legal_ground.extend(content.ground().iter().cloned());
+                (messages, true)
+            }
+            None => {
+                self.record_read(&proof, "view_metadata", None).await?;
+                (Vec::new(), false)
+            }
+        };
+        legal_ground.sort();
+        legal_ground.dedup();
         Ok(CaseView {
-            case: shown.case,
+            case: proof.case().clone(),
             messages,
             consent,
-            legal_ground: shown.ground,
-            identity: shown.identity,
+            legal_ground,
+            identity,
         })
     }
 
@@ -244,7 +251,7 @@ impl Context {
                 &caseworker.municipality,
             )
             .await?;
-        Ok(listed.iter().map(Allowed::shown).collect())
+        Ok(listed.iter().map(|a| self.shown(a)).collect())
     }
 
     /// `away` rescinds pending offers (they go to the next candidate); coming back or raising
@@ -363,12 +370,18 @@ impl Context {
                 ));
             }
         }
+        // R17: the reason is free text about the citizen; it is kept with the case (and thinned
+        // with it), and the audit event names it by its number.
         let changes = Changes {
             detail: Some(json!({
-                "reason": reason,
                 "municipality": target,
                 "caseworker": input.caseworker_id,
             })),
+            note: Some(NewNote {
+                kind: NoteKind::TransferReason,
+                body: reason.clone(),
+                author: proof.subject().actor().to_string(),
+            }),
             routing: Some(RoutingWrite {
                 ring: target_ring.map(|r| r.max(case.ring)),
                 interpreter_needed: None,

@@ -40,11 +40,19 @@ impl Context {
         let id = CaseId::parse(id).map_err(|_| Error::NotFound)?;
         let actor = match key {
             CitizenKey::Citizen(_) => ConsentActor::Citizen,
-            CitizenKey::AccessCode(_) => ConsentActor::Anonymous,
+            CitizenKey::AccessCode { .. } => ConsentActor::Anonymous,
         };
         for _ in 0..ATTEMPTS {
             let proof = self.citizen_gate(key, id.as_str(), Action::Consent).await?;
             let original = proof.case().clone();
+            // R8: an identified citizen's consent to "every partner" covers the partners of
+            // the day it is given (an anonymous request has nothing identifying to consent
+            // about).
+            let consent = if original.is_anonymous() {
+                consent.clone()
+            } else {
+                self.resolved(consent.clone(), &original.home, &original.category)
+            };
             let changed = Case {
                 consent: consent.clone(),
                 ..original.clone()
@@ -149,7 +157,7 @@ impl Context {
     /// outside home whom the new permits leave out loses the case (R9): it goes back to ring 0.
     /// `Conflict(InvalidTransition)` if the case changed state meanwhile (the caller starts
     /// over).
-    async fn reroute_after(
+    pub(super) async fn reroute_after(
         &self,
         ground: Ground,
         original: &Case,
@@ -223,6 +231,61 @@ impl Context {
             self.capacity_freed(former).await?;
         }
         self.dispatch(updated).await
+    }
+
+    /// R11: a citizen's protection is what the population register says at their login; it
+    /// is written to each of their open cases, and a case that becomes protected while held
+    /// outside home goes home (`access_revoked`) in the same transaction.
+    pub(super) async fn protection_from_register(
+        &self,
+        citizen: &crate::domain::people::Citizen,
+    ) -> Result<()> {
+        let Some(reference) = citizen.reference() else {
+            return Ok(());
+        };
+        let ids: Vec<CaseId> = self
+            .store
+            .cases_of_citizen(reference)
+            .await?
+            .into_iter()
+            .filter(|c| !c.state.is_final() && c.protection != citizen.protection)
+            .map(|c| c.id)
+            .collect();
+        for id in ids {
+            for _ in 0..ATTEMPTS {
+                let Some(case) = self.store.case(&id).await? else {
+                    break;
+                };
+                if case.state.is_final() || case.protection == citizen.protection {
+                    break;
+                }
+                let changed = Case {
+                    protection: citizen.protection,
+                    ..case.clone()
+                };
+                let changes = Changes {
+                    detail: Some(json!({
+                        "protection": citizen.protection.as_str(),
+                        "was": case.protection.as_str(),
+                    })),
+                    protection: Some(citizen.protection),
+                    action: Some("protection_changed"),
+                    ..Changes::default()
+                };
+                let ground = Ground::System(self.register_ground());
+                match self
+                    .reroute_after(ground, &case, &changed, changes, "protection_changed")
+                    .await
+                {
+                    Err(Error::Conflict(TransitionError::InvalidTransition { .. })) => continue,
+                    other => {
+                        other?;
+                        break;
+                    }
+                }
+            }
+        }
+        Ok(())
     }
 
     /// The scheduler's sweep: cross-border cases whose holder may no longer see them (an

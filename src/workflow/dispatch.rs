@@ -7,7 +7,7 @@
 
 use std::collections::BTreeMap;
 
-use chrono::{DateTime, Duration, NaiveTime, Utc};
+use chrono::{DateTime, Duration, Utc};
 use serde::Serialize;
 use serde_json::json;
 
@@ -44,6 +44,8 @@ pub struct TickReport {
     pub closed_inactive: u32,
     /// Closed cases thinned after their retention period (R17).
     pub thinned: u32,
+    /// Expired browser sessions deleted (R17).
+    pub sessions_deleted: u64,
 }
 
 /// The rules that let a ring's municipalities in: the legal ground of widening to it.
@@ -57,16 +59,23 @@ fn ring_grounds(permits: &Permits, ring: i64) -> Vec<String> {
     grounds
 }
 
+impl Snapshot {
+    /// Every caseworker, as the snapshot read them.
+    pub(super) fn staff(&self) -> impl Iterator<Item = &Caseworker> {
+        self.staff.iter().map(|(c, _)| c)
+    }
+}
+
 impl Context {
     pub async fn routing_settings(&self) -> Result<RoutingSettings> {
         let stored = self.store.routing_settings().await?;
         Ok(RoutingSettings::new(&self.federation, &stored))
     }
 
-    /// The start of today (Stockholm winter time), for the daily fair-share count.
+    /// The start of today: Stockholm midnight (summer time included), for the daily
+    /// fair-share count.
     fn start_of_today(&self) -> DateTime<Utc> {
-        let midnight = self.clock.today().and_time(NaiveTime::MIN);
-        DateTime::<Utc>::from_naive_utc_and_offset(midnight, Utc) - Duration::hours(1)
+        crate::clock::start_of_local_day(self.clock.today())
     }
 
     /// Per category with a cap: the municipalities at their fair share of cross-border cases
@@ -477,7 +486,7 @@ impl Context {
             .iter()
             .filter_map(|a| {
                 let offer = open.iter().find(|o| o.case_id == a.case().id)?;
-                Some((offer.clone(), a.shown()))
+                Some((offer.clone(), self.shown(a)))
             })
             .collect())
     }
@@ -558,6 +567,7 @@ impl Context {
         let mut report = TickReport::default();
         self.follow_active_policies().await?;
         self.checkpoint_audit().await?;
+        report.sessions_deleted = self.sweep_sessions().await?;
         // Ended legal grounds first (the case goes home), then the day's inactivity and
         // retention.
         report.access_revoked = self.sweep_revoked().await?;

@@ -94,8 +94,10 @@ fn audience(notice: &CaseNotice, subscriber: &Subscriber) -> Option<Audience> {
         },
         // Administrators handle no cases; of a case they hear only their own municipality's
         // child concerns (R10), never another member's — a federation administrator none.
-        Subscriber::Admin { municipality } => (notice.event == Published::ChildConcern
-            && municipality.is_some()
+        Subscriber::Admin { municipality } => (matches!(
+            notice.event,
+            Published::ChildConcern | Published::ChildConcernUnstaffed
+        ) && municipality.is_some()
             && notice.home.as_ref() == municipality.as_ref())
         .then_some(Audience::AdminChildConcern),
     }
@@ -264,10 +266,12 @@ impl Subscription {
                     &case,
                 )
                 .allowed;
-            return Ok(may.then(|| Delivery {
-                event,
-                data: child_concern_data(notice),
-            }));
+            let mut data = child_concern_data(notice);
+            if notice.event == Published::ChildConcernUnstaffed {
+                // Nobody at home may take it: the administrators must see to it (R10, R11).
+                data["unstaffed"] = json!(true);
+            }
+            return Ok(may.then_some(Delivery { event, data }));
         }
         let me = self.caseworker_now().await?;
         if let (Audience::Queue, None) = (audience, &notice.case_id) {

@@ -43,7 +43,30 @@ pub struct ExportedConsent {
 #[derive(Debug, Serialize)]
 pub struct ExportedAssessment {
     pub cross_border_ok: bool,
+    /// Why, as the home caseworker wrote it.
+    pub reason: String,
     pub at: DateTime<Utc>,
+}
+
+/// Why the case was moved, as whoever moved it wrote it.
+#[derive(Debug, Serialize)]
+pub struct ExportedReason {
+    pub reason: String,
+    pub at: DateTime<Utc>,
+}
+
+/// One routing decision about the request: where it could go and why not elsewhere. The
+/// caseworkers the router weighed are staff data and are left out.
+#[derive(Debug, Serialize)]
+pub struct ExportedRouting {
+    pub at: DateTime<Utc>,
+    /// What happened: `submitted`, `widened_at_once`, `ring_timeout`, `offer`, …
+    pub event: Option<String>,
+    pub ring: Option<i64>,
+    /// The municipalities that could handle it, ring by ring.
+    pub rings: Vec<serde_json::Value>,
+    /// The municipalities that could not, with the rules that say so.
+    pub refused: serde_json::Value,
 }
 
 /// One access to the case by staff: which municipality, in which role, what, when.
@@ -71,14 +94,16 @@ pub struct ExportedRequest {
     pub messages: Vec<ExportedMessage>,
     pub consents: Vec<ExportedConsent>,
     pub harm_assessments: Vec<ExportedAssessment>,
+    pub transfer_reasons: Vec<ExportedReason>,
+    pub routing: Vec<ExportedRouting>,
     pub opened_by: Vec<Opened>,
 }
 
 impl Context {
     pub async fn export(&self, citizen: &Citizen) -> Result<Export> {
         let now = self.clock.now();
-        let cases = match &citizen.personnummer {
-            Some(number) => self.store.cases_of_citizen(number).await?,
+        let cases = match citizen.reference() {
+            Some(reference) => self.store.cases_of_citizen(reference).await?,
             None => Vec::new(),
         };
         let subject = Subject::Citizen(citizen.clone());
@@ -87,6 +112,8 @@ impl Context {
             let messages = self.thread(&proof).await?;
             let consents = self.consent_history(&proof).await?;
             let assessments = self.assessments(&proof).await?;
+            let notes = self.notes(&proof).await?;
+            let traces = self.traces(&proof).await?;
             let mut trail = self.case_trail(&proof).await?;
             trail.reverse();
             let opened_by = trail
@@ -142,9 +169,19 @@ impl Context {
                     .map(|a| ExportedAssessment {
                         cross_border_ok: a.assessment
                             == crate::domain::case::HarmAssessment::CrossBorderOk,
+                        reason: a.reason,
                         at: a.at,
                     })
                     .collect(),
+                transfer_reasons: notes
+                    .into_iter()
+                    .filter(|n| n.kind == crate::domain::case::NoteKind::TransferReason)
+                    .map(|n| ExportedReason {
+                        reason: n.body,
+                        at: n.at,
+                    })
+                    .collect(),
+                routing: traces.into_iter().map(routing_decision).collect(),
                 opened_by,
             });
         }
@@ -158,5 +195,26 @@ impl Context {
             },
             requests,
         })
+    }
+}
+
+/// A routing trace as its citizen reads it: the rings' municipalities and the refusals, without
+/// the caseworkers the router weighed.
+fn routing_decision(trace: crate::domain::case::RoutingTrace) -> ExportedRouting {
+    let t = &trace.trace;
+    ExportedRouting {
+        at: trace.at,
+        event: t["event"].as_str().map(str::to_owned),
+        ring: t["ring"].as_i64(),
+        rings: t["rings"]
+            .as_array()
+            .map(|rings| {
+                rings
+                    .iter()
+                    .map(|r| serde_json::json!({ "ring": r["ring"], "municipalities": r["municipalities"] }))
+                    .collect()
+            })
+            .unwrap_or_default(),
+        refused: t["refused"].clone(),
     }
 }

@@ -107,21 +107,6 @@ impl Allowed {
     pub fn subject(&self) -> &Subject {
         &self.subject
     }
-
-    /// The case as its caller may see it: who the citizen is only to the citizen themselves,
-    /// and to a caseworker once they have the case (R8).
-    pub fn shown(&self) -> Shown {
-        let identity = match &self.subject {
-            Subject::Caseworker(c) => self.case.is_owned_by(&c.id),
-            Subject::Citizen(_) | Subject::Visitor => true,
-            Subject::Admin(_) => false,
-        };
-        Shown {
-            case: self.case.clone(),
-            ground: self.ground.clone(),
-            identity,
-        }
-    }
 }
 
 /// Proof that an administrator may do `action` on a municipality or the federation.
@@ -162,6 +147,8 @@ pub(super) struct Changes {
     pub permits: Option<Vec<crate::domain::routing::Permit>>,
     pub consent: Option<ConsentWrite>,
     pub harm_assessment: Option<HarmWrite>,
+    pub note: Option<crate::store::NewNote>,
+    pub protection: Option<crate::domain::people::Protection>,
     /// The audit event's detail.
     pub detail: Option<Value>,
     /// The audit event's action, when it is not the event's own name.
@@ -256,8 +243,12 @@ impl Context {
         judged: Judged,
         case: Case,
     ) -> Result<Allowed> {
-        let staff = matches!(subject, Subject::Caseworker(_));
-        if staff && action != Action::View {
+        // Whoever may not see the case learns nothing about it (404); whoever may see it is
+        // told which rules refuse the action (403), as far as they may know them.
+        // Administrators act on cases without viewing them (transfers, traces): a refusal is
+        // 404 to them.
+        let admin = matches!(subject, Subject::Admin(_));
+        if action != Action::View && !admin {
             let view = self.judge(&subject, Action::View, &case);
             if !view.allowed {
                 self.refused(&subject, &case, Action::View, &view).await?;
@@ -267,7 +258,7 @@ impl Context {
         let decision = self.judge_as(&subject, action, judged, &case);
         if !decision.allowed {
             self.refused(&subject, &case, action, &decision).await?;
-            if !staff || action == Action::View {
+            if action == Action::View || admin {
                 return Err(Error::NotFound);
             }
             let readable = subject.readable(decision, &case);
@@ -317,6 +308,22 @@ impl Context {
         event.municipality = case.home.as_str().to_owned();
         event.case_id = Some(case.id.clone());
         event.detail = json!({ "action": action.as_str() });
+        Ok(self.store.append_audit(&event).await?)
+    }
+
+    /// A wrong access code for an existing anonymous request: a refused citizen-side access
+    /// (#11), on the case's chain. The caller is told 404, as for an id that does not exist;
+    /// the per-address limit bounds how many such events one client can cause.
+    pub(super) async fn refused_access_code(&self, case: &Case, action: Action) -> Result<()> {
+        let mut event = self.event(
+            Actor::Anonymous,
+            None,
+            "access_denied",
+            vec![crate::policy::DEFAULT_DENY.to_owned()],
+        );
+        event.municipality = case.home.as_str().to_owned();
+        event.case_id = Some(case.id.clone());
+        event.detail = json!({ "action": action.as_str(), "access_code": "wrong" });
         Ok(self.store.append_audit(&event).await?)
     }
 
@@ -423,8 +430,38 @@ impl Context {
         Ok(self.store.append_audit(&event).await?)
     }
 
-    /// The thread of a case the proof allows the caller to read.
+    /// Whether the caller may also read the case's content — its thread and who the citizen
+    /// is (R15 need to know: `read_content`) — and on which ground. Not being allowed is no
+    /// refusal: the caller sees the metadata the proof allows.
+    pub(super) fn content(&self, proof: &Allowed) -> Option<Allowed> {
+        let decision = self.judge(&proof.subject, Action::ReadContent, &proof.case);
+        decision.allowed.then(|| Allowed {
+            subject: proof.subject.clone(),
+            action: Action::ReadContent,
+            judged: Judged::AsIs,
+            case: proof.case.clone(),
+            ground: decision.policies,
+        })
+    }
+
+    /// The case as its caller may see it now: who the citizen is only as far as `read_content`
+    /// allows (R8, R15).
+    pub(super) fn shown(&self, proof: &Allowed) -> Shown {
+        Shown {
+            case: proof.case.clone(),
+            ground: proof.ground.clone(),
+            identity: self.content(proof).is_some(),
+        }
+    }
+
+    /// The thread of a case, for a proof that reads content (`read_content`) or exports it.
     pub(super) async fn thread(&self, proof: &Allowed) -> Result<Vec<Message>> {
+        if !matches!(proof.action, Action::ReadContent | Action::Export) {
+            return Err(Error::Internal(format!(
+                "the thread read with a proof of `{}`",
+                proof.action.as_str()
+            )));
+        }
         Ok(self.store.messages(&proof.case.id).await?)
     }
 
@@ -437,7 +474,16 @@ impl Context {
         Ok(self.store.harm_assessments(&proof.case.id).await?)
     }
 
-    /// The routing traces of a case (for its home's or the federation's administrators).
+    /// The free-text notes kept with a case (transfer reasons), for its citizen's export (R19).
+    pub(super) async fn notes(
+        &self,
+        proof: &Allowed,
+    ) -> Result<Vec<crate::domain::case::CaseNote>> {
+        Ok(self.store.notes(&proof.case.id).await?)
+    }
+
+    /// The routing traces of a case (for its home's or the federation's administrators, and
+    /// in its citizen's export).
     pub(super) async fn traces(&self, proof: &Allowed) -> Result<Vec<RoutingTrace>> {
         Ok(self.store.traces(&proof.case.id).await?)
     }
@@ -471,6 +517,49 @@ impl Context {
             policies,
             recheck: None,
         }
+    }
+
+    /// A ground for what the population register says of a citizen at their login (R11).
+    pub(super) fn register_ground(&self) -> SystemGround {
+        SystemGround {
+            actor: Actor::System(SystemActor::Register),
+            policies: vec![policy::REGISTER.to_owned()],
+            recheck: None,
+        }
+    }
+
+    /// A member of staff logged in or out (R15: who worked when), on their municipality's chain
+    /// or the federation's; the ground is their municipality's identity provider.
+    pub(super) async fn record_login(
+        &self,
+        principal: &crate::domain::Principal,
+        what: &str,
+        detail: Value,
+    ) -> Result<()> {
+        let (actor, municipality) = match principal {
+            crate::domain::Principal::Caseworker {
+                caseworker_id,
+                municipality,
+            } => (
+                Actor::Caseworker(caseworker_id.clone()),
+                Some(municipality.clone()),
+            ),
+            crate::domain::Principal::Admin { municipality } => {
+                (Actor::Admin(municipality.clone()), municipality.clone())
+            }
+            // A citizen's own login is theirs; the trail records what they do.
+            crate::domain::Principal::Citizen(_) => return Ok(()),
+        };
+        let mut event = self.event(
+            actor,
+            municipality.clone(),
+            what,
+            vec![policy::STAFF_LOGIN.to_owned()],
+        );
+        event.municipality =
+            municipality.map_or_else(|| self.federation.id.clone(), |m| m.as_str().to_owned());
+        event.detail = detail;
+        Ok(self.store.append_audit(&event).await?)
     }
 
     /// A caseworker answering an offer made to them (reject): the router's ground, their act.
@@ -562,15 +651,27 @@ impl Context {
         ground: Vec<String>,
         case: NewCase,
         detail: Value,
+        unstaffed: bool,
     ) -> Result<Case> {
         let mut event = self.event(actor, None, "submit", ground);
         event.detail = detail;
         let created = self.store.create_case(&case, &event).await?;
-        self.publish(
-            &created,
-            &created,
-            &Published::on_submit(created.is_child_concern()),
-        );
+        let mut published = Published::on_submit(created.is_child_concern());
+        if unstaffed {
+            // R10 with R11: nobody at home may take it; its administrators must, and the trail
+            // says so.
+            let mut alert = self.event(
+                Actor::System(SystemActor::Router),
+                None,
+                "child_concern_unstaffed",
+                vec![policy::ROUTER.to_owned()],
+            );
+            alert.municipality = created.home.as_str().to_owned();
+            alert.case_id = Some(created.id.clone());
+            self.store.append_audit(&alert).await?;
+            published.push(Published::ChildConcernUnstaffed);
+        }
+        self.publish(&created, &created, &published);
         Ok(created)
     }
 
@@ -618,6 +719,8 @@ impl Context {
         write.permits = changes.permits;
         write.consent = changes.consent;
         write.harm_assessment = changes.harm_assessment;
+        write.note = changes.note;
+        write.protection = changes.protection;
         (write, recheck)
     }
 
@@ -822,5 +925,25 @@ fn reserved(case: &Case) -> Case {
         owner: None,
         handler: None,
         ..case.clone()
+    }
+}
+
+/// The audit event of a release's shipped policies replacing the shipped version that was
+/// active (start-up, [`super::load_policies`]), on the federation's chain.
+pub(super) fn shipped_policies_event(
+    federation: &str,
+    previous: i64,
+    at: chrono::DateTime<chrono::Utc>,
+) -> NewAuditEvent {
+    NewAuditEvent {
+        at,
+        actor: Actor::System(SystemActor::Release),
+        actor_municipality: None,
+        municipality: federation.to_owned(),
+        action: "policy_version_activated".to_owned(),
+        case_id: None,
+        policies: Vec::new(),
+        detail: json!({ "previous": previous, "shipped": true }),
+        request_id: None,
     }
 }

@@ -73,7 +73,27 @@ pub fn acting_for(token: &ApiToken) -> Option<&MunicipalityCode> {
     }
 }
 
+/// How often the scheduler deletes expired browser sessions.
+const SESSION_SWEEP_EVERY: Duration = Duration::minutes(5);
+
 impl Context {
+    /// Deletes expired browser sessions, which hold the citizen's personnummer and ID token
+    /// (R17: kept no longer than they serve), at most every few minutes (called by the
+    /// scheduler's tick). Returns how many went.
+    pub(super) async fn sweep_sessions(&self) -> Result<u64> {
+        let now = self.clock.now();
+        let due = self
+            .marks()
+            .sessions_swept
+            .is_none_or(|at| now - at >= SESSION_SWEEP_EVERY || now < at);
+        if !due {
+            return Ok(0);
+        }
+        let deleted = self.store.delete_expired_web_sessions(now).await?;
+        self.marks().sessions_swept = Some(now);
+        Ok(deleted)
+    }
+
     /// tower-sessions' store of browser sessions, on Brygga's store.
     pub fn web_sessions(&self) -> StoreSessions {
         StoreSessions::new(self.store.clone())
@@ -126,17 +146,29 @@ impl Context {
         Duration::minutes(i64::from(self.config.session_idle_minutes))
     }
 
-    /// A browser login ended (logout, or its time ran out): every token issued to it is
-    /// revoked, and every stream of it ends.
-    pub async fn end_browser_login(&self, login_id: &str) -> Result<()> {
+    /// A browser login began. A citizen's protection is what the population register says at
+    /// this login, and it follows them into their open cases (R11); a member of staff's login
+    /// is audited.
+    pub async fn logged_in(&self, login: &WebLogin) -> Result<()> {
+        match &login.principal {
+            Principal::Citizen(citizen) => self.protection_from_register(citizen).await,
+            staff => self.record_login(staff, "login", json!({})).await,
+        }
+    }
+
+    /// A browser login ended (`why`: `logout`, or `expired` when its time ran out): every token
+    /// issued to it is revoked, every stream of it ends, and a member of staff's logout is
+    /// audited.
+    pub async fn end_browser_login(&self, login: &WebLogin, why: &'static str) -> Result<()> {
         self.store
-            .revoke_session_tokens(login_id, self.clock.now())
+            .revoke_session_tokens(&login.login_id, self.clock.now())
             .await?;
         self.notify(Notice::LoginEnded {
             token: None,
-            login: Some(login_id.to_owned()),
+            login: Some(login.login_id.clone()),
         });
-        Ok(())
+        self.record_login(&login.principal, "logout", json!({ "why": why }))
+            .await
     }
 
     /// `POST /logout` with a bearer token: that token is revoked, and its streams end.
@@ -146,9 +178,15 @@ impl Context {
             && self.store.revoke_api_token(&record.id, now, None).await?
         {
             self.notify(Notice::LoginEnded {
-                token: Some(record.id),
+                token: Some(record.id.clone()),
                 login: None,
             });
+            self.record_login(
+                &record.principal,
+                "logout",
+                json!({ "why": "logout", "token": record.id }),
+            )
+            .await?;
         }
         Ok(())
     }

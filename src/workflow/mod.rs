@@ -21,6 +21,7 @@ mod dispatch;
 mod events;
 mod export;
 mod gate;
+pub mod limits;
 mod logins;
 mod notices;
 mod policies;
@@ -52,7 +53,7 @@ pub use policies::{PolicyListing, SimulationInput, SimulationResult, load_polici
 pub use requests::{CitizenKey, ConsentInput, Emergency, SubmitInput, Submitted};
 pub use retention::RetentionItem;
 
-/// Wrong access codes allowed for one request within [`ACCESS_CODE_WINDOW`] (R1).
+/// Wrong access codes allowed from one client address within [`ACCESS_CODE_WINDOW`] (R1, #11).
 pub const ACCESS_CODE_TRIES: u32 = 5;
 pub const ACCESS_CODE_WINDOW: chrono::Duration = chrono::Duration::minutes(15);
 
@@ -101,6 +102,8 @@ pub struct Context {
     pub marks: Arc<std::sync::Mutex<Marks>>,
     /// See [`WriteProbe`]; `None` in service.
     pub probe: Option<Arc<dyn WriteProbe>>,
+    /// Wrong access codes per client address (R1).
+    pub(crate) access_codes: Arc<limits::Limiter<limits::Client>>,
 }
 
 /// When the scheduler last did its periodic work (in-process; the work itself is idempotent,
@@ -114,6 +117,8 @@ pub struct Marks {
     pub checkpointed: Option<chrono::DateTime<chrono::Utc>>,
     /// The last day retention ran.
     pub retained: Option<chrono::NaiveDate>,
+    /// When expired browser sessions were last deleted.
+    pub sessions_swept: Option<chrono::DateTime<chrono::Utc>>,
 }
 
 impl Context {
@@ -139,6 +144,7 @@ impl Context {
             audit_key,
             marks: Default::default(),
             probe: None,
+            access_codes: Arc::new(limits::Limiter::new(ACCESS_CODE_TRIES, ACCESS_CODE_WINDOW)),
         }
     }
 

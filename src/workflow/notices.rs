@@ -99,7 +99,7 @@ impl Context {
                         self.notify(Notice::Case(notice(Some(owner), Vec::new())));
                     }
                 }
-                Published::ChildConcern => {
+                Published::ChildConcern | Published::ChildConcernUnstaffed => {
                     self.notify(Notice::Case(notice(None, vec![after.home.clone()])));
                 }
             }

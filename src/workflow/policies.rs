@@ -14,32 +14,58 @@ use crate::policy::engine::{self, Version};
 use crate::policy::{self, Action, ConsentFacts, Engine, Identity, Principal, Query, Resource};
 use crate::store::Store;
 
-/// The engine over the store's active version; on first start the shipped set becomes
-/// version 1. A stored version that no longer compiles stops the start (never a silent
-/// fallback to other rules).
+/// The author of the policy versions Brygga ships (stored at first start and with a release
+/// that changes them).
+pub const SHIPPED_BY: &str = "system";
+
+/// The active policy version at start-up, ready to decide.
+///
+/// The first start stores the shipped policies as version 1. A release whose shipped policies
+/// differ from the active version stores and activates them, with an audit event on the
+/// federation's chain, but only while the active version is a shipped one that no
+/// administrator chose: a version an administrator wrote or activated stays active (it is
+/// theirs to replace), and start-up says that the shipped policies have changed.
 pub async fn load_policies(
     store: &dyn Store,
+    federation: &str,
     now: DateTime<Utc>,
 ) -> std::result::Result<Engine, String> {
-    let active = match store
+    let shipped = engine::default_text();
+    let active = store
         .active_policy_version()
         .await
-        .map_err(|e| e.to_string())?
-    {
-        Some(v) => v,
-        None => {
+        .map_err(|e| e.to_string())?;
+    let active = match active {
+        Some(v) if v.text == shipped => v,
+        Some(v) if v.author != SHIPPED_BY || v.activated_by.as_deref() != Some(SHIPPED_BY) => {
+            tracing::warn!(
+                version = v.version,
+                author = %v.author,
+                "the policies shipped with this release differ from the active version, which an \
+                 administrator wrote: it stays active; compare and activate a new version"
+            );
+            v
+        }
+        previous => {
+            let audit = previous
+                .as_ref()
+                .map(|p| super::gate::shipped_policies_event(federation, p.version, now));
             let version = store
                 .insert_policy_version(
-                    &engine::default_text(),
+                    &shipped,
                     &policy::testing::default_text(),
-                    "system",
+                    SHIPPED_BY,
                     now,
                     true,
-                    None,
+                    audit.as_ref(),
                 )
                 .await
                 .map_err(|e| e.to_string())?;
-            tracing::info!(version, "shipped policies stored as the active version");
+            tracing::info!(
+                version,
+                previous = previous.map(|p| p.version),
+                "shipped policies stored as the active version"
+            );
             store
                 .policy_version(version)
                 .await
@@ -89,6 +115,9 @@ pub struct SimulatedPrincipal {
     /// for protected identity only when asked for.
     #[serde(default)]
     pub protected_identity_clearance: bool,
+    /// … and the supervisor role only when asked for (R12, R15).
+    #[serde(default)]
+    pub supervisor: bool,
 }
 
 #[derive(Debug, Deserialize)]
@@ -282,6 +311,8 @@ impl Context {
             home.as_str(),
             &Identity {
                 personnummer: None,
+                id_confirmed: true,
+                eidas: None,
                 anonymous: r.anonymous,
                 protection: (!r.anonymous).then_some(protection.as_str()),
                 loa: (!r.anonymous).then_some(loa.as_str()),
@@ -329,6 +360,7 @@ impl Context {
                     capacity: 1,
                     status: Availability::Available,
                     protected_identity_clearance: p.protected_identity_clearance,
+                    supervisor: p.supervisor,
                     status_since: self.clock.now(),
                     last_assigned_at: None,
                 };

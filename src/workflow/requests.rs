@@ -15,14 +15,18 @@ use crate::policy::{self, Action, ConsentFacts, Identity};
 use crate::routing::{self, Submitter};
 use crate::store::{NewCase, NewCitizen, NewMessage, OfferWrite};
 
-use super::{ACCESS_CODE_TRIES, ACCESS_CODE_WINDOW};
+use super::limits::Client;
 
 /// How a citizen-side caller proves the request is theirs.
 #[derive(Clone, Debug)]
 pub enum CitizenKey {
     Citizen(Citizen),
-    /// The anonymous visitor's access code (R1).
-    AccessCode(String),
+    /// The anonymous visitor's access code (R1), and where it came from: wrong codes are
+    /// limited per client address.
+    AccessCode {
+        code: String,
+        client: Client,
+    },
 }
 
 pub struct ConsentInput {
@@ -102,7 +106,19 @@ impl Context {
             // R1, the second wall: a session below loa3 cannot exist, but never rely on that.
             return Err(Error::LoaTooLow);
         }
-        let consent = self.consent_of(&input.consent)?;
+        // R16: where the nämnd decided that identity is not recorded for this kind of advice,
+        // a logged-in citizen's request is handled as an anonymous one: nothing identifying is
+        // stored, and they follow it with its access code. They are helped where they live
+        // (or where they say, as any visitor).
+        let stated = match submitter {
+            Some(citizen) if !category.record_identity => input
+                .municipality
+                .clone()
+                .or_else(|| Some(citizen.home.as_str().to_owned())),
+            _ => input.municipality.clone(),
+        };
+        let submitter = submitter.filter(|_| category.record_identity);
+        let mut consent = self.consent_of(&input.consent)?;
         let who = match submitter {
             Some(c) => Submitter::Citizen(c),
             None => Submitter::Anonymous,
@@ -111,7 +127,7 @@ impl Context {
             &self.federation,
             &category,
             &who,
-            input.municipality.as_deref(),
+            stated.as_deref(),
             input.child_municipality.as_deref(),
         )?;
         let today = self.clock.today();
@@ -120,6 +136,8 @@ impl Context {
             placement.home.as_str(),
             &Identity {
                 personnummer: submitter.and_then(|c| c.personnummer.as_ref()),
+                id_confirmed: submitter.is_none_or(|c| c.id_confirmed),
+                eidas: submitter.and_then(|c| c.eidas.as_deref()),
                 anonymous: submitter.is_none(),
                 protection: submitter.map(|c| c.protection.as_str()),
                 loa: submitter.map(|c| c.loa.as_str()),
@@ -135,6 +153,11 @@ impl Context {
             today,
         );
         let permits = self.policy.permits(&self.federation, &facts, today);
+        if submitter.is_some() {
+            // R8: consent to "every partner" means the partners covered on the day it is
+            // given; that list is what is stored, and counts later.
+            consent = self.resolved(consent, &placement.home, &category.id);
+        }
         let Some(home_permit) = permits.get(placement.home.as_str()).cloned() else {
             // Only R1 keeps a request from its own home; the login refuses such sessions first.
             let why = permits
@@ -179,10 +202,12 @@ impl Context {
             id,
             category: category.id.clone(),
             language,
-            urgent: category.urgent,
+            urgent: category.is_urgent(),
             home: placement.home.clone(),
             citizen: submitter.map(|c| NewCitizen {
                 personnummer: c.personnummer.clone(),
+                id_confirmed: c.id_confirmed,
+                eidas: c.eidas.clone(),
                 registered_home: c.home.clone(),
                 protection: c.protection,
                 loa: c.loa,
@@ -204,13 +229,15 @@ impl Context {
             Actor::Anonymous
         };
         let detail = json!({ "category": category.id.as_str(), "ring": selection.ring });
+        let unstaffed = category.is_child_concern()
+            && !Self::someone_could_take(&snapshot, &placement.home, &category, submitter);
         let case = self
-            .create(actor, home_permit.policies.clone(), new, detail)
+            .create(actor, home_permit.policies.clone(), new, detail, unstaffed)
             .await?;
         let (case, _) = self
             .dispatch_in(&snapshot, case, Some(selection), None)
             .await?;
-        let emergency = category.urgent.then(|| Emergency {
+        let emergency = category.shows_emergency().then(|| Emergency {
             call: "112",
             socialjour_phone: self
                 .federation
@@ -224,52 +251,94 @@ impl Context {
         })
     }
 
-    /// The subject behind a citizen-side key for the case: the citizen, or a visitor who
-    /// proved the access code. A wrong code is 404, like someone else's request; wrong codes
-    /// for one request are limited, so a code cannot be guessed (R1).
-    async fn citizen_subject(&self, key: &CitizenKey, case: &Case) -> Result<Subject> {
-        let code = match key {
-            CitizenKey::Citizen(citizen) => return Ok(Subject::Citizen(citizen.clone())),
-            CitizenKey::AccessCode(code) => code,
-        };
-        if !case.is_anonymous() {
-            return Err(Error::NotFound);
+    /// R8: consent to "every partner" resolved to the members an agreement covering the
+    /// category joins to the home on the day it is given, so that an agreement that starts
+    /// later does not widen it. A consent that names municipalities, or none, stays as given.
+    /// (Whether the policies let the request go to them, now or after a harm assessment, is
+    /// routing's question, asked at every step.)
+    pub(super) fn resolved(
+        &self,
+        consent: Consent,
+        home: &crate::domain::ids::MunicipalityCode,
+        category: &crate::domain::ids::CategoryId,
+    ) -> Consent {
+        if !consent.cross_municipality || consent.municipalities.is_some() {
+            return consent;
         }
-        let now = self.clock.now();
-        if self
-            .store
-            .access_failures_since(&case.id, now - ACCESS_CODE_WINDOW)
-            .await?
-            >= ACCESS_CODE_TRIES
-        {
-            return Err(Error::RateLimited(
-                u64::try_from(ACCESS_CODE_WINDOW.num_seconds()).unwrap_or(900),
-            ));
+        Consent {
+            cross_municipality: true,
+            municipalities: Some(
+                self.federation
+                    .partners_on(home, category, self.clock.today()),
+            ),
         }
-        let proven = case.access_code_hash.as_deref()
-            == Some(auth::token_hash(&normalize_access_code(code)).as_str());
-        if !proven {
-            self.store.record_access_failure(&case.id, now).await?;
-            return Err(Error::NotFound);
-        }
-        Ok(Subject::Visitor)
+    }
+
+    /// R10 with R11: whether anyone at home could take a concern about a child — someone with
+    /// the skill (available or not), and cleared if the reporter's identity is protected.
+    fn someone_could_take(
+        snapshot: &super::dispatch::Snapshot,
+        home: &crate::domain::ids::MunicipalityCode,
+        category: &crate::domain::federation::Category,
+        reporter: Option<&Citizen>,
+    ) -> bool {
+        let protected = reporter.is_some_and(|c| c.protection.is_strict());
+        snapshot.staff().any(|c| {
+            c.municipality == *home
+                && c.has_skill(category.id.as_str())
+                && (!protected || c.protected_identity_clearance)
+        })
     }
 
     /// The gate for a citizen-side action on a request; 404 for anything refused.
+    ///
+    /// An anonymous visitor proves the access code of the request and is then its
+    /// [`Subject::Visitor`] (R1). A wrong code and an id that does not exist (or is not
+    /// anonymous) answer the same 404, so a code says nothing about whether a request exists;
+    /// wrong codes are limited per client address, asked before the code is compared, so that
+    /// guessing stops rather than slows.
     pub(super) async fn citizen_gate(
         &self,
         key: &CitizenKey,
         id: &str,
         action: Action,
     ) -> Result<Allowed> {
-        let id = CaseId::parse(id).map_err(|_| Error::NotFound)?;
-        let case = self.store.case(&id).await?.ok_or(Error::NotFound)?;
-        let subject = self.citizen_subject(key, &case).await?;
-        self.authorize(subject, action, case).await
+        let (code, client) = match key {
+            CitizenKey::Citizen(citizen) => {
+                let id = CaseId::parse(id).map_err(|_| Error::NotFound)?;
+                let case = self.store.case(&id).await?.ok_or(Error::NotFound)?;
+                return self
+                    .authorize(Subject::Citizen(citizen.clone()), action, case)
+                    .await;
+            }
+            CitizenKey::AccessCode { code, client } => (code, client),
+        };
+        let now = self.clock.now();
+        self.access_codes
+            .check(client, now)
+            .map_err(|limited| Error::RateLimited(limited.retry_after_secs))?;
+        let case = match CaseId::parse(id) {
+            Ok(id) => self.store.case(&id).await?,
+            Err(_) => None,
+        };
+        let hash = auth::token_hash(&normalize_access_code(code));
+        let case = match case {
+            Some(c) if c.is_anonymous() => c,
+            _ => {
+                self.access_codes.fail(client, now);
+                return Err(Error::NotFound);
+            }
+        };
+        if case.access_code_hash.as_deref() != Some(hash.as_str()) {
+            self.access_codes.fail(client, now);
+            self.refused_access_code(&case, action).await?;
+            return Err(Error::NotFound);
+        }
+        self.authorize(Subject::Visitor, action, case).await
     }
 
     pub async fn view_request(&self, key: &CitizenKey, id: &str) -> Result<CaseView> {
-        let proof = self.citizen_gate(key, id, Action::View).await?;
+        let proof = self.citizen_gate(key, id, Action::ReadContent).await?;
         let messages = self.thread(&proof).await?;
         let consent = self.consent_history(&proof).await?.pop();
         self.record_read(&proof, "view", None).await?;
@@ -327,8 +396,8 @@ impl Context {
     /// The citizen's own requests, each shown only as far as the policies let them view it
     /// now; the listing is audited with the ids it showed (R15).
     pub async fn my_requests(&self, citizen: &Citizen) -> Result<Vec<Shown>> {
-        let cases = match &citizen.personnummer {
-            Some(number) => self.store.cases_of_citizen(number).await?,
+        let cases = match citizen.reference() {
+            Some(reference) => self.store.cases_of_citizen(reference).await?,
             None => Vec::new(),
         };
         let subject = Subject::Citizen(citizen.clone());
@@ -341,6 +410,6 @@ impl Context {
                 &citizen.home,
             )
             .await?;
-        Ok(listed.iter().map(Allowed::shown).collect())
+        Ok(listed.iter().map(|a| self.shown(a)).collect())
     }
 }

@@ -30,11 +30,13 @@ pub struct RetentionItem {
 
 impl Context {
     fn retention_due(&self, case: &Case) -> DateTime<Utc> {
-        let created = case.created_at.date_naive();
-        let minor_birth_date = case
+        // Ages and birth dates are Stockholm calendar dates; a birth counts from that day's
+        // Stockholm midnight.
+        let created = crate::clock::local_date(case.created_at);
+        let minor_born_at = case
             .personnummer()
             .filter(|p| p.age_on(created) < 18)
-            .map(|p| p.birth_date());
+            .map(|p| crate::clock::start_of_local_day(p.birth_date()));
         self.config.retention.due(&RetentionFacts {
             category: case.category.as_str(),
             child_concern: case.is_child_concern(),
@@ -42,7 +44,8 @@ impl Context {
             last_entry: case
                 .updated_at
                 .max(case.closed_at.unwrap_or(case.updated_at)),
-            minor_birth_date,
+            minor_born_at,
+            today: self.clock.today(),
         })
     }
 
@@ -52,9 +55,22 @@ impl Context {
         admin: Option<&MunicipalityCode>,
         dry_run: bool,
     ) -> Result<Vec<RetentionItem>> {
-        self.authorize_admin(admin, Action::Administer, None)
+        let proof = self
+            .authorize_admin(admin, Action::Administer, None)
             .await?;
-        self.retention(dry_run).await
+        let items = self.retention(dry_run).await?;
+        // A dry run reads which cases are due; it is recorded like any reading.
+        self.record_admin(
+            &proof,
+            if dry_run {
+                "retention_dry_run"
+            } else {
+                "retention_run"
+            },
+            json!({ "cases": items.iter().map(|i| i.case_id.as_str()).collect::<Vec<_>>() }),
+        )
+        .await?;
+        Ok(items)
     }
 
     /// Thins every closed case whose retention period has passed (or, in a dry run, lists

@@ -462,7 +462,9 @@ pub async fn citizens_export_everything_about_them(backend: Backend) {
     assert_eq!(staff.status, StatusCode::FORBIDDEN);
 }
 
-/// Five wrong access codes for one request, then 429 until the window has passed.
+/// `ACCESS_CODE_TRIES` wrong access codes from this client's address, then 429 — the right
+/// code included — until the window has passed (R1; the limit is per client address, not per
+/// request, so it says nothing about whether a request exists: see `records.rs`).
 pub async fn wrong_access_codes_are_rate_limited(backend: Backend) {
     let app = spawn(backend).await;
     let created = app
@@ -494,7 +496,7 @@ pub async fn wrong_access_codes_are_rate_limited(backend: Backend) {
     let stored_code = case.access_code_hash.clone().expect("hash");
     assert!(!code.contains(&stored_code) && stored_code.len() == 64);
     let path = format!("/api/v1/requests/{id}");
-    for _ in 0..5 {
+    for _ in 0..brygga::workflow::ACCESS_CODE_TRIES {
         let wrong = app.get(&path, Some("AccessCode aaaa-bbbb-cccc")).await;
         assert_eq!(wrong.status, StatusCode::NOT_FOUND);
     }

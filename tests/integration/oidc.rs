@@ -9,6 +9,7 @@ use serde_json::{Value, json};
 use crate::harness::{Backend, TestApp, bind, browser, case_id, spawn_on};
 use brygga::auth::oidc::{CitizenLogin, StaffLogin};
 use brygga::clock::Clock;
+use brygga::domain::people::Citizen;
 
 const LOA2: &str = "http://id.elegnamnden.se/loa/1.0/loa2";
 const LOA3: &str = "http://id.elegnamnden.se/loa/1.0/loa3";
@@ -77,6 +78,15 @@ municipality = "1282"
 [[person]]
 personnummer = "199207073454"
 municipality = "0180"
+
+[[person]]
+personnummer = "199004721230"
+municipality = "1282"
+
+[[person]]
+personnummer = "198503034566"
+municipality = "0180"
+protection = "skyddad_folkbokforing"
 "#;
 
 /// An application whose citizens log in at `citizen_issuer` (the real provider or the
@@ -108,6 +118,8 @@ async fn app_with_login(citizen_issuer: &str) -> (TestApp, tempfile::TempDir) {
                 "https://id.oidc.se/claim/personalIdentityNumber".into(),
                 "https://id.oidc.se/claim/coordinationNumber".into(),
             ],
+            coordination_level_claim: "https://id.oidc.se/claim/coordinationNumberLevel".into(),
+            eidas_identity_claim: "https://id.oidc.se/claim/eidasPersonIdentifier".into(),
             acr_values: vec![LOA3.into()],
             acr_levels: brygga::auth::oidc::DEFAULT_ACR_LEVELS
                 .iter()
@@ -357,8 +369,17 @@ async fn who_the_register_and_the_eid_say_decides_the_login() {
         ("citizen-unregistered", LOA3, "", Some("not_in_register")),
         ("citizen-eidas", EIDAS, "", Some("municipality_required")),
         ("citizen-eidas", EIDAS, "?municipality=1260", None),
+        ("citizen-eidas-other", EIDAS, "?municipality=1260", None),
         ("citizen-coordination", LOA3, "", None),
+        ("citizen-coordination-uncertain", LOA3, "", None),
         ("citizen-protected", LOA3, "", None),
+        (
+            "citizen-protected-abroad",
+            LOA3,
+            "",
+            Some("municipality_required"),
+        ),
+        ("citizen-protected-abroad", LOA3, "?municipality=1283", None),
     ];
     for (account, acr, query, expected) in cases {
         let b = browser();
@@ -398,11 +419,41 @@ async fn who_the_register_and_the_eid_say_decides_the_login() {
                     .expect("read")
                     .expect("case");
                 match account {
-                    "citizen-eidas" => {
+                    "citizen-eidas" | "citizen-eidas-other" => {
                         assert_eq!(case.home.as_str(), "1260", "R2: the stated municipality");
                         assert_eq!(case.personnummer(), None);
+                        // R2, R19: a subject of its own, from the eIDAS person identifier.
+                        let identifier = if account == "citizen-eidas" {
+                            "FR/SE/4f1c2b9a77"
+                        } else {
+                            "DE/SE/81d0aa4c13"
+                        };
+                        let citizen = case.citizen.as_ref().expect("citizen");
+                        assert_eq!(
+                            citizen.eidas.as_deref(),
+                            Some(Citizen::eidas_subject(identifier).as_str())
+                        );
+                        let mine = b
+                            .get(format!("{}/api/v1/me/requests", app.base))
+                            .send()
+                            .await
+                            .expect("list");
+                        let mine: Value = mine.json().await.expect("json");
+                        assert_eq!(
+                            mine.as_array().map(Vec::len),
+                            Some(1),
+                            "{account} lists only their own: {mine}"
+                        );
                     }
-                    "citizen-coordination" => assert_eq!(case.home.as_str(), "1282"),
+                    "citizen-coordination" | "citizen-coordination-uncertain" => {
+                        assert_eq!(case.home.as_str(), "1282");
+                        let citizen = case.citizen.as_ref().expect("citizen");
+                        assert_eq!(
+                            citizen.id_confirmed,
+                            account == "citizen-coordination",
+                            "R2: the broker's coordinationNumberLevel"
+                        );
+                    }
                     _ => {
                         assert_eq!(case.home.as_str(), "1283");
                         assert_eq!(

@@ -100,10 +100,10 @@ pub async fn widens_at_once_when_home_has_nobody(backend: Backend) {
         .get(&format!("/api/v1/cases/{id}"), Some(&partner))
         .await;
     assert_eq!(peek.status, StatusCode::OK);
-    assert_eq!(
-        peek.body["messages"],
-        json!([]),
-        "R8: no content before they have it"
+    assert!(
+        peek.body.get("messages").is_none(),
+        "R8: no content before they have it: {}",
+        peek.body
     );
     assert!(peek.body.get("citizen").is_none());
 

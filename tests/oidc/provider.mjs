@@ -48,16 +48,23 @@ const DEFAULT_ACR = `${LOA}/loa3`;
 const NATURAL_PERSON_NUMBER_SCOPE = 'https://id.oidc.se/scope/naturalPersonNumber';
 const PERSONAL_IDENTITY_NUMBER = 'https://id.oidc.se/claim/personalIdentityNumber';
 const COORDINATION_NUMBER = 'https://id.oidc.se/claim/coordinationNumber';
+const COORDINATION_NUMBER_LEVEL = 'https://id.oidc.se/claim/coordinationNumberLevel';
+// Draft 01 of the Swedish attribute specification's eIDAS person identity; Brygga reads the claim
+// it is configured with, else `sub`.
+const EIDAS_PERSON_IDENTIFIER = 'https://id.oidc.se/claim/eidasPersonIdentifier';
 
 // Claims by account id; `sub` is the account id.
 const ACCOUNTS = {
   'citizen-anna': { [PERSONAL_IDENTITY_NUMBER]: '198112189876', name: 'Anna Andersson' },
   'citizen-protected': { [PERSONAL_IDENTITY_NUMBER]: '197001011233' },
   'citizen-minor': { [PERSONAL_IDENTITY_NUMBER]: '201005057896' },
-  'citizen-coordination': { [COORDINATION_NUMBER]: '198102782342' },
+  'citizen-coordination': { [COORDINATION_NUMBER]: '198102782342', [COORDINATION_NUMBER_LEVEL]: 'confirmed' },
+  'citizen-coordination-uncertain': { [COORDINATION_NUMBER]: '199004721230', [COORDINATION_NUMBER_LEVEL]: 'uncertain' },
+  'citizen-protected-abroad': { [PERSONAL_IDENTITY_NUMBER]: '198503034566' },
   'citizen-stockholm': { [PERSONAL_IDENTITY_NUMBER]: '199207073454' },
   'citizen-unregistered': { [PERSONAL_IDENTITY_NUMBER]: '196606125679' },
-  'citizen-eidas': { name: 'Élodie Martin' },
+  'citizen-eidas': { name: 'Élodie Martin', [EIDAS_PERSON_IDENTIFIER]: 'FR/SE/4f1c2b9a77' },
+  'citizen-eidas-other': { name: 'Jonas Becker', [EIDAS_PERSON_IDENTIFIER]: 'DE/SE/81d0aa4c13' },
   'staff-1275-01': { roles: ['Brygga.Caseworker'], brygga_caseworker_id: '1275-01' },
   'staff-1275-admin': { roles: ['Brygga.MunicipalityAdmin'] },
   'staff-federation-admin': { roles: ['Brygga.FederationAdmin'] },
@@ -141,7 +148,12 @@ async function startRealProvider() {
       sid: null,
       openid: ['sub'],
       profile: ['name'],
-      [NATURAL_PERSON_NUMBER_SCOPE]: [PERSONAL_IDENTITY_NUMBER, COORDINATION_NUMBER],
+      [NATURAL_PERSON_NUMBER_SCOPE]: [
+        PERSONAL_IDENTITY_NUMBER,
+        COORDINATION_NUMBER,
+        COORDINATION_NUMBER_LEVEL,
+        EIDAS_PERSON_IDENTIFIER,
+      ],
       brygga_staff: ['roles', 'brygga_caseworker_id'],
     },
 
