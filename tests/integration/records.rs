@@ -223,6 +223,60 @@ async fn r17_transfer_reasons_live_with_the_case_not_in_the_audit(backend: Backe
     );
 }
 
+/// R17: documents about a child are kept 30 years from birth (every run from 2026-01-15): a
+/// 16-year-old's own closed request outlives an adult's closed the same day, which goes after
+/// five years, and goes itself once the child has turned 30.
+async fn r17_a_childs_records_are_kept_thirty_years_from_birth(backend: Backend) {
+    let app = spawn(backend).await;
+    let generalist = app.caseworker("1275-01").await;
+    let mut ids = Vec::new();
+    // Born 5 May 2010: under 18 until 2028.
+    for number in ["201005057896", ANNA] {
+        let citizen = app.citizen(number, "1275").await;
+        let id = app.submit(&citizen, "ekonomi", "sv").await;
+        ok(
+            &app,
+            &generalist,
+            &format!("/api/v1/cases/{id}/claim"),
+            json!({}),
+        )
+        .await;
+        ok(
+            &app,
+            &generalist,
+            &format!("/api/v1/cases/{id}/close"),
+            json!({"outcome": "advice_given"}),
+        )
+        .await;
+        ids.push(id);
+    }
+    let (child, adult) = (&ids[0], &ids[1]);
+    let read = |id: String| {
+        let store = app.store.clone();
+        async move {
+            store
+                .case(&case_id(&id))
+                .await
+                .expect("read")
+                .expect("case")
+        }
+    };
+
+    app.clock.advance(chrono::Duration::days(5 * 366));
+    let report = app.advance(1).await;
+    assert_eq!(report.thinned, 1, "{report:?}");
+    assert!(read(adult.clone()).await.thinned_at.is_some());
+    let kept = read(child.clone()).await;
+    assert!(kept.thinned_at.is_none(), "R17: 30 years from birth");
+    assert!(kept.personnummer().is_some());
+
+    // 5 May 2040 and after: the child has turned 30.
+    app.clock.advance(chrono::Duration::days(9 * 366));
+    let report = app.advance(1).await;
+    assert_eq!(report.thinned, 1, "{report:?}");
+    assert!(read(child.clone()).await.thinned_at.is_some());
+}
+
 /// The value of the session cookie a demo login sets.
 async fn session_cookie(app: &TestApp, body: Value) -> String {
     let answer = app
@@ -626,6 +680,7 @@ async fn r1_wrong_access_codes_answer_like_unknown_ids_and_are_limited_per_addre
 
 on_both_backends!(
     r17_transfer_reasons_live_with_the_case_not_in_the_audit,
+    r17_a_childs_records_are_kept_thirty_years_from_birth,
     r17_expired_browser_sessions_are_deleted,
     r19_the_export_holds_reasons_and_routing_decisions,
     audit_refusals_and_administration_are_recorded,
