@@ -29,6 +29,9 @@ pub struct Config {
     /// Session cookies carry `Secure` (only sent over HTTPS). Off only for plain-HTTP demos and
     /// tests on loopback.
     pub secure_cookies: bool,
+    /// Where "Leave this page quickly" takes a visitor: a neutral site, opened in place of
+    /// Brygga's page.
+    pub exit_url: String,
     /// The population register adapter's file (home municipality and protection per number);
     /// unset: no citizen can log in through OpenID Connect.
     pub population_register_file: Option<PathBuf>,
@@ -68,6 +71,7 @@ impl Default for Config {
             session_idle_minutes: 30,
             public_url: None,
             secure_cookies: true,
+            exit_url: "https://www.google.com/".to_owned(),
             population_register_file: None,
             citizen_login: None,
             staff_login: Vec::new(),

@@ -1023,6 +1023,7 @@ impl Sim {
             },
             municipality: arrival.stated_municipality.clone(),
             child_municipality: arrival.child_municipality.clone(),
+            urgent: false,
         };
         let submitted = match self.ctx.submit(arrival.citizen.as_ref(), input).await {
             Ok(s) => s,

@@ -258,7 +258,7 @@ mod tests {
             errors.push(ApiError::Conflict(conflict));
         }
         for error in errors {
-            for lang in [Lang::Sv, Lang::En] {
+            for lang in Lang::offered() {
                 let key = format!("error.{}", error.code());
                 assert!(!i18n::text(lang, &key).is_empty(), "{key} ({lang:?})");
             }

@@ -189,8 +189,16 @@ async fn login_citizen(
     State(app): State<AppState>,
     session: Session,
     headers: HeaderMap,
-    Query(query): Query<LoginQuery>,
+    Query(mut query): Query<LoginQuery>,
 ) -> Result<Response, ApiError> {
+    // The demo has no eID broker: its start page's login leads to the demo persons.
+    if app.demo && !app.auth.oidc.has(&ProviderKey::Citizen) {
+        return Ok(Redirect::to("/demo").into_response());
+    }
+    // A citizen who logged in wants their requests.
+    query
+        .return_to
+        .get_or_insert_with(|| "/my/requests".to_owned());
     begin(&app, &session, ProviderKey::Citizen, query, lang(&headers)).await
 }
 
@@ -389,7 +397,7 @@ mod tests {
             Refusal::BadReturnAddress,
             Refusal::RegisterUnavailable,
         ] {
-            for lang in [Lang::Sv, Lang::En] {
+            for lang in Lang::offered() {
                 let key = format!("login.refused.{}", refusal.code());
                 assert!(!i18n::text(lang, &key).is_empty(), "{key} ({lang:?})");
             }

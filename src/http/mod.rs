@@ -11,6 +11,7 @@ pub mod extract;
 pub mod login;
 mod offers;
 mod ops;
+pub mod pages;
 mod policies;
 mod requests;
 mod tokens;
@@ -83,8 +84,22 @@ async fn with_request_id(
     }
 }
 
-async fn not_found() -> ApiError {
-    ApiError::NotFound
+/// An unknown path: the error page for a browser asking for a page (outside `/api/`), JSON
+/// for everyone else.
+async fn not_found(
+    uri: axum::http::Uri,
+    headers: axum::http::HeaderMap,
+) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    let wants_page = headers
+        .get(axum::http::header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.contains("text/html"));
+    if wants_page && !uri.path().starts_with("/api/") {
+        pages::PageError::NotFound.into_response()
+    } else {
+        ApiError::NotFound.into_response()
+    }
 }
 
 async fn method_not_allowed() -> ApiError {
@@ -103,7 +118,8 @@ pub fn router(state: AppState) -> Router {
         .merge(login::router())
         .merge(tokens::router())
         .merge(audit::router())
-        .merge(events::router());
+        .merge(events::router())
+        .merge(pages::router(state.demo));
     if state.demo {
         api = api.merge(demo::router());
     }
@@ -118,6 +134,11 @@ pub fn router(state: AppState) -> Router {
         ))));
     api.fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            pages::error_pages,
+        ))
+        .layer(middleware::from_fn_with_state(state.clone(), pages::frame))
         .layer(sessions)
         .layer(middleware::from_fn(with_request_id))
         .layer(PropagateRequestIdLayer::x_request_id())

@@ -44,6 +44,9 @@ struct SubmitBody {
     municipality: Option<String>,
     #[serde(default)]
     child_municipality: Option<String>,
+    /// The citizen says it is urgent.
+    #[serde(default)]
+    urgent: bool,
 }
 
 #[derive(Deserialize)]
@@ -82,6 +85,7 @@ async fn submit(
         },
         municipality: body.municipality,
         child_municipality: body.child_municipality,
+        urgent: body.urgent,
     };
     let submitted = app.ctx.submit(citizen.as_ref(), input).await?;
     Ok((

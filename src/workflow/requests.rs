@@ -41,6 +41,8 @@ pub struct SubmitInput {
     pub consent: ConsentInput,
     pub municipality: Option<String>,
     pub child_municipality: Option<String>,
+    /// The citizen says it is urgent; some categories always are (R10).
+    pub urgent: bool,
 }
 
 pub struct Submitted {
@@ -202,7 +204,7 @@ impl Context {
             id,
             category: category.id.clone(),
             language,
-            urgent: category.is_urgent(),
+            urgent: category.is_urgent() || input.urgent,
             home: placement.home.clone(),
             citizen: submitter.map(|c| NewCitizen {
                 personnummer: c.personnummer.clone(),
