@@ -58,10 +58,10 @@ async fn accessibility(
 /// forgotten, and the neutral site takes the page's place (the script replaces the history
 /// entry where the browser allows).
 async fn exit(State(app): State<AppState>, session: Session) -> Response {
-    if let Ok(Some(login)) = session.get::<WebLogin>(sessions::LOGIN).await {
-        if let Err(e) = app.ctx.end_browser_login(&login, "exit").await {
-            tracing::warn!(error = %e, "ending the login at exit");
-        }
+    if let Ok(Some(login)) = session.get::<WebLogin>(sessions::LOGIN).await
+        && let Err(e) = app.ctx.end_browser_login(&login, "exit").await
+    {
+        tracing::warn!(error = %e, "ending the login at exit");
     }
     if let Err(e) = session.flush().await {
         tracing::warn!(error = %e, "flushing the session at exit");
