@@ -196,11 +196,12 @@ fn citizen(app: &AppState, body: CitizenLogin) -> Result<Citizen, ApiError> {
     })
 }
 
-async fn login(
-    State(app): State<AppState>,
-    session: Session,
-    ApiJson(value): ApiJson<serde_json::Value>,
-) -> Result<Response, ApiError> {
+/// The principal a demo login body names (`role` and its fields, as `POST /demo/login`
+/// takes them); shared with the `/demo` page's forms.
+pub(super) async fn principal_of(
+    app: &AppState,
+    value: serde_json::Value,
+) -> Result<Principal, ApiError> {
     let role: Role = serde_json::from_value(value.clone()).map_err(|_| ApiError::InvalidField {
         field: "role".into(),
     })?;
@@ -209,8 +210,8 @@ async fn login(
         map.remove("role");
     }
     let bytes = serde_json::to_vec(&body).unwrap_or_default();
-    let principal = match role.role.as_str() {
-        "citizen" => Principal::Citizen(citizen(&app, parse_json::<CitizenLogin>(&bytes)?)?),
+    Ok(match role.role.as_str() {
+        "citizen" => Principal::Citizen(citizen(app, parse_json::<CitizenLogin>(&bytes)?)?),
         "caseworker" => {
             let login: CaseworkerLogin = parse_json(&bytes)?;
             let id = CaseworkerId::parse(&login.caseworker_id).map_err(|_| ApiError::NotFound)?;
@@ -224,7 +225,7 @@ async fn login(
             let login: AdminLogin = parse_json(&bytes)?;
             let municipality = match login.municipality.as_deref() {
                 Some(code) => Some(
-                    home_code(&app, code)
+                    home_code(app, code)
                         .map_err(|_| ApiError::Unprocessable("unknown_municipality"))?,
                 ),
                 None => None,
@@ -236,7 +237,15 @@ async fn login(
                 field: "role".into(),
             });
         }
-    };
+    })
+}
+
+async fn login(
+    State(app): State<AppState>,
+    session: Session,
+    ApiJson(value): ApiJson<serde_json::Value>,
+) -> Result<Response, ApiError> {
+    let principal = principal_of(&app, value).await?;
     // A real browser session (cookie) as the OpenID Connect login makes, and a bearer token
     // for API clients, bound to it.
     let login = super::login::establish(&app, &session, principal.clone(), None, None).await?;

@@ -33,6 +33,7 @@ mod gate;
 mod harness;
 mod legal;
 mod oidc;
+mod pages;
 mod policies;
 mod records;
 mod routing;
