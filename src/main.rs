@@ -247,13 +247,12 @@ async fn run(cli: Cli) -> Result<(), String> {
             // The demo is served over plain HTTP on loopback.
             config.secure_cookies = false;
             init_tracing(&config.log);
+            println!("Brygga demo is running. Open http://{listen}/ in a web browser.");
             println!(
-                "Brygga demo: http://{listen}  (data in {})",
+                "Choose a demo person at http://{listen}/demo (data in {}).",
                 data_dir.display()
             );
-            println!(
-                "Demo caseworkers: GET http://{listen}/demo/caseworkers; log in with POST /demo/login"
-            );
+            println!("API: GET http://{listen}/demo/caseworkers; log in with POST /demo/login");
             serve(
                 config,
                 Options {

@@ -99,6 +99,18 @@ pub struct Transitioned {
     pub transition: Transition,
 }
 
+/// What the citizen's pages show of a case's progress, without its content: when its citizen
+/// (or visitor) last opened it, when a caseworker and the citizen last wrote in it, and how
+/// many times a caseworker took it.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct CaseActivity {
+    pub citizen_read_at: Option<DateTime<Utc>>,
+    pub staff_wrote_at: Option<DateTime<Utc>>,
+    pub citizen_wrote_at: Option<DateTime<Utc>>,
+    /// Claims and accepted offers.
+    pub assignments: i64,
+}
+
 /// A decision taken again on the case as it stands under the write's lock: the legal ground to
 /// record (the deciding policies), or why the change may no longer be made. The store calls
 /// it after the state machine accepted the event, so a lost race is named as such first
@@ -262,6 +274,10 @@ pub trait Store: Send + Sync + 'static {
     async fn cases_of_owner(&self, caseworker: &CaseworkerId) -> Result<Vec<Case>>;
     /// All requests of one identified citizen (by number, or by eIDAS subject), newest first.
     async fn cases_of_citizen(&self, citizen: CitizenRef<'_>) -> Result<Vec<Case>>;
+    /// Records that the case's citizen (or its anonymous visitor) opened it at `at`.
+    async fn mark_citizen_read(&self, case_id: &CaseId, at: DateTime<Utc>) -> Result<()>;
+    /// The case's progress as its citizen's pages show it ([`CaseActivity`]).
+    async fn case_activity(&self, case_id: &CaseId) -> Result<CaseActivity>;
 
     async fn policy_versions(&self) -> Result<Vec<PolicyVersion>>;
     async fn policy_version(&self, version: i64) -> Result<Option<PolicyVersion>>;

@@ -89,6 +89,26 @@ impl TryFrom<CaseworkerRow> for Caseworker {
     }
 }
 
+/// A case's progress for its citizen's pages.
+#[derive(Clone, Debug, sqlx::FromRow)]
+pub(super) struct ActivityRow {
+    pub citizen_read_at: Option<DateTime<Utc>>,
+    pub staff_wrote_at: Option<DateTime<Utc>>,
+    pub citizen_wrote_at: Option<DateTime<Utc>>,
+    pub assignments: i64,
+}
+
+impl From<ActivityRow> for super::CaseActivity {
+    fn from(r: ActivityRow) -> Self {
+        super::CaseActivity {
+            citizen_read_at: r.citizen_read_at,
+            staff_wrote_at: r.staff_wrote_at,
+            citizen_wrote_at: r.citizen_wrote_at,
+            assignments: r.assignments,
+        }
+    }
+}
+
 #[derive(Clone, Debug, sqlx::FromRow)]
 pub(super) struct CaseRow {
     pub id: String,

@@ -21,12 +21,12 @@ use sqlx::types::Json;
 use crate::audit::{self, AuditEntry, AuditKey};
 
 use super::records::{
-    ApiTokenRow, AuditRow, CaseRow, CaseworkerRow, ConsentRow, HarmAssessmentRow, MessageRow,
-    NoteRow, OfferRow, PermitRow, PolicyVersionRow, RoutingSettingsRow, TraceRow,
+    ActivityRow, ApiTokenRow, AuditRow, CaseRow, CaseworkerRow, ConsentRow, HarmAssessmentRow,
+    MessageRow, NoteRow, OfferRow, PermitRow, PolicyVersionRow, RoutingSettingsRow, TraceRow,
 };
 use super::{
-    AuditFilter, CaseWrite, NewApiToken, NewAuditEvent, NewCase, OfferWrite, Recheck, Result,
-    RoutingWrite, Store, StoreError, Transitioned,
+    AuditFilter, CaseActivity, CaseWrite, NewApiToken, NewAuditEvent, NewCase, OfferWrite, Recheck,
+    Result, RoutingWrite, Store, StoreError, Transitioned,
 };
 use crate::domain::access::ApiToken;
 use crate::domain::case::{
@@ -115,6 +115,11 @@ const SQLITE_MIGRATIONS: Embedded = Embedded(&[
         "legal corrections",
         include_str!("../../migrations/sqlite/0008_legal_corrections.sql"),
     ),
+    (
+        9,
+        "citizen reads",
+        include_str!("../../migrations/sqlite/0009_citizen_reads.sql"),
+    ),
 ]);
 
 const POSTGRES_MIGRATIONS: Embedded = Embedded(&[
@@ -157,6 +162,11 @@ const POSTGRES_MIGRATIONS: Embedded = Embedded(&[
         8,
         "legal corrections",
         include_str!("../../migrations/postgres/0008_legal_corrections.sql"),
+    ),
+    (
+        9,
+        "citizen reads",
+        include_str!("../../migrations/postgres/0009_citizen_reads.sql"),
     ),
 ]);
 
@@ -1802,6 +1812,38 @@ macro_rules! sql_store {
                 Self::insert_audit(&mut tx, key, &audit).await?;
                 tx.commit().await?;
                 Ok(true)
+            }
+
+            async fn mark_citizen_read(&self, case_id: &CaseId, at: DateTime<Utc>) -> Result<()> {
+                let done = sqlx::query("UPDATE cases SET citizen_read_at = $2 WHERE id = $1")
+                    .bind(case_id.as_str())
+                    .bind(at)
+                    .execute(&self.pool)
+                    .await?;
+                if done.rows_affected() == 0 {
+                    return Err(StoreError::NotFound);
+                }
+                Ok(())
+            }
+
+            async fn case_activity(&self, case_id: &CaseId) -> Result<CaseActivity> {
+                // The latest message of each side by insertion order, not by MAX(at): SQLite
+                // keeps times as text.
+                let row = sqlx::query_as::<_, ActivityRow>(
+                    "SELECT c.citizen_read_at, \
+                     (SELECT m.at FROM messages m WHERE m.case_id = c.id AND m.sender = 'caseworker' \
+                      ORDER BY m.id DESC LIMIT 1) AS staff_wrote_at, \
+                     (SELECT m.at FROM messages m WHERE m.case_id = c.id AND m.sender = 'citizen' \
+                      ORDER BY m.id DESC LIMIT 1) AS citizen_wrote_at, \
+                     (SELECT COUNT(*) FROM audit_events a WHERE a.case_id = c.id \
+                      AND a.action IN ('claim', 'accept')) AS assignments \
+                     FROM cases c WHERE c.id = $1",
+                )
+                .bind(case_id.as_str())
+                .fetch_optional(&self.pool)
+                .await?
+                .ok_or(StoreError::NotFound)?;
+                Ok(row.into())
             }
 
             async fn protected_case_ids(&self) -> Result<Vec<CaseId>> {

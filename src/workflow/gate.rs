@@ -29,8 +29,8 @@ use crate::domain::people::{Caseworker, Citizen};
 use crate::domain::routing::CategoryRouting;
 use crate::policy::{self, Action, Decision, Resource};
 use crate::store::{
-    AuditFilter, CaseWrite, ConsentWrite, HarmWrite, NewApiToken, NewAuditEvent, NewCase,
-    NewMessage, OfferWrite, Recheck, RoutingWrite,
+    AuditFilter, CaseActivity, CaseWrite, ConsentWrite, HarmWrite, NewApiToken, NewAuditEvent,
+    NewCase, NewMessage, OfferWrite, Recheck, RoutingWrite,
 };
 
 /// Who asks, with what the policies read about them.
@@ -496,6 +496,36 @@ impl Context {
             .await?)
     }
 
+    /// The audit events of a case, oldest first, for its citizen's own page (issue 20: the
+    /// history of their request). Only for the citizen or the visitor who may read its
+    /// content; the page shows the steps that matter to them and never who acted.
+    pub(super) async fn citizen_trail(&self, proof: &Allowed) -> Result<Vec<AuditEntry>> {
+        citizen_reading(proof, &[Action::ReadContent])?;
+        let mut trail = self
+            .store
+            .audit_events(Some(&proof.case.id), 100_000)
+            .await?;
+        trail.reverse();
+        Ok(trail)
+    }
+
+    /// How far the case has come, for its citizen's pages (no content): when they last
+    /// opened it, when each side last wrote, how often a caseworker took it.
+    pub(super) async fn citizen_activity(&self, proof: &Allowed) -> Result<CaseActivity> {
+        citizen_reading(proof, &[Action::View, Action::ReadContent])?;
+        Ok(self.store.case_activity(&proof.case.id).await?)
+    }
+
+    /// The citizen (or visitor) has opened their request now: an answer written before this
+    /// is no longer unread.
+    pub(super) async fn mark_citizen_read(&self, proof: &Allowed) -> Result<()> {
+        citizen_reading(proof, &[Action::ReadContent])?;
+        Ok(self
+            .store
+            .mark_citizen_read(&proof.case.id, self.clock.now())
+            .await?)
+    }
+
     /// A ground for the router's own work on a case: an offer, a widening, a revocation.
     /// `recheck` is decided again under the lock (an offer: may the caseworker still take it?).
     pub(super) fn router_ground(
@@ -916,6 +946,19 @@ impl Context {
             .revoke_api_token(id, self.clock.now(), Some(&event))
             .await?)
     }
+}
+
+/// The citizen's side reads only with a proof of its own, of one of `actions`.
+fn citizen_reading(proof: &Allowed, actions: &[Action]) -> Result<()> {
+    let citizen_side = matches!(proof.subject, Subject::Citizen(_) | Subject::Visitor);
+    if citizen_side && actions.contains(&proof.action) {
+        return Ok(());
+    }
+    Err(Error::Internal(format!(
+        "a citizen's page read with a proof of `{}` by {}",
+        proof.action.as_str(),
+        proof.subject.actor().role()
+    )))
 }
 
 /// The case as a claim of it is judged when an offer of it is accepted: queued, without owner.

@@ -50,7 +50,10 @@ pub use gate::Subject;
 pub use logins::{Authenticated, IntegrationTokenInput, Login, acting_for};
 pub use notices::{CaseNotice, Notice};
 pub use policies::{PolicyListing, SimulationInput, SimulationResult, load_policies};
-pub use requests::{CitizenKey, ConsentInput, Emergency, SubmitInput, Submitted};
+pub use requests::{
+    CitizenKey, ConsentInput, Emergency, FollowedRequest, HistoryKind, HistoryStep, OwnRequest,
+    Stage, SubmitInput, Submitted,
+};
 pub use retention::RetentionItem;
 
 /// Wrong access codes allowed from one client address within [`ACCESS_CODE_WINDOW`] (R1, #11).

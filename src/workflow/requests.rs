@@ -4,16 +4,19 @@
 
 use serde_json::json;
 
+use chrono::{DateTime, Utc};
+
 use super::gate::{Allowed, Changes, Ground, Subject};
 use super::{CaseView, Context, Error, Result, Shown, check_text};
+use crate::audit::AuditEntry;
 use crate::auth;
 use crate::domain::access::Actor;
-use crate::domain::case::{Case, CaseEvent, Consent, OfferOutcome, Sender};
-use crate::domain::ids::{CaseId, Language};
+use crate::domain::case::{Case, CaseEvent, CaseState, Consent, OfferOutcome, Sender};
+use crate::domain::ids::{CaseId, Language, MunicipalityCode};
 use crate::domain::people::Citizen;
 use crate::policy::{self, Action, ConsentFacts, Identity};
 use crate::routing::{self, Submitter};
-use crate::store::{NewCase, NewCitizen, NewMessage, OfferWrite};
+use crate::store::{CaseActivity, NewCase, NewCitizen, NewMessage, OfferWrite};
 
 use super::limits::Client;
 
@@ -341,15 +344,42 @@ impl Context {
 
     pub async fn view_request(&self, key: &CitizenKey, id: &str) -> Result<CaseView> {
         let proof = self.citizen_gate(key, id, Action::ReadContent).await?;
-        let messages = self.thread(&proof).await?;
-        let consent = self.consent_history(&proof).await?.pop();
-        self.record_read(&proof, "view", None).await?;
+        self.open_request(&proof).await
+    }
+
+    /// The request as its citizen opens it: the thread and the consent, the read recorded
+    /// (R15) and remembered, so that what a caseworker wrote until now is no longer unread.
+    async fn open_request(&self, proof: &Allowed) -> Result<CaseView> {
+        let messages = self.thread(proof).await?;
+        let consent = self.consent_history(proof).await?.pop();
+        self.record_read(proof, "view", None).await?;
+        self.mark_citizen_read(proof).await?;
         Ok(CaseView {
             legal_ground: proof.ground().to_vec(),
             case: proof.case().clone(),
             messages,
             consent,
             identity: true,
+        })
+    }
+
+    /// The request on its citizen's own page (issue 20): what [`Context::view_request`]
+    /// shows, where it stands in plain words, and its history from the audit trail — which
+    /// municipality took it, never who.
+    pub async fn follow_request(&self, key: &CitizenKey, id: &str) -> Result<FollowedRequest> {
+        let proof = self.citizen_gate(key, id, Action::ReadContent).await?;
+        let activity = self.citizen_activity(&proof).await?;
+        let history = self
+            .citizen_trail(&proof)
+            .await?
+            .iter()
+            .filter_map(HistoryStep::of)
+            .collect();
+        let view = self.open_request(&proof).await?;
+        Ok(FollowedRequest {
+            stage: Stage::of(&view.case, &activity),
+            view,
+            history,
         })
     }
 
@@ -413,5 +443,167 @@ impl Context {
             )
             .await?;
         Ok(listed.iter().map(|a| self.shown(a)).collect())
+    }
+
+    /// The citizen's own requests for their page (issue 20): as [`Context::my_requests`],
+    /// each with where it stands in plain words and whether a caseworker wrote since they
+    /// last opened it.
+    pub async fn my_requests_overview(&self, citizen: &Citizen) -> Result<Vec<OwnRequest>> {
+        let cases = match citizen.reference() {
+            Some(reference) => self.store.cases_of_citizen(reference).await?,
+            None => Vec::new(),
+        };
+        let subject = Subject::Citizen(citizen.clone());
+        let listed = self
+            .list(
+                &subject,
+                &[Action::View],
+                cases,
+                "list_own_requests",
+                &citizen.home,
+            )
+            .await?;
+        let mut own = Vec::with_capacity(listed.len());
+        for proof in &listed {
+            let activity = self.citizen_activity(proof).await?;
+            own.push(OwnRequest {
+                stage: Stage::of(proof.case(), &activity),
+                unread: activity
+                    .staff_wrote_at
+                    .is_some_and(|wrote| activity.citizen_read_at.is_none_or(|read| wrote > read)),
+                case: proof.case().clone(),
+            });
+        }
+        Ok(own)
+    }
+}
+
+/// Where a request stands, as the citizen's pages say it (issue 20: skickad, mottagen, pågår,
+/// besvarad, avslutad).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Stage {
+    /// Waiting for a caseworker (queued or offered).
+    Sent,
+    /// A caseworker has it and has not answered yet.
+    Received,
+    /// The citizen wrote after an answer, or a caseworker took it again.
+    InProgress,
+    /// A caseworker answered; it waits for the citizen.
+    Answered,
+    /// Closed or cancelled.
+    Ended,
+}
+
+impl Stage {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Stage::Sent => "sent",
+            Stage::Received => "received",
+            Stage::InProgress => "in_progress",
+            Stage::Answered => "answered",
+            Stage::Ended => "ended",
+        }
+    }
+
+    fn of(case: &Case, activity: &CaseActivity) -> Stage {
+        match case.state {
+            CaseState::Queued | CaseState::Offered => Stage::Sent,
+            CaseState::Assigned
+                if activity.staff_wrote_at.is_some() || activity.assignments > 1 =>
+            {
+                Stage::InProgress
+            }
+            CaseState::Assigned => Stage::Received,
+            CaseState::WaitingCitizen => Stage::Answered,
+            CaseState::Closed | CaseState::Cancelled => Stage::Ended,
+        }
+    }
+}
+
+/// One of the citizen's requests in their list.
+#[derive(Clone, Debug)]
+pub struct OwnRequest {
+    pub case: Case,
+    pub stage: Stage,
+    /// A caseworker wrote after the citizen last opened it.
+    pub unread: bool,
+}
+
+/// A request opened on its citizen's page.
+#[derive(Clone, Debug)]
+pub struct FollowedRequest {
+    pub view: CaseView,
+    pub stage: Stage,
+    /// Oldest first.
+    pub history: Vec<HistoryStep>,
+}
+
+/// What happened to a request, as its citizen reads it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum HistoryKind {
+    Sent,
+    /// A caseworker of [`HistoryStep::municipality`] took it.
+    Received,
+    Answered,
+    CitizenWrote,
+    ConsentChanged,
+    /// Released, transferred or sent home: it waits for a caseworker again.
+    Requeued,
+    Closed,
+    Cancelled,
+}
+
+impl HistoryKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            HistoryKind::Sent => "sent",
+            HistoryKind::Received => "received",
+            HistoryKind::Answered => "answered",
+            HistoryKind::CitizenWrote => "citizen_wrote",
+            HistoryKind::ConsentChanged => "consent_changed",
+            HistoryKind::Requeued => "requeued",
+            HistoryKind::Closed => "closed",
+            HistoryKind::Cancelled => "cancelled",
+        }
+    }
+}
+
+/// One step of a request's history: what, when, and the municipality that acted (never the
+/// caseworker).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct HistoryStep {
+    pub kind: HistoryKind,
+    pub at: DateTime<Utc>,
+    pub municipality: Option<MunicipalityCode>,
+}
+
+impl HistoryStep {
+    /// The step an audit event is to the citizen; reads, refusals and the router's own work
+    /// are none.
+    fn of(event: &AuditEntry) -> Option<HistoryStep> {
+        let kind = match event.action.as_str() {
+            "submit" => HistoryKind::Sent,
+            "claim" | "accept" => HistoryKind::Received,
+            "caseworker_message" => HistoryKind::Answered,
+            "citizen_message" => HistoryKind::CitizenWrote,
+            "consent" => HistoryKind::ConsentChanged,
+            "release" | "transfer" | "access_revoked" => HistoryKind::Requeued,
+            "close" | "close_inactive" => HistoryKind::Closed,
+            "cancel" => HistoryKind::Cancelled,
+            _ => return None,
+        };
+        let municipality = (kind == HistoryKind::Received)
+            .then(|| {
+                event
+                    .actor_municipality
+                    .as_deref()
+                    .and_then(|m| MunicipalityCode::parse(m).ok())
+            })
+            .flatten();
+        Some(HistoryStep {
+            kind,
+            at: event.at,
+            municipality,
+        })
     }
 }

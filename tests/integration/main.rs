@@ -26,6 +26,7 @@ macro_rules! on_both_backends {
 
 mod architecture;
 mod audit;
+mod browser;
 mod calendar;
 mod cli;
 mod events;
@@ -34,6 +35,8 @@ mod harness;
 mod legal;
 mod oidc;
 mod pages;
+mod pages_ask;
+mod pages_mine;
 mod policies;
 mod records;
 mod routing;

@@ -24,7 +24,7 @@ fn env(name: &str) -> String {
     })
 }
 
-fn issuer() -> String {
+pub(crate) fn issuer() -> String {
     env("BRYGGA_TEST_OIDC_ISSUER")
 }
 
@@ -90,8 +90,8 @@ protection = "skyddad_folkbokforing"
 "#;
 
 /// An application whose citizens log in at `citizen_issuer` (the real provider or the
-/// forge) and whose Perstorp staff log in at the real provider.
-async fn app_with_login(citizen_issuer: &str) -> (TestApp, tempfile::TempDir) {
+/// forge) and whose Perstorp staff log in at the real provider (also the browser tests').
+pub(crate) async fn app_with_login(citizen_issuer: &str) -> (TestApp, tempfile::TempDir) {
     let (listener, url) = bind();
     let (citizen_id, citizen_secret) = if citizen_issuer == issuer() {
         register(&url).await

@@ -228,8 +228,39 @@ async fn the_demo_page_exists_only_in_the_demo(backend: Backend) {
     assert_eq!(header(login.headers(), "location"), "/demo");
 }
 
+/// A language still being translated (the right-to-left stub `ar`) is served in the demo only,
+/// with `dir="rtl"`; `serve` ignores it and stays Swedish.
+async fn a_language_being_translated_is_served_only_in_the_demo(backend: Backend) {
+    let demo = spawn(backend).await;
+    let client = browser();
+    let switch = client
+        .get(format!("{}/?lang=ar", demo.base))
+        .send()
+        .await
+        .expect("switch");
+    assert_eq!(switch.status(), StatusCode::SEE_OTHER);
+    let (_, _, html) = page(&client, &demo, "/").await;
+    assert!(html.contains("<html lang=\"ar\" dir=\"rtl\">"), "{html}");
+    assert!(
+        !html.contains("hreflang=\"ar\""),
+        "not offered in the switch"
+    );
+
+    let (listener, _) = bind();
+    let served = spawn_on(backend, listener, false, |_| {}).await;
+    let client = browser();
+    client
+        .get(format!("{}/?lang=ar", served.base))
+        .send()
+        .await
+        .expect("switch");
+    let (_, _, html) = page(&client, &served, "/").await;
+    assert!(html.contains("<html lang=\"sv\" dir=\"ltr\">"), "{html}");
+}
+
 on_both_backends!(
     pages_speak_the_chosen_language_and_carry_the_security_headers,
+    a_language_being_translated_is_served_only_in_the_demo,
     unknown_paths_answer_people_with_a_page_and_programs_with_json,
     demo_people_log_in_through_a_form_and_the_exit_logs_out,
     the_demo_page_exists_only_in_the_demo,

@@ -149,7 +149,7 @@ pub async fn frame(
     {
         // Remember the choice and show the same page without the parameter.
         let mut response = Redirect::to(&path).into_response();
-        if let Some(lang) = Lang::parse(&code) {
+        if let Some(lang) = Lang::parse(&code).filter(|l| servable(*l, app.demo)) {
             set_cookie(
                 &mut response,
                 page_cookie(LANG_COOKIE, lang.code().to_owned(), secure_cookies),
@@ -161,6 +161,7 @@ pub async fn frame(
     let headers = request.headers();
     let lang = cookie_value(headers, LANG_COOKIE)
         .and_then(Lang::parse)
+        .filter(|l| servable(*l, app.demo))
         .unwrap_or_else(|| {
             Lang::negotiate(
                 headers
@@ -192,6 +193,12 @@ pub async fn frame(
     }
     secure(&mut response, cacheable);
     response
+}
+
+/// A language is served when it is offered; one still being translated (its texts fall back to
+/// Swedish) only in the demo, for review.
+fn servable(lang: Lang, demo: bool) -> bool {
+    demo || Lang::offered().contains(&lang)
 }
 
 #[derive(serde::Deserialize)]
@@ -231,22 +238,26 @@ pub fn visitor(headers: &HeaderMap) -> Option<(String, String)> {
     (!id.is_empty() && !code.is_empty()).then(|| (id.to_owned(), code.to_owned()))
 }
 
-/// How the caller proves a request is theirs on the pages: their citizen login, or the
-/// remembered access code of that very request (R1).
+/// How the caller proves a request is theirs on the pages: the access code this browser
+/// remembers for this very request (an anonymous visitor's, or a logged-in citizen's for a
+/// category that records no identity, R16), else their citizen login. Staff have none.
 pub fn citizen_key(
     principal: Option<&Principal>,
     headers: &HeaderMap,
     client: crate::workflow::limits::Client,
     id: &str,
 ) -> Option<crate::workflow::CitizenKey> {
+    if !matches!(principal, None | Some(Principal::Citizen(_))) {
+        return None;
+    }
+    if let Some((_, code)) = visitor(headers).filter(|(remembered, _)| remembered == id) {
+        return Some(crate::workflow::CitizenKey::AccessCode { code, client });
+    }
     match principal {
         Some(Principal::Citizen(citizen)) => {
             Some(crate::workflow::CitizenKey::Citizen(citizen.clone()))
         }
-        Some(_) => None,
-        None => visitor(headers)
-            .filter(|(remembered, _)| remembered == id)
-            .map(|(_, code)| crate::workflow::CitizenKey::AccessCode { code, client }),
+        _ => None,
     }
 }
 
