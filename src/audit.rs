@@ -103,11 +103,14 @@ pub struct Sealed<'a> {
     pub policies: &'a [String],
     pub detail: &'a Value,
     pub request_id: Option<&'a str>,
+    /// The acting person's name as their login gave it (administrators, caseworkers); sealed
+    /// when present, so events from before it existed verify as they were sealed.
+    pub actor_name: Option<&'a str>,
 }
 
 /// The event's MAC, chained to the previous one's (`""` for the first).
 pub fn seal(key: &AuditKey, event: &Sealed<'_>, prev_mac: &str) -> String {
-    let content = canonical(&serde_json::json!([
+    let mut fields = serde_json::json!([
         event.municipality,
         event.seq,
         chain_time(event.at).to_rfc3339_opts(SecondsFormat::Micros, true),
@@ -120,7 +123,11 @@ pub fn seal(key: &AuditKey, event: &Sealed<'_>, prev_mac: &str) -> String {
         event.detail,
         event.request_id,
         prev_mac,
-    ]));
+    ]);
+    if let (Some(name), Some(list)) = (event.actor_name, fields.as_array_mut()) {
+        list.push(Value::String(name.to_owned()));
+    }
+    let content = canonical(&fields);
     // HMAC takes keys of any length; `new_from_slice` cannot fail for it.
     let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(&key.0)
         .unwrap_or_else(|_| unreachable!("HMAC accepts every key length"));
@@ -151,6 +158,8 @@ pub struct AuditEntry {
     pub request_id: Option<String>,
     pub prev_mac: Option<String>,
     pub mac: Option<String>,
+    /// The acting person's name, where the event has one.
+    pub actor_name: Option<String>,
 }
 
 impl AuditEntry {
@@ -168,6 +177,7 @@ impl AuditEntry {
             policies: &self.policies,
             detail: &self.detail,
             request_id: self.request_id.as_deref(),
+            actor_name: self.actor_name.as_deref(),
         }
     }
 
@@ -275,6 +285,7 @@ mod tests {
             policies: &[],
             detail: &o.detail,
             request_id: None,
+            actor_name: None,
         }
     }
 

@@ -39,6 +39,10 @@ pub struct Config {
     pub citizen_login: Option<crate::auth::oidc::CitizenLogin>,
     /// One OpenID Connect provider per municipality for its staff.
     pub staff_login: Vec<crate::auth::oidc::StaffLogin>,
+    /// The one staff provider (its issuer URL) whose `federation_admin_role` makes someone an
+    /// administrator of the whole federation; unset: nobody is, through a login. A member's
+    /// own provider never grants the federation role.
+    pub federation_admin_issuer: Option<String>,
     /// The most queue items one listing returns.
     pub queue_limit: u32,
     /// Capacity (open cases) given to new caseworkers unless an administrator sets another.
@@ -75,6 +79,7 @@ impl Default for Config {
             population_register_file: None,
             citizen_login: None,
             staff_login: Vec::new(),
+            federation_admin_issuer: None,
             queue_limit: 200,
             default_capacity: 5,
             scheduler_interval_ms: 1000,
@@ -187,6 +192,7 @@ fn known_keys() -> Vec<String> {
                     "public_url",
                     "population_register_file",
                     "citizen_login",
+                    "federation_admin_issuer",
                     "audit_key",
                 ]
                 .map(str::to_owned),

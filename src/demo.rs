@@ -4,6 +4,7 @@
 
 use chrono::{DateTime, Utc};
 
+use crate::domain::access::Administrator;
 use crate::domain::federation::{CategoryKind, Federation};
 use crate::domain::ids::{CaseworkerId, CategoryId, Language};
 use crate::domain::people::{Availability, Caseworker};
@@ -11,6 +12,55 @@ use crate::domain::people::{Availability, Caseworker};
 const INHABITANTS_PER_CASEWORKER: u32 = 5_000;
 /// Width of a specialist's skill window over the category list.
 const SPECIALIST_SKILLS: usize = 5;
+
+/// Made-up names for the demo's administrators, one per member in the federation file's order,
+/// then the two federation administrators (two, so that the four-eyes rule can be tried).
+const ADMIN_NAMES: [&str; 13] = [
+    "Karin Lindqvist",
+    "Johan Berg",
+    "Maria Holm",
+    "Erik Sandberg",
+    "Sofia Ek",
+    "Anders Nyström",
+    "Lena Åberg",
+    "Per Lund",
+    "Eva Strand",
+    "Mats Hedlund",
+    "Ingrid Falk",
+    "Helena Forsberg",
+    "Omar Haddad",
+];
+
+/// The demo's administrators: people with names, one for each member municipality
+/// (`demo-admin-<kommunkod>`) and two for the federation (`demo-admin-federation-1`, `-2`).
+pub fn administrators(federation: &Federation) -> Vec<Administrator> {
+    let members = federation.municipalities.len();
+    let name = |k: usize| {
+        ADMIN_NAMES
+            .get(k)
+            .map_or_else(|| format!("Administratör {}", k + 1), |n| (*n).to_owned())
+    };
+    let mut out: Vec<Administrator> = federation
+        .municipalities
+        .iter()
+        .enumerate()
+        .map(|(k, m)| Administrator {
+            id: format!("demo-admin-{}", m.code),
+            name: name(k),
+            municipality: Some(m.code.clone()),
+        })
+        .collect();
+    for n in 1..=2 {
+        out.push(Administrator {
+            id: format!("demo-admin-federation-{n}"),
+            name: ADMIN_NAMES
+                .get(ADMIN_NAMES.len() - 3 + n)
+                .map_or_else(|| name(members + n), |s| (*s).to_owned()),
+            municipality: None,
+        });
+    }
+    out
+}
 
 pub fn caseworkers(federation: &Federation, capacity: u32, now: DateTime<Utc>) -> Vec<Caseworker> {
     let categories: Vec<&CategoryId> = federation

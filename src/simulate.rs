@@ -435,7 +435,12 @@ pub async fn run(config: SimulationConfig) -> Result<Report, SimulationError> {
         key.clone(),
     );
     // The day's settings, as a federation administrator would set them.
-    ctx.set_routing_settings(None, &routing).await?;
+    let administrator = crate::domain::Administrator {
+        id: "simulation".to_owned(),
+        name: "Simulation".to_owned(),
+        municipality: None,
+    };
+    ctx.set_routing_settings(&administrator, &routing).await?;
     let mut arrivals_rng = SplitMix64::new(config.seed ^ 0xA11_7A15);
     let arrivals = arrivals(&ctx.federation, &config, &mut arrivals_rng)?;
     let mut sim = Sim::new(ctx, clock, config, staff.len());

@@ -207,8 +207,13 @@ pub async fn citizen(
 /// The role a member of staff logs in with, from their municipality's claims.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum StaffRole {
-    /// An administrator of the municipality, or of the federation (`None`).
-    Admin(Option<MunicipalityCode>),
+    /// An administrator of the municipality, or of the federation (`None`): a person, by
+    /// their subject at the provider and their name.
+    Admin {
+        municipality: Option<MunicipalityCode>,
+        subject: String,
+        name: String,
+    },
     /// A caseworker, by the id their provider names; whether Brygga knows them in that
     /// municipality is the workflow's question.
     Caseworker(CaseworkerId),
@@ -220,6 +225,7 @@ pub fn staff(
     config: &StaffLogin,
     login: &VerifiedLogin,
     wanted: Option<&str>,
+    federation_issuer: Option<&str>,
 ) -> Result<StaffRole, Refusal> {
     let municipality =
         MunicipalityCode::parse(&config.municipality).map_err(|_| Refusal::ProviderUnavailable)?;
@@ -234,11 +240,23 @@ pub fn staff(
         _ => !caseworker,
     };
     if as_admin {
-        if federation_admin {
-            return Ok(StaffRole::Admin(None));
+        let name = ["name", "preferred_username", "email"]
+            .iter()
+            .find_map(|claim| login.claims.get(*claim).and_then(Value::as_str))
+            .unwrap_or_default()
+            .to_owned();
+        let person = |municipality| StaffRole::Admin {
+            municipality,
+            subject: login.subject.clone(),
+            name: name.clone(),
+        };
+        // The federation's administrators come only from the one provider the configuration
+        // designates; a member's own provider never grants that role.
+        if federation_admin && federation_issuer == Some(config.issuer.as_str()) {
+            return Ok(person(None));
         }
         if admin {
-            return Ok(StaffRole::Admin(Some(municipality)));
+            return Ok(person(Some(municipality)));
         }
         return Err(Refusal::NoRole);
     }
@@ -279,6 +297,66 @@ mod tests {
                 "{bad}"
             );
         }
+    }
+
+    fn staff_config(issuer: &str) -> StaffLogin {
+        toml::from_str(&format!(
+            "municipality = \"1283\"\nissuer = \"{issuer}\"\nclient_id = \"c\"\nclient_secret = \"s\""
+        ))
+        .expect("a staff login")
+    }
+
+    fn verified(roles: &[&str]) -> VerifiedLogin {
+        let mut claims = serde_json::Map::new();
+        claims.insert("roles".into(), serde_json::json!(roles));
+        claims.insert("name".into(), serde_json::json!("Karin Lindqvist"));
+        VerifiedLogin {
+            subject: "sub-1".into(),
+            acr: None,
+            claims,
+            id_token: String::new(),
+        }
+    }
+
+    #[test]
+    fn the_federation_role_counts_only_at_the_designated_provider() {
+        let designated = "https://federation.example";
+        let member = staff_config("https://member.example");
+        let both = verified(&["Brygga.FederationAdmin", "Brygga.MunicipalityAdmin"]);
+        // A member's provider cannot make anyone a federation administrator …
+        assert_eq!(
+            staff(&member, &both, Some("admin"), Some(designated)),
+            Ok(StaffRole::Admin {
+                municipality: Some(MunicipalityCode::parse("1283").expect("code")),
+                subject: "sub-1".into(),
+                name: "Karin Lindqvist".into(),
+            })
+        );
+        let only_federation = verified(&["Brygga.FederationAdmin"]);
+        assert_eq!(
+            staff(&member, &only_federation, Some("admin"), Some(designated)),
+            Err(Refusal::NoRole)
+        );
+        assert_eq!(
+            staff(&member, &only_federation, Some("admin"), None),
+            Err(Refusal::NoRole),
+            "nor can any provider when none is designated"
+        );
+        // … the designated one can.
+        let federation = staff_config(designated);
+        assert_eq!(
+            staff(
+                &federation,
+                &only_federation,
+                Some("admin"),
+                Some(designated)
+            ),
+            Ok(StaffRole::Admin {
+                municipality: None,
+                subject: "sub-1".into(),
+                name: "Karin Lindqvist".into(),
+            })
+        );
     }
 
     #[test]

@@ -18,10 +18,43 @@ pub enum Principal {
         caseworker_id: CaseworkerId,
         municipality: MunicipalityCode,
     },
-    Admin {
-        /// `None` for a federation administrator.
-        municipality: Option<MunicipalityCode>,
-    },
+    Admin(Administrator),
+}
+
+/// An administrator: a person, named by their login (or, for an integration token, the system
+/// the token was created for). The audit trail names them by `id`, never by their role alone.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct Administrator {
+    /// Stable: `<municipality>/<subject>` from the staff login, a demo administrator's id, or
+    /// `token:<id>` for an integration token. Empty only for a session from before
+    /// administrators were people (it acts, but no four-eyes rule counts it as anyone).
+    #[serde(default)]
+    pub id: String,
+    /// As the login names them, for people reading the trail.
+    #[serde(default)]
+    pub name: String,
+    /// `None` for a federation administrator.
+    pub municipality: Option<MunicipalityCode>,
+}
+
+impl Administrator {
+    /// The actor an audit event names.
+    pub fn actor(&self) -> Actor {
+        Actor::Admin {
+            id: self.id.clone(),
+            municipality: self.municipality.clone(),
+        }
+    }
+
+    pub fn is_federation(&self) -> bool {
+        self.municipality.is_none()
+    }
+
+    /// An integration token, not a person: it never administers the federation nor changes
+    /// policies, and never counts as a second pair of eyes.
+    pub fn is_token(&self) -> bool {
+        self.id.starts_with("token:")
+    }
 }
 
 /// The system's own actors: the router (offers, widening, revocation), retention, and the
@@ -43,8 +76,12 @@ pub enum Actor {
     /// An anonymous visitor holding a request's access code.
     Anonymous,
     Caseworker(CaseworkerId),
-    /// An administrator of a municipality, or of the federation (`None`).
-    Admin(Option<MunicipalityCode>),
+    /// An administrator (a person, or an integration token) of a municipality, or of the
+    /// federation (`municipality` `None`).
+    Admin {
+        id: String,
+        municipality: Option<MunicipalityCode>,
+    },
     System(SystemActor),
 }
 
@@ -55,7 +92,7 @@ impl Actor {
             Actor::Citizen => "citizen",
             Actor::Anonymous => "anonymous",
             Actor::Caseworker(_) => "caseworker",
-            Actor::Admin(_) => "admin",
+            Actor::Admin { .. } => "admin",
             Actor::System(_) => "system",
         }
     }
@@ -67,8 +104,15 @@ impl fmt::Display for Actor {
             Actor::Citizen => f.write_str("citizen"),
             Actor::Anonymous => f.write_str("anonymous"),
             Actor::Caseworker(id) => write!(f, "caseworker:{id}"),
-            Actor::Admin(Some(m)) => write!(f, "admin:{m}"),
-            Actor::Admin(None) => f.write_str("admin:federation"),
+            Actor::Admin { id, .. } if !id.is_empty() => write!(f, "admin:{id}"),
+            // A session from before administrators were people: only the role's place.
+            Actor::Admin {
+                municipality: Some(m),
+                ..
+            } => write!(f, "admin:{m}"),
+            Actor::Admin {
+                municipality: None, ..
+            } => f.write_str("admin:federation"),
             Actor::System(SystemActor::Router) => f.write_str("system:router"),
             Actor::System(SystemActor::Retention) => f.write_str("system:retention"),
             Actor::System(SystemActor::Register) => f.write_str("system:register"),
@@ -156,8 +200,17 @@ mod tests {
         let id = CaseworkerId::parse("1275-01").expect("id");
         let m = MunicipalityCode::parse("1283").expect("code");
         assert_eq!(Actor::Caseworker(id).to_string(), "caseworker:1275-01");
-        assert_eq!(Actor::Admin(Some(m)).to_string(), "admin:1283");
-        assert_eq!(Actor::Admin(None).to_string(), "admin:federation");
+        let person = Administrator {
+            id: "1283/8f3a".to_owned(),
+            name: "Anna Admin".to_owned(),
+            municipality: Some(m.clone()),
+        };
+        assert_eq!(person.actor().to_string(), "admin:1283/8f3a");
+        let legacy = Actor::Admin {
+            id: String::new(),
+            municipality: Some(m),
+        };
+        assert_eq!(legacy.to_string(), "admin:1283");
         assert_eq!(
             Actor::System(SystemActor::Router).to_string(),
             "system:router"

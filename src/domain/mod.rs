@@ -10,7 +10,7 @@ pub mod personnummer;
 pub mod retention;
 pub mod routing;
 
-pub use access::{Actor, Principal};
+pub use access::{Actor, Administrator, Principal};
 pub use case::Case;
 pub use people::{Caseworker, Citizen};
 

@@ -27,7 +27,7 @@ async fn settings(
     State(app): State<AppState>,
     AdminAuth(admin): AdminAuth,
 ) -> Result<Json<SettingsView>, ApiError> {
-    let settings = app.ctx.routing_settings_for(admin.as_ref()).await?;
+    let settings = app.ctx.routing_settings_for(&admin).await?;
     Ok(Json(SettingsView {
         categories: settings.all().cloned().collect(),
     }))
@@ -39,7 +39,7 @@ async fn put_settings(
     AdminAuth(admin): AdminAuth,
     ApiJson(body): ApiJson<Vec<CategoryRouting>>,
 ) -> Result<Json<SettingsView>, ApiError> {
-    app.ctx.set_routing_settings(admin.as_ref(), &body).await?;
+    app.ctx.set_routing_settings(&admin, &body).await?;
     settings(State(app), AdminAuth(admin)).await
 }
 
@@ -53,10 +53,10 @@ struct TraceView {
 /// cases whose home is theirs; others get 404.
 async fn traces(
     State(app): State<AppState>,
-    AdminAuth(municipality): AdminAuth,
+    AdminAuth(admin): AdminAuth,
     Path(id): Path<String>,
 ) -> Result<Json<Vec<TraceView>>, ApiError> {
-    let traces = app.ctx.routing_traces(municipality.as_ref(), &id).await?;
+    let traces = app.ctx.routing_traces(&admin, &id).await?;
     Ok(Json(
         traces
             .into_iter()

@@ -47,6 +47,9 @@ pub struct AuditView {
     pub seq: Option<i64>,
     pub at: DateTime<Utc>,
     pub actor: String,
+    /// The acting person's name, where the event has one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub actor_name: Option<String>,
     pub role: Option<String>,
     pub actor_municipality: Option<String>,
     pub action: String,
@@ -65,6 +68,7 @@ impl From<AuditEntry> for AuditView {
             seq: r.seq,
             at: r.at,
             actor: r.actor,
+            actor_name: r.actor_name,
             role: r.role,
             actor_municipality: r.actor_municipality,
             action: r.action,
@@ -86,7 +90,7 @@ async fn list(
     let events = app
         .ctx
         .audit_trail(
-            admin.as_ref(),
+            &admin,
             AuditSearch {
                 case: query.case,
                 actor: query.actor,
@@ -125,10 +129,7 @@ async fn follow_up(
     AdminAuth(admin): AdminAuth,
     Query(query): Query<FollowUpQuery>,
 ) -> Result<Response, ApiError> {
-    let findings = app
-        .ctx
-        .follow_up(admin.as_ref(), query.from, query.to)
-        .await?;
+    let findings = app.ctx.follow_up(&admin, query.from, query.to).await?;
     match query.format.as_deref() {
         None | Some("json") => Ok(Json(
             findings
@@ -147,6 +148,7 @@ async fn follow_up(
                 "municipality",
                 "seq",
                 "actor",
+                "actor_name",
                 "role",
                 "actor_municipality",
                 "action",
@@ -161,6 +163,7 @@ async fn follow_up(
                     f.event.municipality,
                     f.event.seq.map(|s| s.to_string()).unwrap_or_default(),
                     f.event.actor,
+                    f.event.actor_name.unwrap_or_default(),
                     f.event.role.unwrap_or_default(),
                     f.event.actor_municipality.unwrap_or_default(),
                     f.event.action,
@@ -187,16 +190,14 @@ async fn retention(
     AdminAuth(admin): AdminAuth,
     super::extract::ApiJson(body): super::extract::ApiJson<RetentionBody>,
 ) -> Result<Json<Vec<crate::workflow::RetentionItem>>, ApiError> {
-    Ok(Json(
-        app.ctx.retention_by(admin.as_ref(), body.dry_run).await?,
-    ))
+    Ok(Json(app.ctx.retention_by(&admin, body.dry_run).await?))
 }
 
 async fn verify(
     State(app): State<AppState>,
     AdminAuth(admin): AdminAuth,
 ) -> Result<Json<Verification>, ApiError> {
-    Ok(Json(app.ctx.verify_audit(admin.as_ref()).await?))
+    Ok(Json(app.ctx.verify_audit(&admin).await?))
 }
 
 /// CSV (RFC 4180) with a header row.

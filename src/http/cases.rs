@@ -204,10 +204,10 @@ async fn transfer(
             };
             serde_json::to_value(CaseworkerCaseView::summary(&shown))
         }
-        Some(Principal::Admin { municipality }) => {
+        Some(Principal::Admin(admin)) => {
             let case = app
                 .ctx
-                .transfer(Transferrer::Admin(municipality.as_ref()), &id, input)
+                .transfer(Transferrer::Admin(&admin), &id, input)
                 .await?;
             serde_json::to_value(QueueItemView::from(&case))
         }

@@ -20,6 +20,7 @@ use tower_sessions::Session;
 pub fn router() -> Router<AppState> {
     Router::new()
         .route("/demo/caseworkers", get(caseworkers))
+        .route("/demo/admins", get(admins))
         .route("/demo/login", post(login))
 }
 
@@ -52,6 +53,28 @@ async fn caseworkers(State(app): State<AppState>) -> Result<Json<Vec<DemoCasewor
             })
             .collect(),
     ))
+}
+
+#[derive(Serialize)]
+struct DemoAdmin {
+    id: String,
+    name: String,
+    /// `null` for a federation administrator.
+    municipality: Option<String>,
+}
+
+/// The demo's administrators, people with names (API.md "Demo").
+async fn admins(State(app): State<AppState>) -> Json<Vec<DemoAdmin>> {
+    Json(
+        crate::demo::administrators(&app.ctx.federation)
+            .into_iter()
+            .map(|a| DemoAdmin {
+                id: a.id,
+                name: a.name,
+                municipality: a.municipality.map(String::from),
+            })
+            .collect(),
+    )
 }
 
 #[derive(Deserialize)]
@@ -93,6 +116,9 @@ struct CaseworkerLogin {
 struct AdminLogin {
     #[serde(default)]
     municipality: Option<String>,
+    /// One of `GET /demo/admins`.
+    #[serde(default)]
+    admin_id: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -223,14 +249,19 @@ pub(super) async fn principal_of(
         }
         "admin" => {
             let login: AdminLogin = parse_json(&bytes)?;
-            let municipality = match login.municipality.as_deref() {
-                Some(code) => Some(
-                    home_code(app, code)
-                        .map_err(|_| ApiError::Unprocessable("unknown_municipality"))?,
-                ),
-                None => None,
+            let admins = crate::demo::administrators(&app.ctx.federation);
+            let chosen = match (login.admin_id.as_deref(), login.municipality.as_deref()) {
+                (Some(id), _) => admins.into_iter().find(|a| a.id == id),
+                (None, Some(code)) => {
+                    let code = home_code(app, code)
+                        .map_err(|_| ApiError::Unprocessable("unknown_municipality"))?;
+                    admins
+                        .into_iter()
+                        .find(|a| a.municipality.as_ref() == Some(&code))
+                }
+                (None, None) => admins.into_iter().find(|a| a.municipality.is_none()),
             };
-            Principal::Admin { municipality }
+            Principal::Admin(chosen.ok_or(ApiError::NotFound)?)
         }
         _ => {
             return Err(ApiError::InvalidField {

@@ -24,6 +24,10 @@ pub enum ApiError {
     Forbidden,
     #[error("level of assurance too low")]
     LoaTooLow,
+    /// A policy version's activation by its own author: a second federation administrator
+    /// must activate it.
+    #[error("four eyes required")]
+    FourEyesRequired,
     /// Denied by policy on a case the caller may see; names the deciding rules.
     #[error("not eligible")]
     NotEligible { policies: Vec<String> },
@@ -85,6 +89,7 @@ impl ApiError {
             ApiError::MalformedJson(_) => StatusCode::BAD_REQUEST,
             ApiError::Unauthenticated => StatusCode::UNAUTHORIZED,
             ApiError::Forbidden
+            | ApiError::FourEyesRequired
             | ApiError::LoaTooLow
             | ApiError::NotEligible { .. }
             | ApiError::Denied { .. } => StatusCode::FORBIDDEN,
@@ -107,6 +112,7 @@ impl ApiError {
             ApiError::Unauthenticated => "unauthenticated",
             ApiError::Forbidden | ApiError::Denied { .. } => "forbidden",
             ApiError::LoaTooLow => "loa_too_low",
+            ApiError::FourEyesRequired => "four_eyes_required",
             ApiError::NotEligible { .. } => "not_eligible",
             ApiError::NotFound => "not_found",
             ApiError::MethodNotAllowed => "method_not_allowed",
@@ -222,6 +228,7 @@ mod tests {
             ApiError::MalformedJson(String::new()),
             ApiError::Unauthenticated,
             ApiError::Forbidden,
+            ApiError::FourEyesRequired,
             ApiError::LoaTooLow,
             ApiError::NotEligible { policies: vec![] },
             ApiError::Denied { policies: vec![] },

@@ -14,7 +14,6 @@ use tower_sessions::Session;
 use crate::auth::sessions::{self, WebLogin};
 use crate::domain::Principal;
 use crate::domain::access::Scope;
-use crate::domain::ids::MunicipalityCode;
 use crate::domain::people::{Caseworker, Citizen};
 use crate::workflow::limits::Client;
 use crate::workflow::{CitizenKey, Login};
@@ -263,7 +262,7 @@ where
 }
 
 /// A logged-in administrator: `Some(code)` of one municipality, `None` for the federation.
-pub struct AdminAuth(pub Option<MunicipalityCode>);
+pub struct AdminAuth(pub crate::domain::Administrator);
 
 impl<S> FromRequestParts<S> for AdminAuth
 where
@@ -281,7 +280,7 @@ where
 
 /// A logged-in administrator and whether they came with an integration token.
 pub struct AdminCaller {
-    pub admin: Option<MunicipalityCode>,
+    pub admin: crate::domain::Administrator,
     pub integration: bool,
 }
 
@@ -295,13 +294,10 @@ where
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
         match MaybeCaller::from_request_parts(parts, state).await?.0 {
             Some(Caller {
-                principal: Principal::Admin { municipality },
+                principal: Principal::Admin(admin),
                 integration,
                 ..
-            }) => Ok(AdminCaller {
-                admin: municipality,
-                integration,
-            }),
+            }) => Ok(AdminCaller { admin, integration }),
             Some(_) => Err(ApiError::Forbidden),
             None => Err(ApiError::Unauthenticated),
         }

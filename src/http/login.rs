@@ -284,7 +284,12 @@ async fn callback(
                 MunicipalityCode::parse(municipality),
             ) {
                 (Some(staff_config), Ok(code)) => {
-                    match rules::staff(staff_config, &verified, pending.role.as_deref()) {
+                    match rules::staff(
+                        staff_config,
+                        &verified,
+                        pending.role.as_deref(),
+                        app.ctx.config.federation_admin_issuer.as_deref(),
+                    ) {
                         Ok(role) => match app.ctx.staff_principal(role, &code).await {
                             Ok(Some(principal)) => Ok(principal),
                             Ok(None) => Err(Refusal::UnknownStaff),

@@ -47,6 +47,7 @@ impl From<workflow::Error> for ApiError {
             W::NotFound => ApiError::NotFound,
             W::Forbidden => ApiError::Forbidden,
             W::LoaTooLow => ApiError::LoaTooLow,
+            W::FourEyesRequired => ApiError::FourEyesRequired,
             W::NotEligible(d) => ApiError::NotEligible {
                 policies: d.policies,
             },

@@ -23,7 +23,7 @@ async fn list(
     State(app): State<AppState>,
     AdminAuth(admin): AdminAuth,
 ) -> Result<Json<PolicyListing>, ApiError> {
-    Ok(Json(app.ctx.policy_versions(admin.as_ref()).await?))
+    Ok(Json(app.ctx.policy_versions(&admin).await?))
 }
 
 #[derive(Deserialize)]
@@ -47,7 +47,7 @@ async fn create(
 ) -> Result<(StatusCode, Json<Created>), ApiError> {
     let version = app
         .ctx
-        .create_policy_version(admin.as_ref(), &body.text, body.tests.as_deref())
+        .create_policy_version(&admin, &body.text, body.tests.as_deref())
         .await?;
     Ok((StatusCode::CREATED, Json(Created { version })))
 }
@@ -58,9 +58,7 @@ async fn activate(
     Path(version): Path<String>,
 ) -> Result<Json<Created>, ApiError> {
     let version: i64 = version.parse().map_err(|_| ApiError::NotFound)?;
-    app.ctx
-        .activate_policy_version(admin.as_ref(), version)
-        .await?;
+    app.ctx.activate_policy_version(&admin, version).await?;
     Ok(Json(Created { version }))
 }
 
@@ -70,7 +68,5 @@ async fn simulate(
     AdminAuth(admin): AdminAuth,
     ApiJson(body): ApiJson<SimulationInput>,
 ) -> Result<Json<SimulationResult>, ApiError> {
-    Ok(Json(
-        app.ctx.simulate_policies(admin.as_ref(), &body).await?,
-    ))
+    Ok(Json(app.ctx.simulate_policies(&admin, &body).await?))
 }

@@ -80,7 +80,7 @@ async fn create(
     let (issued, token) = app
         .ctx
         .create_integration_token(
-            caller.admin.as_ref(),
+            &caller.admin,
             IntegrationTokenInput {
                 name: body.name,
                 scopes: body.scopes,
@@ -103,7 +103,7 @@ async fn list(
     State(app): State<AppState>,
     caller: AdminCaller,
 ) -> Result<Json<Vec<TokenView>>, ApiError> {
-    let tokens = app.ctx.integration_tokens(caller.admin.as_ref()).await?;
+    let tokens = app.ctx.integration_tokens(&caller.admin).await?;
     Ok(Json(tokens.iter().map(TokenView::from).collect()))
 }
 
@@ -115,8 +115,6 @@ async fn revoke(
     if caller.integration {
         return Err(ApiError::Forbidden);
     }
-    app.ctx
-        .revoke_integration_token(caller.admin.as_ref(), &id)
-        .await?;
+    app.ctx.revoke_integration_token(&caller.admin, &id).await?;
     Ok(StatusCode::NO_CONTENT)
 }

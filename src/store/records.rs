@@ -496,6 +496,7 @@ pub(super) struct AuditRow {
     pub request_id: Option<String>,
     pub prev_mac: Option<String>,
     pub mac: Option<String>,
+    pub actor_name: Option<String>,
 }
 
 /// Audit rows are read as stored, byte for byte: whatever they say is what the seal covers,
@@ -513,6 +514,7 @@ impl From<AuditRow> for AuditEntry {
             policies: r.policies.0,
             detail: r.detail.0,
             seq: r.seq,
+            actor_name: r.actor_name,
             role: r.role,
             request_id: r.request_id,
             prev_mac: r.prev_mac,
@@ -549,6 +551,8 @@ pub struct NewAuditEvent {
     pub detail: serde_json::Value,
     /// The HTTP request that caused it (`None` for the scheduler's own work).
     pub request_id: Option<String>,
+    /// The acting person's name (administrators, caseworkers), for people reading the trail.
+    pub actor_name: Option<String>,
 }
 
 /// A bearer token to store: only the hash of its secret.

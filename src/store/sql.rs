@@ -120,6 +120,11 @@ const SQLITE_MIGRATIONS: Embedded = Embedded(&[
         "citizen reads",
         include_str!("../../migrations/sqlite/0009_citizen_reads.sql"),
     ),
+    (
+        10,
+        "administrators",
+        include_str!("../../migrations/sqlite/0010_administrators.sql"),
+    ),
 ]);
 
 const POSTGRES_MIGRATIONS: Embedded = Embedded(&[
@@ -167,6 +172,11 @@ const POSTGRES_MIGRATIONS: Embedded = Embedded(&[
         9,
         "citizen reads",
         include_str!("../../migrations/postgres/0009_citizen_reads.sql"),
+    ),
+    (
+        10,
+        "administrators",
+        include_str!("../../migrations/postgres/0010_administrators.sql"),
     ),
 ]);
 
@@ -427,13 +437,14 @@ macro_rules! sql_store {
                         policies: &event.policies,
                         detail: &event.detail,
                         request_id: event.request_id.as_deref(),
+                        actor_name: event.actor_name.as_deref(),
                     },
                     &prev,
                 );
                 sqlx::query(
                     "INSERT INTO audit_events (at, actor, actor_municipality, municipality, action, \
-                     case_id, policies, detail, seq, role, request_id, prev_mac, mac) \
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
+                     case_id, policies, detail, seq, role, request_id, prev_mac, mac, actor_name) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)",
                 )
                 .bind(at)
                 .bind(&actor)
@@ -448,6 +459,7 @@ macro_rules! sql_store {
                 .bind(&event.request_id)
                 .bind(&prev)
                 .bind(&mac)
+                .bind(&event.actor_name)
                 .execute(&mut *conn)
                 .await?;
                 Self::chain_advance(conn, &event.municipality, seq, &mac).await

@@ -2,8 +2,9 @@
 
 use super::gate::Subject;
 use super::{Context, Error, Result};
+use crate::domain::Administrator;
 use crate::domain::case::RoutingTrace;
-use crate::domain::ids::{CaseId, MunicipalityCode};
+use crate::domain::ids::CaseId;
 use crate::policy::Action;
 use crate::routing::settings::{CategoryRouting, RoutingSettings};
 
@@ -12,16 +13,14 @@ impl Context {
     /// the administrator of their own municipality (or of the federation).
     pub(super) async fn authorize_reading_configuration(
         &self,
-        admin: Option<&MunicipalityCode>,
+        admin: &Administrator,
     ) -> Result<super::gate::AdminAllowed> {
-        self.authorize_admin(admin, Action::Administer, admin).await
+        self.authorize_admin(admin, Action::Administer, admin.municipality.as_ref())
+            .await
     }
 
     /// The routing settings of every category, for any administrator.
-    pub async fn routing_settings_for(
-        &self,
-        admin: Option<&MunicipalityCode>,
-    ) -> Result<RoutingSettings> {
+    pub async fn routing_settings_for(&self, admin: &Administrator) -> Result<RoutingSettings> {
         self.authorize_reading_configuration(admin).await?;
         self.routing_settings().await
     }
@@ -31,7 +30,7 @@ impl Context {
     /// event records the change on the federation's chain, with it.
     pub async fn set_routing_settings(
         &self,
-        admin: Option<&MunicipalityCode>,
+        admin: &Administrator,
         entries: &[CategoryRouting],
     ) -> Result<()> {
         let proof = self
@@ -55,12 +54,12 @@ impl Context {
     /// trail (its home's, or the federation's); anyone else gets 404. The reading is audited.
     pub async fn routing_traces(
         &self,
-        admin: Option<&MunicipalityCode>,
+        admin: &Administrator,
         id: &str,
     ) -> Result<Vec<RoutingTrace>> {
         let id = CaseId::parse(id).map_err(|_| Error::NotFound)?;
         let proof = self
-            .authorize_id(Subject::Admin(admin.cloned()), Action::ReadAudit, &id)
+            .authorize_id(Subject::Admin(admin.clone()), Action::ReadAudit, &id)
             .await?;
         self.record_read(&proof, "read_routing_trace", None).await?;
         self.traces(&proof).await

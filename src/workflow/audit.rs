@@ -2,6 +2,7 @@
 //! administrators' reading of the trail, and the report of unusual access (R15). Who may read
 //! which chain is the policies' answer (`read_audit`), asked through the gate.
 
+use crate::domain::Administrator;
 use std::collections::{HashMap, HashSet};
 
 use chrono::{DateTime, Utc};
@@ -82,7 +83,7 @@ impl Context {
     /// administrators any chain or all of them.
     async fn authorize_trail(
         &self,
-        admin: Option<&MunicipalityCode>,
+        admin: &Administrator,
         asked: Option<&str>,
     ) -> Result<(super::gate::AdminAllowed, Option<String>)> {
         let asked_municipality = match asked {
@@ -92,7 +93,7 @@ impl Context {
                 MunicipalityCode::parse(code).map_err(|_| Error::InvalidField("municipality"))?,
             ),
         };
-        let on = asked_municipality.as_ref().or(admin);
+        let on = asked_municipality.as_ref().or(admin.municipality.as_ref());
         let proof = self.authorize_admin(admin, Action::ReadAudit, on).await?;
         let chain = match (asked, on) {
             (Some(chain), None) => Some(chain.to_owned()),
@@ -106,7 +107,7 @@ impl Context {
     /// is itself audited.
     pub async fn audit_trail(
         &self,
-        admin: Option<&MunicipalityCode>,
+        admin: &Administrator,
         search: AuditSearch,
     ) -> Result<Vec<AuditEntry>> {
         let (proof, chain) = self
@@ -142,7 +143,7 @@ impl Context {
     /// every refused attempt, and cases opened by caseworkers who never had them.
     pub async fn follow_up(
         &self,
-        admin: Option<&MunicipalityCode>,
+        admin: &Administrator,
         from: Option<DateTime<Utc>>,
         to: Option<DateTime<Utc>>,
     ) -> Result<Vec<Finding>> {
@@ -216,9 +217,9 @@ impl Context {
     }
 
     /// Every chain verified, for an administrator the policies let follow up the trail.
-    pub async fn verify_audit(&self, admin: Option<&MunicipalityCode>) -> Result<Verification> {
+    pub async fn verify_audit(&self, admin: &Administrator) -> Result<Verification> {
         let proof = self
-            .authorize_admin(admin, Action::ReadAudit, admin)
+            .authorize_admin(admin, Action::ReadAudit, admin.municipality.as_ref())
             .await?;
         let verification = verify(self.store.as_ref(), &self.audit_key).await?;
         self.record_admin(

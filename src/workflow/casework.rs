@@ -8,7 +8,7 @@ use crate::domain::case::NoteKind;
 use crate::domain::case::{
     Case, CaseEvent, CaseState, OfferEnd, Outcome, Sender, TransferActor, TransitionError,
 };
-use crate::domain::ids::{CaseId, CaseworkerId, MunicipalityCode};
+use crate::domain::ids::{CaseId, CaseworkerId};
 use crate::domain::people::{Availability, Caseworker};
 use crate::policy::{self, Action, Decision};
 use crate::store::{NewMessage, NewNote, RoutingWrite, StoreError};
@@ -16,9 +16,8 @@ use crate::store::{NewMessage, NewNote, RoutingWrite, StoreError};
 /// Who moves a case to another municipality or caseworker.
 pub enum Transferrer<'a> {
     Caseworker(&'a Caseworker),
-    /// A municipality's administrator (of the case's home), or a federation administrator
-    /// (`None`).
-    Admin(Option<&'a MunicipalityCode>),
+    /// A municipality's administrator (of the case's home), or a federation administrator.
+    Admin(&'a crate::domain::Administrator),
 }
 
 pub struct TransferInput {
@@ -306,10 +305,9 @@ impl Context {
                 Subject::Caseworker((*caseworker).clone()),
                 TransferActor::Owner(caseworker.id.clone()),
             ),
-            Transferrer::Admin(municipality) => (
-                Subject::Admin(municipality.cloned()),
-                TransferActor::HomeAdmin,
-            ),
+            Transferrer::Admin(admin) => {
+                (Subject::Admin((*admin).clone()), TransferActor::HomeAdmin)
+            }
         };
         let proof = self.authorize_id(subject, Action::Transfer, &id).await?;
         let case = proof.case().clone();

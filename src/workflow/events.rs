@@ -34,10 +34,8 @@ pub enum Subscriber {
         id: CaseworkerId,
         municipality: MunicipalityCode,
     },
-    /// `None`: a federation administrator.
-    Admin {
-        municipality: Option<MunicipalityCode>,
-    },
+    /// A municipality's administrator, or the federation's.
+    Admin { admin: crate::domain::Administrator },
 }
 
 /// One server-sent event: its API.md name and its JSON data (never identifying).
@@ -94,11 +92,11 @@ fn audience(notice: &CaseNotice, subscriber: &Subscriber) -> Option<Audience> {
         },
         // Administrators handle no cases; of a case they hear only their own municipality's
         // child concerns (R10), never another member's — a federation administrator none.
-        Subscriber::Admin { municipality } => (matches!(
+        Subscriber::Admin { admin } => (matches!(
             notice.event,
             Published::ChildConcern | Published::ChildConcernUnstaffed
-        ) && municipality.is_some()
-            && notice.home.as_ref() == municipality.as_ref())
+        ) && admin.municipality.is_some()
+            && notice.home.as_ref() == admin.municipality.as_ref())
         .then_some(Audience::AdminChildConcern),
     }
 }
@@ -134,8 +132,8 @@ impl Context {
                     municipality: me.municipality,
                 }
             }
-            Principal::Admin { municipality } => Subscriber::Admin {
-                municipality: municipality.clone(),
+            Principal::Admin(admin) => Subscriber::Admin {
+                admin: admin.clone(),
             },
         };
         let mut check = tokio::time::interval(LOGIN_CHECK);
@@ -254,17 +252,13 @@ impl Subscription {
             None => None,
         };
         if let Audience::AdminChildConcern = audience {
-            let Subscriber::Admin { municipality } = &self.subscriber else {
+            let Subscriber::Admin { admin } = &self.subscriber else {
                 return Ok(None);
             };
             let Some(case) = case else { return Ok(None) };
             let may = self
                 .ctx
-                .judge(
-                    &Subject::Admin(municipality.clone()),
-                    Action::ReadAudit,
-                    &case,
-                )
+                .judge(&Subject::Admin(admin.clone()), Action::ReadAudit, &case)
                 .allowed;
             let mut data = child_concern_data(notice);
             if notice.event == Published::ChildConcernUnstaffed {
@@ -357,7 +351,11 @@ mod tests {
 
     fn admin(municipality: Option<&str>) -> Subscriber {
         Subscriber::Admin {
-            municipality: municipality.map(code),
+            admin: crate::domain::Administrator {
+                id: "a".to_owned(),
+                name: String::new(),
+                municipality: municipality.map(code),
+            },
         }
     }
 

@@ -19,7 +19,7 @@ use serde_json::{Value, json};
 
 use super::{Context, Error, Result, Shown};
 use crate::audit::AuditEntry;
-use crate::domain::access::{Actor, SystemActor};
+use crate::domain::access::{Actor, Administrator, SystemActor};
 use crate::domain::case::{
     Case, CaseEvent, CaseState, ConsentEntry, HarmAssessmentEntry, Message, Published,
     RoutingTrace, Transition, TransitionError,
@@ -41,8 +41,9 @@ pub enum Subject {
     Citizen(Citizen),
     /// An anonymous visitor who proved the access code of the case (R1).
     Visitor,
-    /// An administrator of a municipality, or of the federation (`None`).
-    Admin(Option<MunicipalityCode>),
+    /// An administrator (a person, or an integration token) of a municipality or of the
+    /// federation.
+    Admin(Administrator),
 }
 
 impl Subject {
@@ -51,7 +52,16 @@ impl Subject {
             Subject::Caseworker(c) => Actor::Caseworker(c.id.clone()),
             Subject::Citizen(_) => Actor::Citizen,
             Subject::Visitor => Actor::Anonymous,
-            Subject::Admin(m) => Actor::Admin(m.clone()),
+            Subject::Admin(a) => a.actor(),
+        }
+    }
+
+    /// The acting person's name, for the trail's readers.
+    pub fn name(&self) -> Option<String> {
+        match self {
+            Subject::Caseworker(c) => Some(c.name.clone()),
+            Subject::Admin(a) if !a.name.is_empty() => Some(a.name.clone()),
+            _ => None,
         }
     }
 
@@ -59,7 +69,7 @@ impl Subject {
     pub fn municipality(&self) -> Option<&MunicipalityCode> {
         match self {
             Subject::Caseworker(c) => Some(&c.municipality),
-            Subject::Admin(m) => m.as_ref(),
+            Subject::Admin(a) => a.municipality.as_ref(),
             Subject::Citizen(_) | Subject::Visitor => None,
         }
     }
@@ -112,7 +122,7 @@ impl Allowed {
 /// Proof that an administrator may do `action` on a municipality or the federation.
 #[derive(Debug)]
 pub struct AdminAllowed {
-    admin: Option<MunicipalityCode>,
+    admin: Administrator,
     ground: Vec<String>,
 }
 
@@ -121,6 +131,7 @@ impl AdminAllowed {
     /// federation's.
     fn chain(&self, ctx: &Context) -> String {
         self.admin
+            .municipality
             .as_ref()
             .map_or_else(|| ctx.federation.id.clone(), |m| m.as_str().to_owned())
     }
@@ -193,9 +204,9 @@ impl Context {
                 case,
                 today,
             ),
-            Subject::Admin(m) => self.policy.admin_may(
+            Subject::Admin(a) => self.policy.admin_may(
                 action,
-                m.as_ref().map(MunicipalityCode::as_str),
+                a.municipality.as_ref().map(MunicipalityCode::as_str),
                 Resource::Case(Box::new(policy::case_facts(&self.federation, case, today))),
             ),
         }
@@ -299,12 +310,7 @@ impl Context {
         decision: &Decision,
     ) -> Result<()> {
         tracing::debug!(case = %case.id, action = action.as_str(), policies = ?decision.policies, "refused");
-        let mut event = self.event(
-            subject.actor(),
-            subject.municipality().cloned(),
-            "access_denied",
-            decision.policies.clone(),
-        );
+        let mut event = self.person_event(subject, "access_denied", decision.policies.clone());
         event.municipality = case.home.as_str().to_owned();
         event.case_id = Some(case.id.clone());
         event.detail = json!({ "action": action.as_str() });
@@ -390,12 +396,7 @@ impl Context {
             .collect();
         ground.sort();
         ground.dedup();
-        let mut event = self.event(
-            subject.actor(),
-            subject.municipality().cloned(),
-            what,
-            ground,
-        );
+        let mut event = self.person_event(subject, what, ground);
         event.municipality = chain.to_owned();
         let grounds: BTreeMap<&str, &[String]> = shown
             .iter()
@@ -416,12 +417,7 @@ impl Context {
         what: &str,
         detail: Option<Value>,
     ) -> Result<()> {
-        let mut event = self.event(
-            proof.subject.actor(),
-            proof.subject.municipality().cloned(),
-            what,
-            proof.ground.clone(),
-        );
+        let mut event = self.person_event(&proof.subject, what, proof.ground.clone());
         event.municipality = proof.case.home.as_str().to_owned();
         event.case_id = Some(proof.case.id.clone());
         if let Some(detail) = detail {
@@ -574,9 +570,7 @@ impl Context {
                 Actor::Caseworker(caseworker_id.clone()),
                 Some(municipality.clone()),
             ),
-            crate::domain::Principal::Admin { municipality } => {
-                (Actor::Admin(municipality.clone()), municipality.clone())
-            }
+            crate::domain::Principal::Admin(admin) => (admin.actor(), admin.municipality.clone()),
             // A citizen's own login is theirs; the trail records what they do.
             crate::domain::Principal::Citizen(_) => return Ok(()),
         };
@@ -715,12 +709,7 @@ impl Context {
         let (event, recheck): (NewAuditEvent, Option<Box<Recheck>>) = match ground {
             Ground::Person(proof) => {
                 let proof = *proof;
-                let event = self.event(
-                    proof.subject.actor(),
-                    proof.subject.municipality().cloned(),
-                    action,
-                    proof.ground.clone(),
-                );
+                let event = self.person_event(&proof.subject, action, proof.ground.clone());
                 (
                     event,
                     Some(self.recheck(proof.subject, proof.action, proof.judged)),
@@ -768,6 +757,23 @@ impl Context {
         })
     }
 
+    /// An audit event by a person now (their id, municipality and name).
+    fn person_event(
+        &self,
+        subject: &Subject,
+        action: &str,
+        policies: Vec<String>,
+    ) -> NewAuditEvent {
+        let mut event = self.event(
+            subject.actor(),
+            subject.municipality().cloned(),
+            action,
+            policies,
+        );
+        event.actor_name = subject.name();
+        event
+    }
+
     /// An audit event by `actor` now; the store fills in the case and its chain for a change.
     fn event(
         &self,
@@ -786,6 +792,7 @@ impl Context {
             policies,
             detail: json!({}),
             request_id: crate::audit::current_request_id(),
+            actor_name: None,
         }
     }
 
@@ -795,7 +802,7 @@ impl Context {
     /// the policies. A refusal is `forbidden`, audited on the administrator's chain.
     pub(super) async fn authorize_admin(
         &self,
-        admin: Option<&MunicipalityCode>,
+        admin: &Administrator,
         action: Action,
         on: Option<&MunicipalityCode>,
     ) -> Result<AdminAllowed> {
@@ -805,23 +812,32 @@ impl Context {
             },
             None => Resource::Federation,
         };
-        let decision = self
-            .policy
-            .admin_may(action, admin.map(MunicipalityCode::as_str), resource);
+        let mut decision = self.policy.admin_may(
+            action,
+            admin.municipality.as_ref().map(MunicipalityCode::as_str),
+            resource,
+        );
+        // An integration token never administers the federation (nor its policies).
+        if admin.is_token() && action == Action::Administer && on.is_none() {
+            decision = Decision::deny(&["integration-token-not-federation"]);
+        }
         if decision.allowed {
             return Ok(AdminAllowed {
-                admin: admin.cloned(),
+                admin: admin.clone(),
                 ground: decision.policies,
             });
         }
         let mut event = self.event(
-            Actor::Admin(admin.cloned()),
-            admin.cloned(),
+            admin.actor(),
+            admin.municipality.clone(),
             "access_denied",
             decision.policies,
         );
-        event.municipality =
-            admin.map_or_else(|| self.federation.id.clone(), |m| m.as_str().to_owned());
+        event.actor_name = Subject::Admin(admin.clone()).name();
+        event.municipality = admin
+            .municipality
+            .as_ref()
+            .map_or_else(|| self.federation.id.clone(), |m| m.as_str().to_owned());
         event.detail = json!({
             "action": action.as_str(),
             "on": on.map_or("federation", MunicipalityCode::as_str),
@@ -845,11 +861,12 @@ impl Context {
 
     fn admin_event(&self, proof: &AdminAllowed, what: &str, detail: Value) -> NewAuditEvent {
         let mut event = self.event(
-            Actor::Admin(proof.admin.clone()),
-            proof.admin.clone(),
+            proof.admin.actor(),
+            proof.admin.municipality.clone(),
             what,
             proof.ground.clone(),
         );
+        event.actor_name = Subject::Admin(proof.admin.clone()).name();
         event.municipality = proof.chain(self);
         event.detail = detail;
         event
@@ -884,7 +901,7 @@ impl Context {
         tests: &str,
         policies: &[String],
     ) -> Result<i64> {
-        let author = Actor::Admin(proof.admin.clone()).to_string();
+        let author = proof.admin.actor().to_string();
         let mut event = self.admin_event(
             proof,
             "policy_version_stored",
@@ -904,7 +921,7 @@ impl Context {
         version: i64,
         previous: i64,
     ) -> Result<()> {
-        let by = Actor::Admin(proof.admin.clone()).to_string();
+        let by = proof.admin.actor().to_string();
         let mut event = self.admin_event(
             proof,
             "policy_version_activated",
@@ -988,5 +1005,6 @@ pub(super) fn shipped_policies_event(
         policies: Vec::new(),
         detail: json!({ "previous": previous, "shipped": true }),
         request_id: None,
+        actor_name: None,
     }
 }

@@ -2,6 +2,7 @@
 //! still live, issuing and revoking tokens, and the end of a login — which ends every stream of
 //! it (`Notice::LoginEnded`). Integration tokens are administration, through the gate.
 
+use crate::domain::Administrator;
 use chrono::Duration;
 use serde_json::json;
 
@@ -68,7 +69,7 @@ pub struct IntegrationTokenInput {
 /// The municipality an integration token acts for (`None`: the federation).
 pub fn acting_for(token: &ApiToken) -> Option<&MunicipalityCode> {
     match &token.principal {
-        Principal::Admin { municipality } => municipality.as_ref(),
+        Principal::Admin(admin) => admin.municipality.as_ref(),
         _ => None,
     }
 }
@@ -105,13 +106,23 @@ impl Context {
         let Some(record) = self.store.api_token(&hash, self.clock.now()).await? else {
             return Ok(None);
         };
+        // An integration token is its own actor in the trail: `admin:token:<id>`, named as
+        // its administrator named it.
+        let principal = match (record.kind, record.principal) {
+            (TokenKind::Integration, Principal::Admin(admin)) => Principal::Admin(Administrator {
+                id: format!("token:{}", record.id),
+                name: record.name.clone().unwrap_or_default(),
+                municipality: admin.municipality,
+            }),
+            (_, principal) => principal,
+        };
         Ok(Some(Authenticated {
             login: Login::Token {
                 id: record.id.clone(),
                 hash,
                 login_id: record.login_id.clone(),
             },
-            principal: record.principal,
+            principal,
             scopes: record.scopes,
             kind: record.kind,
         }))
@@ -217,9 +228,15 @@ impl Context {
         municipality: &MunicipalityCode,
     ) -> Result<Option<Principal>> {
         match role {
-            StaffRole::Admin(admin_of) => Ok(Some(Principal::Admin {
+            StaffRole::Admin {
                 municipality: admin_of,
-            })),
+                subject,
+                name,
+            } => Ok(Some(Principal::Admin(Administrator {
+                id: format!("{municipality}/{subject}"),
+                name,
+                municipality: admin_of,
+            }))),
             StaffRole::Caseworker(id) => Ok(self
                 .store
                 .caseworker(&id)
@@ -239,18 +256,15 @@ impl Context {
 
     /// The integration tokens an administrator manages: their municipality's, or (federation)
     /// all.
-    pub async fn integration_tokens(
-        &self,
-        admin: Option<&MunicipalityCode>,
-    ) -> Result<Vec<ApiToken>> {
-        self.authorize_admin(admin, Action::Administer, admin)
+    pub async fn integration_tokens(&self, admin: &Administrator) -> Result<Vec<ApiToken>> {
+        self.authorize_admin(admin, Action::Administer, admin.municipality.as_ref())
             .await?;
         Ok(self
             .store
             .integration_tokens()
             .await?
             .into_iter()
-            .filter(|t| admin.is_none() || acting_for(t) == admin)
+            .filter(|t| admin.is_federation() || acting_for(t) == admin.municipality.as_ref())
             .collect())
     }
 
@@ -259,11 +273,11 @@ impl Context {
     /// ground in the same transaction. Shown once.
     pub async fn create_integration_token(
         &self,
-        admin: Option<&MunicipalityCode>,
+        admin: &Administrator,
         input: IntegrationTokenInput,
     ) -> Result<(IssuedToken, ApiToken)> {
         let proof = self
-            .authorize_admin(admin, Action::Administer, admin)
+            .authorize_admin(admin, Action::Administer, admin.municipality.as_ref())
             .await?;
         let name = input.name.trim().to_owned();
         if name.is_empty() || name.chars().count() > 200 {
@@ -284,10 +298,12 @@ impl Context {
             return Err(Error::InvalidField("days"));
         }
         let now = self.clock.now();
-        let principal = Principal::Admin {
-            municipality: admin.cloned(),
-        };
-        let created_by = crate::domain::Actor::Admin(admin.cloned()).to_string();
+        let principal = Principal::Admin(Administrator {
+            id: String::new(),
+            name: name.clone(),
+            municipality: admin.municipality.clone(),
+        });
+        let created_by = admin.actor().to_string();
         let (row, issued) = TokenRequest {
             principal: &principal,
             kind: TokenKind::Integration,
@@ -323,22 +339,21 @@ impl Context {
 
     /// Revokes an integration token the administrator manages (404 for any other), audited on
     /// the chain of the municipality it acted for; its streams end.
-    pub async fn revoke_integration_token(
-        &self,
-        admin: Option<&MunicipalityCode>,
-        id: &str,
-    ) -> Result<()> {
+    pub async fn revoke_integration_token(&self, admin: &Administrator, id: &str) -> Result<()> {
         let proof = self
-            .authorize_admin(admin, Action::Administer, admin)
+            .authorize_admin(admin, Action::Administer, admin.municipality.as_ref())
             .await?;
         let token = self
             .store
             .integration_tokens()
             .await?
             .into_iter()
-            .find(|t| t.id == id && (admin.is_none() || acting_for(t) == admin))
+            .find(|t| {
+                t.id == id
+                    && (admin.is_federation() || acting_for(t) == admin.municipality.as_ref())
+            })
             .ok_or(Error::NotFound)?;
-        let by = crate::domain::Actor::Admin(admin.cloned()).to_string();
+        let by = admin.actor().to_string();
         let revoked = self
             .revoke_integration_token_as(
                 &proof,

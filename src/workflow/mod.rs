@@ -191,6 +191,9 @@ pub enum Error {
     Forbidden,
     #[error("level of assurance too low")]
     LoaTooLow,
+    /// The author of a policy version may not activate it (four eyes).
+    #[error("four eyes required")]
+    FourEyesRequired,
     #[error("not eligible")]
     NotEligible(Decision),
     #[error("denied by policy")]

@@ -2,6 +2,7 @@
 //! tests, activating (audited), following another replica's activation, and simulating a
 //! request against any version without storing anything.
 
+use crate::domain::Administrator;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
@@ -159,7 +160,7 @@ pub struct PolicyListing {
 
 impl Context {
     /// Every version, for any administrator.
-    pub async fn policy_versions(&self, admin: Option<&MunicipalityCode>) -> Result<PolicyListing> {
+    pub async fn policy_versions(&self, admin: &Administrator) -> Result<PolicyListing> {
         self.authorize_reading_configuration(admin).await?;
         let active = self.policy.active();
         Ok(PolicyListing {
@@ -174,7 +175,7 @@ impl Context {
     /// policies decide who may (`administer` on the federation).
     pub async fn create_policy_version(
         &self,
-        admin: Option<&MunicipalityCode>,
+        admin: &Administrator,
         text: &str,
         tests: Option<&str>,
     ) -> Result<i64> {
@@ -206,11 +207,7 @@ impl Context {
 
     /// Makes a stored version the active one, here at once and on other replicas at their
     /// next scheduler tick; audited on the federation's chain.
-    pub async fn activate_policy_version(
-        &self,
-        admin: Option<&MunicipalityCode>,
-        version: i64,
-    ) -> Result<()> {
+    pub async fn activate_policy_version(&self, admin: &Administrator, version: i64) -> Result<()> {
         let proof = self
             .authorize_admin(admin, Action::Administer, None)
             .await?;
@@ -219,6 +216,17 @@ impl Context {
             .policy_version(version)
             .await?
             .ok_or(Error::NotFound)?;
+        // Four eyes: whoever wrote a version does not activate it; a second federation
+        // administrator does. The refusal is on the trail.
+        if record.author == admin.actor().to_string() {
+            self.record_admin(
+                &proof,
+                "policy_activation_refused",
+                serde_json::json!({ "version": version, "why": "four_eyes_required" }),
+            )
+            .await?;
+            return Err(Error::FourEyesRequired);
+        }
         let compiled = self
             .policy
             .compile(&record.text)
@@ -260,7 +268,7 @@ impl Context {
     /// active version or the one named. Stores nothing.
     pub async fn simulate_policies(
         &self,
-        admin: Option<&MunicipalityCode>,
+        admin: &Administrator,
         input: &SimulationInput,
     ) -> Result<SimulationResult> {
         self.authorize_reading_configuration(admin).await?;

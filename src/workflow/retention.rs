@@ -1,6 +1,7 @@
 //! Retention (R17): closed cases are thinned once their period has passed; a dry run lists
 //! what would go. The audit trail is kept, and the thinning itself is audited.
 
+use crate::domain::Administrator;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 use serde_json::json;
@@ -52,7 +53,7 @@ impl Context {
     /// Runs retention now for a federation administrator (or lists what it would thin).
     pub async fn retention_by(
         &self,
-        admin: Option<&MunicipalityCode>,
+        admin: &Administrator,
         dry_run: bool,
     ) -> Result<Vec<RetentionItem>> {
         let proof = self

@@ -166,7 +166,10 @@ async fn audit_verify_and_retention_commands() {
         let perstorp = brygga::domain::ids::MunicipalityCode::parse("1275").expect("code");
         let mut event = brygga::store::NewAuditEvent {
             at: chrono::Utc::now(),
-            actor: brygga::domain::Actor::Admin(Some(perstorp.clone())),
+            actor: brygga::domain::Actor::Admin {
+                id: "cli-test".into(),
+                municipality: Some(perstorp.clone()),
+            },
             actor_municipality: Some(perstorp),
             municipality: "1275".into(),
             action: "read_audit".into(),
@@ -174,6 +177,7 @@ async fn audit_verify_and_retention_commands() {
             policies: vec!["municipality-administrator".into()],
             detail: serde_json::json!({}),
             request_id: None,
+            actor_name: Some("Karin Lindqvist".into()),
         };
         for _ in 0..3 {
             store.append_audit(&event).await.expect("append");

@@ -448,10 +448,14 @@ pub async fn a_policy_that_fails_at_run_time_denies(backend: Backend) {
         .await;
     assert_eq!(stored.status, StatusCode::CREATED, "{}", stored.body);
     let version = stored.body["version"].as_i64().expect("version");
+    // A second federation administrator activates it (four eyes).
+    let second = app
+        .login(json!({"role": "admin", "admin_id": "demo-admin-federation-2"}))
+        .await;
     let activated = app
         .post(
             &format!("/api/v1/admin/policies/{version}/activate"),
-            Some(&admin),
+            Some(&second),
             json!({}),
         )
         .await;
@@ -503,13 +507,13 @@ pub async fn administration_is_grounded_on_the_policies(backend: Backend) {
     for (token, actor, chain, ground) in [
         (
             &perstorp,
-            "admin:1275",
+            "admin:demo-admin-1275",
             "1275",
             "municipality-administrator",
         ),
         (
             &federation,
-            "admin:federation",
+            "admin:demo-admin-federation-1",
             "familjen-helsingborg",
             "federation-administrator",
         ),
@@ -534,7 +538,7 @@ pub async fn administration_is_grounded_on_the_policies(backend: Backend) {
         .get("/api/v1/admin/audit?municipality=1283", Some(&perstorp))
         .await;
     assert_eq!(other.status, StatusCode::FORBIDDEN);
-    let refused = latest(&app, "access_denied", "admin:1275").await;
+    let refused = latest(&app, "access_denied", "admin:demo-admin-1275").await;
     assert_eq!(refused.municipality, "1275");
     assert_eq!(refused.detail["action"], "read_audit");
     assert_eq!(refused.detail["on"], "1283");

@@ -104,6 +104,7 @@ pub(crate) async fn app_with_login(citizen_issuer: &str) -> (TestApp, tempfile::
     std::fs::write(&register_path, REGISTER).expect("register file");
     let citizen_issuer = citizen_issuer.to_owned();
     let staff_issuer = issuer();
+    let federation_issuer = staff_issuer.clone();
     let app = spawn_on(Backend::Sqlite, listener, true, move |config| {
         config.population_register_file = Some(register_path);
         config.citizen_login = Some(CitizenLogin {
@@ -126,6 +127,8 @@ pub(crate) async fn app_with_login(citizen_issuer: &str) -> (TestApp, tempfile::
                 .map(|(a, b)| ((*a).to_owned(), (*b).to_owned()))
                 .collect(),
         });
+        // Perstorp's provider is the one the federation's administrators come from.
+        config.federation_admin_issuer = Some(federation_issuer);
         config.staff_login = vec![StaffLogin {
             municipality: "1275".into(),
             issuer: staff_issuer,

@@ -426,8 +426,24 @@ pub async fn policy_versions_are_checked_activated_and_simulated(backend: Backen
         .await;
     assert_eq!(missing.status, StatusCode::NOT_FOUND);
     let replica = app.replica().await;
-    let activated = app
+    // Four eyes: the author may not activate their own version; a second federation
+    // administrator does, and the refusal is on the trail.
+    let own = app
         .post("/api/v1/admin/policies/2/activate", Some(&admin), json!({}))
+        .await;
+    assert_eq!(
+        (own.status, own.error()),
+        (StatusCode::FORBIDDEN, "four_eyes_required")
+    );
+    let second = app
+        .login(json!({"role": "admin", "admin_id": "demo-admin-federation-2"}))
+        .await;
+    let activated = app
+        .post(
+            "/api/v1/admin/policies/2/activate",
+            Some(&second),
+            json!({}),
+        )
         .await;
     assert_eq!(activated.status, StatusCode::OK, "{}", activated.body);
     let listing = app.get("/api/v1/admin/policies", Some(&admin)).await;
@@ -437,8 +453,13 @@ pub async fn policy_versions_are_checked_activated_and_simulated(backend: Backen
         .iter()
         .find(|e| e.action == "policy_version_activated")
         .expect("activation audited");
-    assert_eq!(event.actor, "admin:federation");
+    assert_eq!(event.actor, "admin:demo-admin-federation-2");
+    assert_eq!(event.actor_name.as_deref(), Some("Omar Haddad"));
     assert_eq!(event.detail["previous"], 1);
+    assert!(
+        audit.iter().any(|e| e.action == "policy_activation_refused"
+            && e.actor == "admin:demo-admin-federation-1")
+    );
     // Another replica follows at its next tick.
     assert_eq!(replica.policy.active().number, 1);
     replica.tick().await.expect("tick");

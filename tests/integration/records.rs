@@ -463,7 +463,7 @@ async fn audit_refusals_and_administration_are_recorded(backend: Backend) {
     assert_eq!(transfer.status, StatusCode::NOT_FOUND, "{}", transfer.body);
     assert!(transfer.body.get("policies").is_none());
     let events = trail(&app, &id).await;
-    let denied = refusals(&events, "admin:1283");
+    let denied = refusals(&events, "admin:demo-admin-1283");
     assert_eq!(denied.len(), 2, "{denied:?}");
     assert!(denied.iter().all(|e| e.municipality == "1275"));
     // The home municipality's administrator reads it (R16), and that reading is recorded too.
@@ -481,10 +481,10 @@ async fn audit_refusals_and_administration_are_recorded(backend: Backend) {
     assert!(
         events
             .iter()
-            .any(|e| e.action == "read_routing_trace" && e.actor == "admin:1275"),
+            .any(|e| e.action == "read_routing_trace" && e.actor == "admin:demo-admin-1275"),
         "{events:?}"
     );
-    assert!(refusals(&events, "admin:1275").is_empty());
+    assert!(refusals(&events, "admin:demo-admin-1275").is_empty());
 
     // Another citizen asking for Anna's request: 404, and recorded.
     let stranger = app.citizen(&person(21), "1275").await;
@@ -533,12 +533,15 @@ async fn audit_refusals_and_administration_are_recorded(backend: Backend) {
         all.iter()
             .any(|e| e.action == action && e.actor == actor && e.municipality == municipality)
     };
-    assert!(has("verify_audit", "admin:1275", "1275"), "verification");
+    assert!(
+        has("verify_audit", "admin:demo-admin-1275", "1275"),
+        "verification"
+    );
     let federation_chain = all
         .iter()
         .find(|e| e.action == "retention_dry_run")
         .expect("the dry run is recorded");
-    assert_eq!(federation_chain.actor, "admin:federation");
+    assert_eq!(federation_chain.actor, "admin:demo-admin-federation-1");
     assert!(has("login", "caseworker:1275-02", "1275"));
     assert!(has("login", "caseworker:1275-01", "1275"));
     let logouts: Vec<&str> = all
@@ -548,7 +551,10 @@ async fn audit_refusals_and_administration_are_recorded(backend: Backend) {
         .collect();
     assert!(logouts.contains(&"caseworker:1275-02"), "{logouts:?}");
     assert!(logouts.contains(&"caseworker:1275-01"), "{logouts:?}");
-    assert!(has("login", "admin:1283", "1283"), "administrators too");
+    assert!(
+        has("login", "admin:demo-admin-1283", "1283"),
+        "administrators too"
+    );
     // A citizen's own login is theirs: not on any chain.
     assert!(
         all.iter()
@@ -560,7 +566,7 @@ async fn audit_refusals_and_administration_are_recorded(backend: Backend) {
         .await;
     assert_eq!(report.status, StatusCode::OK, "{}", report.body);
     let findings = report.body.as_array().expect("findings");
-    for actor in ["caseworker:1275-02", "admin:1283", "citizen"] {
+    for actor in ["caseworker:1275-02", "admin:demo-admin-1283", "citizen"] {
         assert!(
             findings
                 .iter()

@@ -138,7 +138,7 @@ async fn add_caseworker(db: &Db, id: &str, municipality: &str, capacity: u32) ->
 /// kommunkod their ids begin with in these tests.
 fn event(actor: Actor, municipality: &str, action: &str, time: DateTime<Utc>) -> NewAuditEvent {
     let actor_municipality = match &actor {
-        Actor::Admin(m) => m.clone(),
+        Actor::Admin { municipality, .. } => municipality.clone(),
         Actor::Caseworker(id) => id
             .as_str()
             .get(..4)
@@ -155,7 +155,24 @@ fn event(actor: Actor, municipality: &str, action: &str, time: DateTime<Utc>) ->
         policies: vec!["test_policy".to_owned()],
         detail: json!({ "test": true }),
         request_id: None,
+        actor_name: None,
     }
+}
+
+/// An administrator of `municipality` (the federation's for `None`), as the trail names them.
+fn admin_actor(municipality: Option<&str>) -> Actor {
+    Actor::Admin {
+        id: format!("test-admin-{}", municipality.unwrap_or("federation")),
+        municipality: municipality.map(code),
+    }
+}
+
+fn admin_principal(municipality: Option<&str>) -> Principal {
+    Principal::Admin(brygga::domain::Administrator {
+        id: format!("test-admin-{}", municipality.unwrap_or("federation")),
+        name: "Test Admin".to_owned(),
+        municipality: municipality.map(code),
+    })
 }
 
 /// A permit of `municipality` in `ring`, with the rule that gives it.
@@ -1515,7 +1532,7 @@ async fn routing_settings_round_trip(backend: Backend) {
         offer_timeout: 90,
         fair_share_per_10k: Some(2.5),
     };
-    let audit = event(Actor::Admin(None), "familjen-helsingborg", "routing", at(0));
+    let audit = event(admin_actor(None), "familjen-helsingborg", "routing", at(0));
     db.put_routing_settings(std::slice::from_ref(&ekonomi), &audit)
         .await
         .expect("put");
@@ -1841,15 +1858,13 @@ fn session_token(id: &str, login: &str, principal: Principal) -> NewApiToken {
 /// false; a login's tokens are revoked together; creation and revocation are audited once.
 async fn api_tokens_live_until_expired_or_revoked(backend: Backend) {
     let db = seeded(backend).await;
-    let admin = Actor::Admin(Some(code("1283")));
+    let admin = admin_actor(Some("1283"));
     let created = event(admin.clone(), "1283", "token_created", at(0));
     let integration = NewApiToken {
         id: "tok-integration".to_owned(),
         token_hash: "hash-integration".to_owned(),
         kind: TokenKind::Integration,
-        principal: Principal::Admin {
-            municipality: Some(code("1283")),
-        },
+        principal: admin_principal(Some("1283")),
         name: Some("Ekonomisystemet".to_owned()),
         scopes: vec![Scope::Read],
         login_id: None,
@@ -1952,7 +1967,7 @@ async fn api_tokens_live_until_expired_or_revoked(backend: Backend) {
     );
     let lapsed = NewApiToken {
         expires_at: at(5),
-        ..session_token("s4", "login-c", Principal::Admin { municipality: None })
+        ..session_token("s4", "login-c", admin_principal(None))
     };
     db.insert_api_token(&lapsed, None).await.expect("insert");
     assert!(
@@ -1970,7 +1985,7 @@ async fn api_tokens_live_until_expired_or_revoked(backend: Backend) {
 
     let by_admin = db
         .audit_query(&AuditFilter {
-            actor: Some("admin:1283".to_owned()),
+            actor: Some("admin:test-admin-1283".to_owned()),
             limit: 100,
             ..AuditFilter::default()
         })
@@ -2074,7 +2089,7 @@ async fn policy_versions_insert_list_activate(backend: Backend) {
 
     let shipped = NewAuditEvent {
         detail: json!({ "note": "shipped" }),
-        ..event(Actor::Admin(None), federation_id, "policy_created", at(0))
+        ..event(admin_actor(None), federation_id, "policy_created", at(0))
     };
     let first = db
         .insert_policy_version(
@@ -2136,12 +2151,7 @@ async fn policy_versions_insert_list_activate(backend: Backend) {
         json!({ "note": "shipped", "version": 1 })
     );
 
-    let activation = event(
-        Actor::Admin(None),
-        federation_id,
-        "policy_activated",
-        at(10),
-    );
+    let activation = event(admin_actor(None), federation_id, "policy_activated", at(10));
     db.activate_policy_version(2, "admin:federation", &activation)
         .await
         .expect("activate");
@@ -2197,13 +2207,7 @@ async fn audit_chains_verify_and_filter(backend: Backend) {
     let staff = Actor::Caseworker(worker("1283-01"));
     let appended = [
         ("1283", staff.clone(), "read_case", Some("case-a"), at(0)),
-        (
-            "1282",
-            Actor::Admin(Some(code("1282"))),
-            "list_staff",
-            None,
-            at(1),
-        ),
+        ("1282", admin_actor(Some("1282")), "list_staff", None, at(1)),
         ("1283", Actor::Citizen, "read_case", Some("case-b"), at(2)),
         ("1283", staff.clone(), "read_case", Some("case-b"), at(3)),
         (

@@ -167,23 +167,17 @@ async fn choose(
                 .collect(),
         })
         .collect();
-    let mut admins: Vec<Person> = federation
-        .municipalities
-        .iter()
-        .map(|m| Person {
-            label: fill("demo.admin_of", &m.name),
-            detail: m.code.as_str().to_owned(),
-            fields: vec![
-                ("role", "admin".to_owned()),
-                ("municipality", m.code.as_str().to_owned()),
-            ],
+    let admins: Vec<Person> = crate::demo::administrators(federation)
+        .into_iter()
+        .map(|a| Person {
+            label: a.name.clone(),
+            detail: match &a.municipality {
+                Some(code) => fill("demo.admin_of", &name_of(code.as_str())),
+                None => t("demo.federation_admin").to_owned(),
+            },
+            fields: vec![("role", "admin".to_owned()), ("admin_id", a.id.clone())],
         })
         .collect();
-    admins.push(Person {
-        label: t("demo.federation_admin").to_owned(),
-        detail: federation.name.clone(),
-        fields: vec![("role", "admin".to_owned())],
-    });
     render(&Choose {
         page,
         citizens,
@@ -209,6 +203,8 @@ struct Chosen {
     eidas_id: Option<String>,
     #[serde(default)]
     caseworker_id: Option<String>,
+    #[serde(default)]
+    admin_id: Option<String>,
 }
 
 async fn log_in(
@@ -225,6 +221,7 @@ async fn log_in(
         ("loa", chosen.loa),
         ("eidas_id", chosen.eidas_id),
         ("caseworker_id", chosen.caseworker_id),
+        ("admin_id", chosen.admin_id),
     ] {
         if let Some(value) = value.filter(|v| !v.is_empty()) {
             body.insert(name.into(), value.into());

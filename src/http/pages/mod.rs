@@ -436,6 +436,7 @@ impl From<ApiError> for PageError {
             ApiError::Forbidden
             | ApiError::Denied { .. }
             | ApiError::NotEligible { .. }
+            | ApiError::FourEyesRequired
             | ApiError::LoaTooLow => PageError::Forbidden,
             ApiError::Conflict(_) | ApiError::AlreadyExists => PageError::Conflict,
             ApiError::RateLimited { retry_after } => PageError::RateLimited(retry_after),
