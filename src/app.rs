@@ -35,6 +35,8 @@ pub enum StartupError {
     Store(#[from] StoreError),
     #[error("policies: {0}")]
     Policies(String),
+    #[error("federation: {0}")]
+    FederationState(String),
     #[error("login: {0}")]
     Login(String),
     #[error("audit: {0}")]
@@ -167,7 +169,7 @@ pub async fn context(config: Config, options: &Options) -> Result<Context, Start
         crate::workflow::load_policies(store.as_ref(), federation.id.as_str(), clock.now())
             .await
             .map_err(StartupError::Policies)?;
-    Ok(Context::new(
+    let ctx = Context::new(
         store,
         federation,
         clock,
@@ -176,7 +178,11 @@ pub async fn context(config: Config, options: &Options) -> Result<Context, Start
         options.ids.clone().unwrap_or_else(|| Arc::new(RandomIds)),
         audit_key,
     )
-    .with_probe(options.probe.clone()))
+    .with_probe(options.probe.clone());
+    ctx.start_federation()
+        .await
+        .map_err(|e| StartupError::FederationState(e.to_string()))?;
+    Ok(ctx)
 }
 
 impl Application {

@@ -442,7 +442,7 @@ pub async fn run(config: SimulationConfig) -> Result<Report, SimulationError> {
     };
     ctx.set_routing_settings(&administrator, &routing).await?;
     let mut arrivals_rng = SplitMix64::new(config.seed ^ 0xA11_7A15);
-    let arrivals = arrivals(&ctx.federation, &config, &mut arrivals_rng)?;
+    let arrivals = arrivals(&ctx.federation(), &config, &mut arrivals_rng)?;
     let mut sim = Sim::new(ctx, clock, config, staff.len());
     let report = sim.run(arrivals).await;
     drop(sim);
@@ -856,7 +856,7 @@ impl Sim {
         let now = clock.now();
         let notices = ctx.notices.subscribe();
         let push_categories = ctx
-            .federation
+            .federation()
             .categories
             .iter()
             .map(|c| c.id.as_str().to_owned())
@@ -1748,7 +1748,7 @@ impl Sim {
         let count = |it: usize| u32::try_from(it).unwrap_or(u32::MAX);
         let municipalities = self
             .ctx
-            .federation
+            .federation()
             .municipalities
             .iter()
             .map(|m| {
@@ -1772,7 +1772,7 @@ impl Sim {
             })
             .collect();
         Ok(Report {
-            federation: self.ctx.federation.name.clone(),
+            federation: self.ctx.federation().name.clone(),
             seed: self.config.seed,
             requests: self.config.requests,
             caseworkers: count(self.caseworkers),

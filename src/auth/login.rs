@@ -214,9 +214,22 @@ pub enum StaffRole {
         subject: String,
         name: String,
     },
-    /// A caseworker, by the id their provider names; whether Brygga knows them in that
-    /// municipality is the workflow's question.
-    Caseworker(CaseworkerId),
+    /// A caseworker, by the id their provider names (or their subject there); whether Brygga
+    /// knows them in that municipality, or provisions them, is the workflow's question.
+    Caseworker(StaffClaims),
+}
+
+/// What a staff login says of a caseworker.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StaffClaims {
+    /// The caseworker id claim, if the provider sent one.
+    pub id: Option<CaseworkerId>,
+    /// The provider's `sub`.
+    pub subject: String,
+    pub name: String,
+    /// `Some(default_capacity)` when the municipality's staff login provisions caseworkers
+    /// just in time (`jit_caseworkers`).
+    pub provision_capacity: Option<u32>,
 }
 
 /// The role behind a verified login at `config.municipality`'s provider. `wanted` picks a role
@@ -239,12 +252,12 @@ pub fn staff(
         Some("caseworker") => false,
         _ => !caseworker,
     };
+    let name = ["name", "preferred_username", "email"]
+        .iter()
+        .find_map(|claim| login.claims.get(*claim).and_then(Value::as_str))
+        .unwrap_or_default()
+        .to_owned();
     if as_admin {
-        let name = ["name", "preferred_username", "email"]
-            .iter()
-            .find_map(|claim| login.claims.get(*claim).and_then(Value::as_str))
-            .unwrap_or_default()
-            .to_owned();
         let person = |municipality| StaffRole::Admin {
             municipality,
             subject: login.subject.clone(),
@@ -263,13 +276,20 @@ pub fn staff(
     if !caseworker {
         return Err(Refusal::NoRole);
     }
-    login
+    let id = login
         .claims
         .get(&config.caseworker_id_claim)
         .and_then(Value::as_str)
-        .and_then(|id| CaseworkerId::parse(id).ok())
-        .map(StaffRole::Caseworker)
-        .ok_or(Refusal::UnknownStaff)
+        .and_then(|id| CaseworkerId::parse(id).ok());
+    let provision_capacity = config.jit_caseworkers.then_some(config.default_capacity);
+    // Without an id claim, a caseworker is found by their subject (as provisioned), and only
+    // a provisioning login may have neither.
+    Ok(StaffRole::Caseworker(StaffClaims {
+        id,
+        subject: login.subject.clone(),
+        name,
+        provision_capacity,
+    }))
 }
 
 #[cfg(test)]

@@ -154,6 +154,18 @@ pub struct StaffLogin {
     /// The claim holding the caseworker's id in Brygga.
     #[serde(default = "default_caseworker_id_claim")]
     pub caseworker_id_claim: String,
+    /// Just-in-time provisioning: a login with the caseworker role whose id claim (or, without
+    /// one, subject) names no caseworker of this municipality creates one from the claims
+    /// (`name`; no skills until an administrator sets them). Off by default.
+    #[serde(default)]
+    pub jit_caseworkers: bool,
+    /// The capacity of a caseworker provisioned just in time.
+    #[serde(default = "default_jit_capacity")]
+    pub default_capacity: u32,
+}
+
+fn default_jit_capacity() -> u32 {
+    5
 }
 
 /// Which provider a login goes through.

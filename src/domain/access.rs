@@ -146,26 +146,131 @@ impl TokenKind {
     }
 }
 
-/// What a token may do: `read` (GET) and `write` (everything else).
+/// What a token may do.
+///
+/// A session token (`POST /api/v1/me/tokens`) holds `read` (GET) and `write` (everything
+/// else) and acts as its person, whom the policies judge. An integration token holds scopes per
+/// route family (`audit:read`, `cases:write`, …): a route opens to it only if the route's family
+/// is among them, and the policies still decide after that. Changing policies or the
+/// federation's configuration, managing tokens and running retention have no scope at all, so
+/// no integration token can ever do them. Integration tokens from before the families hold
+/// `read`/`write`; [`Scope::granted`] maps them to the narrowest families that cover what
+/// they could do.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
 pub enum Scope {
+    #[serde(rename = "read")]
     Read,
+    #[serde(rename = "write")]
     Write,
+    /// The audit trail, its verification and the follow-up report.
+    #[serde(rename = "audit:read")]
+    AuditRead,
+    /// Live queue figures and the settlement between members.
+    #[serde(rename = "stats:read")]
+    StatsRead,
+    /// Routing settings and a case's routing trace.
+    #[serde(rename = "routing:read")]
+    RoutingRead,
+    /// Changing routing settings, where the policies let the token's municipality change
+    /// them (the federation's shared settings never: a token does not administer the
+    /// federation).
+    #[serde(rename = "routing:write")]
+    RoutingWrite,
+    /// Moving a case (`POST /api/v1/cases/{id}/transfer`) as an administrator.
+    #[serde(rename = "cases:write")]
+    CasesWrite,
+    /// The municipality's caseworkers.
+    #[serde(rename = "caseworkers:read")]
+    CaseworkersRead,
+    /// Creating, changing and deactivating the municipality's caseworkers.
+    #[serde(rename = "caseworkers:write")]
+    CaseworkersWrite,
+    /// Municipalities, agreements and categories, read only.
+    #[serde(rename = "config:read")]
+    ConfigRead,
+    /// The policy versions and simulating a decision (storing nothing).
+    #[serde(rename = "policies:read")]
+    PoliciesRead,
+    /// The administrators' event stream (`GET /api/v1/events`).
+    #[serde(rename = "events:read")]
+    EventsRead,
 }
 
 impl Scope {
+    /// What an administrator may put on an integration token.
+    pub const GRANTABLE: [Scope; 10] = [
+        Scope::AuditRead,
+        Scope::StatsRead,
+        Scope::RoutingRead,
+        Scope::RoutingWrite,
+        Scope::CasesWrite,
+        Scope::CaseworkersRead,
+        Scope::CaseworkersWrite,
+        Scope::ConfigRead,
+        Scope::PoliciesRead,
+        Scope::EventsRead,
+    ];
+
     pub fn as_str(self) -> &'static str {
         match self {
             Scope::Read => "read",
             Scope::Write => "write",
+            Scope::AuditRead => "audit:read",
+            Scope::StatsRead => "stats:read",
+            Scope::RoutingRead => "routing:read",
+            Scope::RoutingWrite => "routing:write",
+            Scope::CasesWrite => "cases:write",
+            Scope::CaseworkersRead => "caseworkers:read",
+            Scope::CaseworkersWrite => "caseworkers:write",
+            Scope::ConfigRead => "config:read",
+            Scope::PoliciesRead => "policies:read",
+            Scope::EventsRead => "events:read",
         }
     }
 
+    /// Any scope a stored token may hold.
     pub fn parse(s: &str) -> Option<Scope> {
         [Scope::Read, Scope::Write]
             .into_iter()
+            .chain(Scope::GRANTABLE)
             .find(|x| x.as_str() == s)
+    }
+
+    /// A scope an administrator may grant an integration token (`read` and `write` are the
+    /// session tokens' and no longer granted).
+    pub fn parse_grantable(s: &str) -> Option<Scope> {
+        Scope::GRANTABLE.into_iter().find(|x| x.as_str() == s)
+    }
+
+    /// Whether this scope opens a route family that only reads.
+    pub fn reads(self) -> bool {
+        self.as_str().ends_with(":read")
+    }
+
+    /// The route families an integration token's stored scopes open, sorted: a family scope
+    /// opens itself; a token from before the families keeps what it could do, narrowed to
+    /// families — `read` every `:read` family, `write` besides `cases:write`,
+    /// `routing:write` and `caseworkers:write` (what no scope opens stays closed to it, as it
+    /// was closed by the policies before).
+    pub fn granted(held: &[Scope]) -> Vec<Scope> {
+        let mut granted: Vec<Scope> = held
+            .iter()
+            .flat_map(|scope| match scope {
+                Scope::Read => Scope::GRANTABLE
+                    .into_iter()
+                    .filter(|s| s.reads())
+                    .collect::<Vec<_>>(),
+                Scope::Write => vec![
+                    Scope::CasesWrite,
+                    Scope::RoutingWrite,
+                    Scope::CaseworkersWrite,
+                ],
+                family => vec![*family],
+            })
+            .collect();
+        granted.sort();
+        granted.dedup();
+        granted
     }
 }
 
@@ -186,8 +291,13 @@ pub struct ApiToken {
 }
 
 impl ApiToken {
+    /// Whether the token holds `scope`: as stored for a session token, through
+    /// [`Scope::granted`] for an integration token.
     pub fn allows(&self, scope: Scope) -> bool {
-        self.scopes.contains(&scope)
+        match self.kind {
+            TokenKind::Session => self.scopes.contains(&scope),
+            TokenKind::Integration => Scope::granted(&self.scopes).contains(&scope),
+        }
     }
 }
 
@@ -224,10 +334,37 @@ mod tests {
         for k in [TokenKind::Session, TokenKind::Integration] {
             assert_eq!(TokenKind::parse(k.as_str()), Some(k));
         }
-        for s in [Scope::Read, Scope::Write] {
+        for s in [Scope::Read, Scope::Write]
+            .into_iter()
+            .chain(Scope::GRANTABLE)
+        {
             assert_eq!(Scope::parse(s.as_str()), Some(s));
+            let json = serde_json::to_value(s).expect("json");
+            assert_eq!(json, s.as_str());
         }
         assert_eq!(Scope::parse("admin"), None);
+        assert_eq!(Scope::parse_grantable("read"), None);
+        assert_eq!(Scope::parse_grantable("write"), None);
+        assert_eq!(Scope::parse_grantable("audit:read"), Some(Scope::AuditRead));
+    }
+
+    #[test]
+    fn old_integration_scopes_map_to_the_narrowest_families() {
+        let read = Scope::granted(&[Scope::Read]);
+        assert!(read.iter().all(|s| s.reads()), "{read:?}");
+        assert!(read.contains(&Scope::AuditRead) && read.contains(&Scope::EventsRead));
+        assert!(!read.contains(&Scope::CasesWrite));
+        let write = Scope::granted(&[Scope::Read, Scope::Write]);
+        assert_eq!(write, {
+            let mut all = Scope::GRANTABLE.to_vec();
+            all.sort();
+            all
+        });
+        assert_eq!(
+            Scope::granted(&[Scope::CasesWrite, Scope::CasesWrite]),
+            vec![Scope::CasesWrite]
+        );
+        assert!(Scope::granted(&[]).is_empty());
     }
 
     #[test]

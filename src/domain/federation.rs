@@ -47,6 +47,10 @@ pub struct Municipality {
     /// The social emergency service's number, shown with urgent requests (R10) when known.
     #[serde(default)]
     pub socialjour_phone: Option<String>,
+    /// The municipality's home rule: categories its residents' requests in are always handled
+    /// at home, whatever the agreements say (read by the policies as `must_stay_home`).
+    #[serde(default)]
+    pub keeps_home: Vec<CategoryId>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -119,6 +123,60 @@ impl Agreement {
     }
 }
 
+/// Where a version of an agreement stands. A draft is worded but binds nobody; signing it puts
+/// it in force (as far as its dates reach) and supersedes the version signed before.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AgreementState {
+    Draft,
+    Signed,
+    /// Signed once, replaced by a later signed version.
+    Superseded,
+    /// A draft given up (a later draft, or the agreement ended, before it was signed).
+    Discarded,
+}
+
+impl AgreementState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AgreementState::Draft => "draft",
+            AgreementState::Signed => "signed",
+            AgreementState::Superseded => "superseded",
+            AgreementState::Discarded => "discarded",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<AgreementState> {
+        [
+            AgreementState::Draft,
+            AgreementState::Signed,
+            AgreementState::Superseded,
+            AgreementState::Discarded,
+        ]
+        .into_iter()
+        .find(|k| k.as_str() == s)
+    }
+}
+
+/// One version of an agreement as it was worded, with who wrote and who signed it. Every
+/// version is kept: an agreement is a legal document.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct AgreementVersion {
+    pub agreement_id: String,
+    pub version: i64,
+    pub state: AgreementState,
+    pub agreement: Agreement,
+    /// Why it was changed, in the author's words (about the agreement, never about a citizen).
+    pub note: Option<String>,
+    /// The actor id of whoever wrote it (`system:federation-file` for the seeded ones).
+    pub author: String,
+    pub author_name: Option<String>,
+    pub created_at: chrono::DateTime<chrono::Utc>,
+    pub signed_by: Option<String>,
+    pub signed_by_name: Option<String>,
+    pub signed_at: Option<chrono::DateTime<chrono::Utc>>,
+}
+
 impl Federation {
     /// The members an agreement valid on `date` joins to `home` for `category`: what a consent
     /// to "every partner" covers on the day it is given (R8). Sorted, without `home`.
@@ -168,6 +226,8 @@ pub enum FederationError {
         what: &'static str,
         id: String,
     },
+    #[error("municipality `{municipality}` keeps unknown category `{id}` at home")]
+    UnknownHomeRule { municipality: String, id: String },
     #[error("agreement `{0}` ends before it starts")]
     EmptyValidity(String),
     #[error("the federation has no municipalities")]
@@ -227,6 +287,16 @@ impl Federation {
         )?;
         unique("category", self.categories.iter().map(|c| c.id.as_str()))?;
         unique("agreement", self.agreements.iter().map(|a| a.id.as_str()))?;
+        for municipality in &self.municipalities {
+            for category in &municipality.keeps_home {
+                if self.category(category.as_str()).is_none() {
+                    return Err(FederationError::UnknownHomeRule {
+                        municipality: municipality.code.to_string(),
+                        id: category.to_string(),
+                    });
+                }
+            }
+        }
         for agreement in &self.agreements {
             for member in &agreement.members {
                 if self.municipality(member).is_none() {

@@ -216,6 +216,77 @@ impl Caseworker {
     }
 }
 
+/// A caseworker as administrators manage them (issue 21): the caseworker, whether they may
+/// still work, and who they are at their municipality's identity provider. A caseworker is
+/// never deleted, so that the history that names them stays readable: deactivation clears
+/// `active`, and from then on the store's caseworker reads (logins, routing, every action) no
+/// longer find them.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StaffMember {
+    pub caseworker: Caseworker,
+    pub active: bool,
+    /// The `sub` of their login at their municipality's staff provider, once known: a returning
+    /// caseworker is found by it when the provider sends no caseworker id.
+    pub subject: Option<String>,
+    /// SCIM's `userName` (RFC 7643 §4.1), unique in the municipality.
+    pub user_name: Option<String>,
+    /// SCIM's `externalId` (RFC 7643 §3.1): the provisioning client's own id.
+    pub external_id: Option<String>,
+}
+
+/// A SCIM group of one municipality (RFC 7643 §4.2). Groups whose display names are mapped
+/// give their members a skill or a role; others are kept but change nothing.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StaffGroup {
+    pub id: String,
+    pub municipality: MunicipalityCode,
+    pub display_name: String,
+    pub external_id: Option<String>,
+    pub members: Vec<CaseworkerId>,
+}
+
+/// What a SCIM group's display name gives its members.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum GroupGrant {
+    /// `skill:<category id>`.
+    Skill(CategoryId),
+    /// `Brygga.Supervisor`: the supervisor role (R12, R15).
+    Supervisor,
+    /// `Brygga.ProtectedIdentity`: clearance for protected identities (R11).
+    ProtectedIdentity,
+}
+
+impl GroupGrant {
+    /// The grant a group's display name names, if any (an unknown category is none).
+    pub fn of(display_name: &str) -> Option<GroupGrant> {
+        let name = display_name.trim();
+        if let Some(category) = name.strip_prefix("skill:") {
+            return CategoryId::parse(category.trim())
+                .ok()
+                .map(GroupGrant::Skill);
+        }
+        match name {
+            "Brygga.Supervisor" => Some(GroupGrant::Supervisor),
+            "Brygga.ProtectedIdentity" => Some(GroupGrant::ProtectedIdentity),
+            _ => None,
+        }
+    }
+
+    /// Gives (`on`) or takes away the grant.
+    pub fn apply(&self, caseworker: &mut Caseworker, on: bool) {
+        match self {
+            GroupGrant::Skill(category) => {
+                caseworker.skills.retain(|s| s != category);
+                if on {
+                    caseworker.skills.push(category.clone());
+                }
+            }
+            GroupGrant::Supervisor => caseworker.supervisor = on,
+            GroupGrant::ProtectedIdentity => caseworker.protected_identity_clearance = on,
+        }
+    }
+}
+
 #[cfg(test)]
 impl Caseworker {
     /// A caseworker for unit tests: available, Swedish, the `ekonomi` skill, capacity 5, no

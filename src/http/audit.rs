@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 
 use super::AppState;
 use super::error::ApiError;
-use super::extract::AdminAuth;
+use super::extract::{AdminAuth, AdminIn, family};
 use crate::audit::AuditEntry;
 use crate::workflow::{AuditSearch, Verification};
 
@@ -84,7 +84,7 @@ impl From<AuditEntry> for AuditView {
 /// controller's); federation administrators read every chain.
 async fn list(
     State(app): State<AppState>,
-    AdminAuth(admin): AdminAuth,
+    AdminIn { admin, .. }: AdminIn<family::AuditRead>,
     Query(query): Query<AuditQuery>,
 ) -> Result<Json<Vec<AuditView>>, ApiError> {
     let events = app
@@ -126,7 +126,7 @@ struct FollowUpQuery {
 /// refused attempts, and every access to protected-identity cases.
 async fn follow_up(
     State(app): State<AppState>,
-    AdminAuth(admin): AdminAuth,
+    AdminIn { admin, .. }: AdminIn<family::AuditRead>,
     Query(query): Query<FollowUpQuery>,
 ) -> Result<Response, ApiError> {
     let findings = app.ctx.follow_up(&admin, query.from, query.to).await?;
@@ -184,7 +184,8 @@ struct RetentionBody {
     dry_run: bool,
 }
 
-/// Runs retention now (federation administrators), or lists what it would thin.
+/// Runs retention now (federation administrators in person; no token scope opens it), or lists
+/// what it would thin.
 async fn retention(
     State(app): State<AppState>,
     AdminAuth(admin): AdminAuth,
@@ -195,7 +196,7 @@ async fn retention(
 
 async fn verify(
     State(app): State<AppState>,
-    AdminAuth(admin): AdminAuth,
+    AdminIn { admin, .. }: AdminIn<family::AuditRead>,
 ) -> Result<Json<Verification>, ApiError> {
     Ok(Json(app.ctx.verify_audit(&admin).await?))
 }

@@ -8,7 +8,7 @@ use serde::Deserialize;
 
 use super::AppState;
 use super::error::ApiError;
-use super::extract::{ApiJson, CaseworkerAuth, MaybePrincipal};
+use super::extract::{ApiJson, CallerIn, CaseworkerAuth, family};
 use super::views::{CaseworkerCaseView, CaseworkerView, QueueItemView};
 use crate::domain::Principal;
 use crate::domain::case::Outcome;
@@ -173,10 +173,11 @@ struct TransferBody {
     reason: String,
 }
 
-/// The owner, or an administrator of the case's home (or of the federation), moves the case.
+/// The owner, or an administrator of the case's home (or of the federation), moves the case;
+/// an integration token only with `cases:write`.
 async fn transfer(
     State(app): State<AppState>,
-    MaybePrincipal(principal): MaybePrincipal,
+    CallerIn { caller, .. }: CallerIn<family::CasesWrite>,
     Path(id): Path<String>,
     ApiJson(body): ApiJson<TransferBody>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
@@ -185,7 +186,7 @@ async fn transfer(
         caseworker_id: body.caseworker_id,
         reason: body.reason,
     };
-    let case = match principal {
+    let case = match caller.map(|c| c.principal) {
         None => return Err(ApiError::Unauthenticated),
         Some(Principal::Caseworker { caseworker_id, .. }) => {
             let me = app

@@ -66,7 +66,7 @@ struct DemoAdmin {
 /// The demo's administrators, people with names (API.md "Demo").
 async fn admins(State(app): State<AppState>) -> Json<Vec<DemoAdmin>> {
     Json(
-        crate::demo::administrators(&app.ctx.federation)
+        crate::demo::administrators(&app.ctx.federation())
             .into_iter()
             .map(|a| DemoAdmin {
                 id: a.id,
@@ -138,7 +138,7 @@ fn home_code(app: &AppState, code: &str) -> Result<MunicipalityCode, ApiError> {
     let code = MunicipalityCode::parse(code)
         .map_err(|_| ApiError::Unprocessable("unknown_municipality"))?;
     app.ctx
-        .federation
+        .federation()
         .municipality(&code)
         .map(|m| m.code.clone())
         .ok_or(ApiError::Unprocessable("home_outside_federation"))
@@ -184,7 +184,7 @@ fn citizen(app: &AppState, body: CitizenLogin) -> Result<Citizen, ApiError> {
         },
         (None, Some(number)) => app
             .ctx
-            .federation
+            .federation()
             .member_for_key(number.as_str())
             .code
             .clone(),
@@ -249,7 +249,7 @@ pub(super) async fn principal_of(
         }
         "admin" => {
             let login: AdminLogin = parse_json(&bytes)?;
-            let admins = crate::demo::administrators(&app.ctx.federation);
+            let admins = crate::demo::administrators(&app.ctx.federation());
             let chosen = match (login.admin_id.as_deref(), login.municipality.as_deref()) {
                 (Some(id), _) => admins.into_iter().find(|a| a.id == id),
                 (None, Some(code)) => {

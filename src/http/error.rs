@@ -43,6 +43,10 @@ pub enum ApiError {
     /// The thing to create exists already (a unique rule of the store).
     #[error("already exists")]
     AlreadyExists,
+    /// 409 with its own code: the thing is not in a state that allows this (`in_use`,
+    /// `not_a_draft`, `not_in_force`).
+    #[error("conflict: {0}")]
+    ConflictCode(&'static str),
     #[error("payload too large")]
     PayloadTooLarge,
     #[error("invalid field `{field}`")]
@@ -95,7 +99,9 @@ impl ApiError {
             | ApiError::Denied { .. } => StatusCode::FORBIDDEN,
             ApiError::NotFound => StatusCode::NOT_FOUND,
             ApiError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
-            ApiError::Conflict(_) | ApiError::AlreadyExists => StatusCode::CONFLICT,
+            ApiError::Conflict(_) | ApiError::AlreadyExists | ApiError::ConflictCode(_) => {
+                StatusCode::CONFLICT
+            }
             ApiError::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::InvalidField { .. }
             | ApiError::Unprocessable(_)
@@ -129,6 +135,7 @@ impl ApiError {
                 TransitionError::AccessChanged => "access_changed",
             },
             ApiError::AlreadyExists => "already_exists",
+            ApiError::ConflictCode(code) => code,
             ApiError::PayloadTooLarge => "payload_too_large",
             ApiError::InvalidField { .. } => "invalid_field",
             ApiError::Unprocessable(code) => code,

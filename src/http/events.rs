@@ -16,7 +16,7 @@ use serde_json::Value;
 
 use super::AppState;
 use super::error::ApiError;
-use super::extract::MaybeCaller;
+use super::extract::{CallerIn, family};
 use crate::workflow::{self, Next, Subscription};
 
 /// Proxies and load balancers close connections that stay silent for long; a comment line
@@ -27,9 +27,10 @@ pub fn router() -> Router<AppState> {
     Router::new().route("/api/v1/events", get(events))
 }
 
+/// Caseworkers and administrators in person; an integration token with `events:read`.
 async fn events(
     State(app): State<AppState>,
-    MaybeCaller(caller): MaybeCaller,
+    CallerIn { caller, .. }: CallerIn<family::EventsRead>,
 ) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>>>, ApiError> {
     let caller = caller.ok_or(ApiError::Unauthenticated)?;
     let subscription = match app

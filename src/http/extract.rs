@@ -6,6 +6,7 @@ use axum::http::request::Parts;
 use axum::http::{Method, header};
 use bytes::Bytes;
 use serde::de::DeserializeOwned;
+use std::marker::PhantomData;
 
 use super::AppState;
 use super::error::ApiError;
@@ -13,7 +14,7 @@ use tower_sessions::Session;
 
 use crate::auth::sessions::{self, WebLogin};
 use crate::domain::Principal;
-use crate::domain::access::Scope;
+use crate::domain::access::{Scope, TokenKind};
 use crate::domain::people::{Caseworker, Citizen};
 use crate::workflow::limits::Client;
 use crate::workflow::{CitizenKey, Login};
@@ -91,14 +92,96 @@ pub struct Caller {
     pub principal: Principal,
     /// The token or browser login: what every delivery of a stream is re-checked against.
     pub login: Login,
-    /// Called with an integration token (which cannot manage tokens).
+    /// Called with an integration token (only through [`CallerIn`], [`AdminIn`] or
+    /// [`AdminCaller::require`], which checked the route's scope).
     pub integration: bool,
 }
 
-/// The logged-in caller, if any: a bearer token (`Authorization: Bearer`), else the browser
-/// session. A token that is unknown, expired or revoked is 401, never silently anonymous; so
-/// is a browser login whose idle or absolute time ran out (the session is ended then). A token
-/// without the `write` scope may only read (GET).
+/// An integration token's use of a route: what it opens, and how to refuse it (audited).
+#[derive(Clone)]
+struct TokenUse {
+    ctx: crate::workflow::Context,
+    /// The route families it opens ([`Scope::granted`]).
+    scopes: Vec<Scope>,
+    /// `METHOD /path`, for the refusal's audit event.
+    route: String,
+}
+
+impl TokenUse {
+    /// `forbidden`, audited on the token's chain (`needs` the route's family, if it has one).
+    async fn refuse(&self, principal: &Principal, needs: Option<Scope>) -> ApiError {
+        let Principal::Admin(admin) = principal else {
+            return ApiError::Forbidden;
+        };
+        match self.ctx.refuse_token_scope(admin, needs, &self.route).await {
+            Err(e) => e.into(),
+            Ok(()) => ApiError::Forbidden,
+        }
+    }
+}
+
+/// Whoever calls, integration tokens included: a bearer token (`Authorization: Bearer`), else
+/// the browser session. A token that is unknown, expired or revoked is 401, never silently
+/// anonymous; so is a browser login whose idle or absolute time ran out (the session is ended
+/// then). A session token without `write` may only read (GET); an integration token is let
+/// through here with its scopes, for the extractor to check against the route's family.
+async fn any_caller(
+    parts: &mut Parts,
+    app: &AppState,
+) -> Result<Option<(Caller, Option<TokenUse>)>, ApiError> {
+    if let Some(token) = bearer_token(&parts.headers) {
+        let authenticated = app
+            .ctx
+            .authenticate_token(&token)
+            .await?
+            .ok_or(ApiError::Unauthenticated)?;
+        let caller = Caller {
+            integration: authenticated.kind == TokenKind::Integration,
+            principal: authenticated.principal,
+            login: authenticated.login,
+        };
+        if caller.integration {
+            let token = TokenUse {
+                ctx: app.ctx.clone(),
+                scopes: authenticated.scopes,
+                route: format!("{} {}", parts.method, parts.uri.path()),
+            };
+            return Ok(Some((caller, Some(token))));
+        }
+        let reading = parts.method == Method::GET || parts.method == Method::HEAD;
+        if !reading && !authenticated.scopes.contains(&Scope::Write) {
+            return Err(ApiError::Forbidden);
+        }
+        return Ok(Some((caller, None)));
+    }
+    let Some(session) = parts.extensions.get::<Session>().cloned() else {
+        return Ok(None);
+    };
+    let Some(login) = browser_login(app, &session).await? else {
+        return Ok(None);
+    };
+    let session_key = session
+        .id()
+        .map(|id| sessions::key(&id))
+        .ok_or_else(|| ApiError::Internal("a logged-in session without an id".into()))?;
+    Ok(Some((
+        Caller {
+            principal: login.principal,
+            login: Login::Browser {
+                session_key,
+                login_id: login.login_id,
+            },
+            integration: false,
+        },
+        None,
+    )))
+}
+
+/// The logged-in person, if any: a browser login or a session token (a session token without
+/// `write` may only read; an unknown, expired or revoked token is 401). An
+/// integration token is refused here (403, audited): a route opens to one only through
+/// [`CallerIn`], [`AdminIn`] or [`AdminCaller::require`], naming its family's scope, so a route that forgets to
+/// is closed to tokens rather than open.
 pub struct MaybeCaller(pub Option<Caller>);
 
 impl<S> FromRequestParts<S> for MaybeCaller
@@ -110,40 +193,90 @@ where
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
         let app = AppState::from_ref(state);
-        if let Some(token) = bearer_token(&parts.headers) {
-            let authenticated = app
-                .ctx
-                .authenticate_token(&token)
-                .await?
-                .ok_or(ApiError::Unauthenticated)?;
-            let reading = parts.method == Method::GET || parts.method == Method::HEAD;
-            if !reading && !authenticated.scopes.contains(&Scope::Write) {
-                return Err(ApiError::Forbidden);
-            }
-            return Ok(MaybeCaller(Some(Caller {
-                integration: authenticated.kind == crate::domain::access::TokenKind::Integration,
-                principal: authenticated.principal,
-                login: authenticated.login,
-            })));
+        match any_caller(parts, &app).await? {
+            Some((caller, Some(token))) => Err(token.refuse(&caller.principal, None).await),
+            Some((caller, None)) => Ok(MaybeCaller(Some(caller))),
+            None => Ok(MaybeCaller(None)),
         }
-        let Some(session) = parts.extensions.get::<Session>().cloned() else {
-            return Ok(MaybeCaller(None));
+    }
+}
+
+/// A route family that integration tokens may be let into, named by its scope. The marker
+/// types are in [`family`]; a handler's signature says which family it belongs to
+/// (`AdminIn<family::AuditRead>`, `CallerIn<family::CasesWrite>`).
+pub trait Family: Send + Sync + 'static {
+    const SCOPE: Scope;
+}
+
+/// The route families, one marker type per grantable scope.
+pub mod family {
+    use super::Family;
+    use crate::domain::access::Scope;
+
+    macro_rules! families {
+        ($($(#[$doc:meta])* $name:ident),* $(,)?) => {
+            $(
+                $(#[$doc])*
+                pub struct $name;
+                impl Family for $name {
+                    const SCOPE: Scope = Scope::$name;
+                }
+            )*
         };
-        let Some(login) = browser_login(&app, &session).await? else {
-            return Ok(MaybeCaller(None));
+    }
+
+    families!(
+        /// `audit:read`: the trail, its verification, the follow-up report.
+        AuditRead,
+        /// `stats:read`: queue figures and settlement.
+        StatsRead,
+        /// `routing:read`: routing settings and a case's routing trace.
+        RoutingRead,
+        /// `routing:write`: changing routing settings (the policies decide whose).
+        RoutingWrite,
+        /// `cases:write`: an administrator's transfer of a case.
+        CasesWrite,
+        /// `caseworkers:read`: the municipality's caseworkers.
+        CaseworkersRead,
+        /// `caseworkers:write`: creating, changing, deactivating caseworkers.
+        CaseworkersWrite,
+        /// `config:read`: municipalities, agreements, categories.
+        ConfigRead,
+        /// `policies:read`: policy versions and simulation.
+        PoliciesRead,
+        /// `events:read`: the administrators' event stream.
+        EventsRead,
+    );
+}
+
+/// The logged-in caller of a route of family `F`, if any: a person, or an integration token
+/// that holds `F`'s scope (one that does not is 403, audited on its chain, before the body is
+/// read).
+pub struct CallerIn<F: Family> {
+    pub caller: Option<Caller>,
+    family: PhantomData<F>,
+}
+
+impl<S, F> FromRequestParts<S> for CallerIn<F>
+where
+    S: Send + Sync,
+    AppState: FromRef<S>,
+    F: Family,
+{
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        let app = AppState::from_ref(state);
+        let caller = match any_caller(parts, &app).await? {
+            Some((caller, Some(token))) if !token.scopes.contains(&F::SCOPE) => {
+                return Err(token.refuse(&caller.principal, Some(F::SCOPE)).await);
+            }
+            found => found.map(|(caller, _)| caller),
         };
-        let session_key = session
-            .id()
-            .map(|id| sessions::key(&id))
-            .ok_or_else(|| ApiError::Internal("a logged-in session without an id".into()))?;
-        Ok(MaybeCaller(Some(Caller {
-            principal: login.principal,
-            login: Login::Browser {
-                session_key,
-                login_id: login.login_id,
-            },
-            integration: false,
-        })))
+        Ok(CallerIn {
+            caller,
+            family: PhantomData,
+        })
     }
 }
 
@@ -261,7 +394,9 @@ where
     }
 }
 
-/// A logged-in administrator: `Some(code)` of one municipality, `None` for the federation.
+/// A logged-in administrator in person (a browser login or its session token). An
+/// integration token is refused (403, audited): routes that a token may use take
+/// [`AdminIn`] (or [`AdminCaller`]) instead and name their family's scope.
 pub struct AdminAuth(pub crate::domain::Administrator);
 
 impl<S> FromRequestParts<S> for AdminAuth
@@ -272,16 +407,48 @@ where
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
-        AdminCaller::from_request_parts(parts, state)
-            .await
-            .map(|a| AdminAuth(a.admin))
+        match MaybeCaller::from_request_parts(parts, state).await?.0 {
+            Some(Caller {
+                principal: Principal::Admin(admin),
+                ..
+            }) => Ok(AdminAuth(admin)),
+            Some(_) => Err(ApiError::Forbidden),
+            None => Err(ApiError::Unauthenticated),
+        }
     }
 }
 
-/// A logged-in administrator and whether they came with an integration token.
+/// A logged-in administrator, in person or as an integration token. Who it is comes only
+/// through [`AdminCaller::require`], which names the route's family:
+///
+/// ```ignore
+/// async fn list(caller: AdminCaller, ..) -> Result<.., ApiError> {
+///     let admin = caller.require(Scope::CaseworkersRead).await?;
+/// ```
+///
+/// [`AdminIn`] does the same in the handler's signature, before a body is read.
 pub struct AdminCaller {
-    pub admin: crate::domain::Administrator,
-    pub integration: bool,
+    admin: crate::domain::Administrator,
+    token: Option<TokenUse>,
+}
+
+impl AdminCaller {
+    /// The administrator, if the route's family `scope` lets them in: a person always (the
+    /// policies decide), an integration token only if it holds `scope` — else 403, audited on
+    /// the token's chain. What the administrator may then do is still the policies' to decide.
+    pub async fn require(self, scope: Scope) -> Result<crate::domain::Administrator, ApiError> {
+        match self.token {
+            Some(token) if !token.scopes.contains(&scope) => Err(token
+                .refuse(&Principal::Admin(self.admin), Some(scope))
+                .await),
+            _ => Ok(self.admin),
+        }
+    }
+
+    /// Whether the administrator is an integration token.
+    pub fn integration(&self) -> bool {
+        self.token.is_some()
+    }
 }
 
 impl<S> FromRequestParts<S> for AdminCaller
@@ -292,15 +459,42 @@ where
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
-        match MaybeCaller::from_request_parts(parts, state).await?.0 {
-            Some(Caller {
-                principal: Principal::Admin(admin),
-                integration,
-                ..
-            }) => Ok(AdminCaller { admin, integration }),
+        let app = AppState::from_ref(state);
+        match any_caller(parts, &app).await? {
+            Some((
+                Caller {
+                    principal: Principal::Admin(admin),
+                    ..
+                },
+                token,
+            )) => Ok(AdminCaller { admin, token }),
             Some(_) => Err(ApiError::Forbidden),
             None => Err(ApiError::Unauthenticated),
         }
+    }
+}
+
+/// A logged-in administrator on a route of family `F`: a person, or an integration token that
+/// holds `F`'s scope (see [`AdminCaller::require`]).
+pub struct AdminIn<F: Family> {
+    pub admin: crate::domain::Administrator,
+    family: PhantomData<F>,
+}
+
+impl<S, F> FromRequestParts<S> for AdminIn<F>
+where
+    S: Send + Sync,
+    AppState: FromRef<S>,
+    F: Family,
+{
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        let caller = AdminCaller::from_request_parts(parts, state).await?;
+        Ok(AdminIn {
+            admin: caller.require(F::SCOPE).await?,
+            family: PhantomData,
+        })
     }
 }
 

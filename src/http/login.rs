@@ -267,7 +267,7 @@ async fn callback(
             rules::citizen(
                 citizen_config,
                 app.auth.register.as_deref(),
-                &app.ctx.federation,
+                &app.ctx.federation(),
                 &verified,
                 pending.stated_municipality.as_deref(),
                 app.ctx.clock.today(),

@@ -8,12 +8,15 @@ mod demo;
 pub mod error;
 mod events;
 pub mod extract;
+mod federation;
 pub mod login;
 mod offers;
 mod ops;
 pub mod pages;
 mod policies;
 mod requests;
+mod scim;
+mod staff;
 mod tokens;
 mod views;
 
@@ -56,6 +59,7 @@ impl From<workflow::Error> for ApiError {
             },
             W::Conflict(t) => ApiError::Conflict(t),
             W::Duplicate(_) => ApiError::AlreadyExists,
+            W::StateConflict(code) => ApiError::ConflictCode(code),
             W::InvalidField(field) => ApiError::InvalidField {
                 field: field.to_owned(),
             },
@@ -116,8 +120,11 @@ pub fn router(state: AppState) -> Router {
         .merge(offers::router())
         .merge(admin::router())
         .merge(policies::router())
+        .merge(federation::router())
         .merge(login::router())
         .merge(tokens::router())
+        .merge(staff::router())
+        .merge(scim::router())
         .merge(audit::router())
         .merge(events::router())
         .merge(pages::router(state.demo));

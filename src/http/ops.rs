@@ -29,7 +29,7 @@ async fn readyz(State(app): State<AppState>) -> Result<Json<Value>, ApiError> {
     Ok(Json(json!({
         "status": "ready",
         "database": database,
-        "federation": app.ctx.federation.id,
+        "federation": app.ctx.federation().id,
         "policy_version": app.ctx.policy.active().number,
     })))
 }

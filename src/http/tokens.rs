@@ -1,7 +1,9 @@
-//! Integration tokens: long-lived bearer tokens that administrators create for systems that
-//! call Brygga's API (hashed at rest, scoped `read` or `read`+`write`, revocable, audited).
-//! A token acts as an administrator of the municipality that created it. Tokens do not beget
-//! tokens: an integration token cannot manage integration tokens.
+//! Integration tokens: bearer tokens that administrators create for systems that call
+//! Brygga's API (hashed at rest, scoped per route family — `audit:read`, `cases:write`, … —,
+//! 90 days unless asked otherwise and at most 365, revocable, audited). A token acts as an
+//! administrator of the municipality that created it, but only on the route families its scopes
+//! name (`extract::AdminIn`). Tokens do not beget tokens: no scope opens these routes, so an
+//! integration token can neither list, create nor revoke integration tokens.
 
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
@@ -12,7 +14,7 @@ use serde::{Deserialize, Serialize};
 
 use super::AppState;
 use super::error::ApiError;
-use super::extract::{AdminCaller, ApiJson};
+use super::extract::{AdminAuth, ApiJson};
 use crate::domain::access::ApiToken;
 use crate::workflow::IntegrationTokenInput;
 
@@ -26,8 +28,10 @@ pub fn router() -> Router<AppState> {
 #[serde(deny_unknown_fields)]
 struct NewToken {
     name: String,
-    /// `["read"]` or `["read", "write"]`.
+    /// Route families (`crate::domain::access::Scope::GRANTABLE`), at least one; any other
+    /// name is 422 `invalid_field` `scopes`.
     scopes: Vec<String>,
+    /// Days the token lives: 90 unless given, at most 365.
     #[serde(default)]
     days: Option<u32>,
 }
@@ -71,16 +75,13 @@ struct Created {
 
 async fn create(
     State(app): State<AppState>,
-    caller: AdminCaller,
+    AdminAuth(admin): AdminAuth,
     ApiJson(body): ApiJson<NewToken>,
 ) -> Result<(StatusCode, Json<Created>), ApiError> {
-    if caller.integration {
-        return Err(ApiError::Forbidden);
-    }
     let (issued, token) = app
         .ctx
         .create_integration_token(
-            &caller.admin,
+            &admin,
             IntegrationTokenInput {
                 name: body.name,
                 scopes: body.scopes,
@@ -101,20 +102,17 @@ async fn create(
 /// administrators see all.
 async fn list(
     State(app): State<AppState>,
-    caller: AdminCaller,
+    AdminAuth(admin): AdminAuth,
 ) -> Result<Json<Vec<TokenView>>, ApiError> {
-    let tokens = app.ctx.integration_tokens(&caller.admin).await?;
+    let tokens = app.ctx.integration_tokens(&admin).await?;
     Ok(Json(tokens.iter().map(TokenView::from).collect()))
 }
 
 async fn revoke(
     State(app): State<AppState>,
-    caller: AdminCaller,
+    AdminAuth(admin): AdminAuth,
     Path(id): Path<String>,
 ) -> Result<StatusCode, ApiError> {
-    if caller.integration {
-        return Err(ApiError::Forbidden);
-    }
-    app.ctx.revoke_integration_token(&caller.admin, &id).await?;
+    app.ctx.revoke_integration_token(&admin, &id).await?;
     Ok(StatusCode::NO_CONTENT)
 }

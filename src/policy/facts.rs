@@ -180,6 +180,9 @@ pub struct CaseFacts {
     pub child_concern: bool,
     #[serde(default)]
     pub must_stay_home: bool,
+    /// The home municipality keeps the category at home (its home rule).
+    #[serde(default)]
+    pub home_keeps: bool,
     #[serde(default = "default_language")]
     pub language: String,
     #[serde(default)]
@@ -432,6 +435,7 @@ fn case_entities(c: &CaseFacts, out: &mut Vec<Entity>) -> Result<EntityUid, Buil
         ("family_counselling", c.family_counselling),
         ("child_concern", c.child_concern),
         ("must_stay_home", c.must_stay_home),
+        ("home_keeps", c.home_keeps),
         ("interpreter_needed", c.interpreter_needed),
         ("anonymous", c.anonymous),
         ("id_confirmed", c.id_confirmed),

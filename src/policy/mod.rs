@@ -5,10 +5,12 @@
 //! - `facts`: what the policies read, and its translation into a Cedar request;
 //! - `engine`: a policy set compiled once per version, and the memoising engine;
 //! - `testing`: the policy tests of `policies/tests/`;
+//! - `baseline`: the shipped tests as the legal floor of every new version;
 //! - this file: building facts from stored records, and the questions the workflows ask.
 //!
 //! Nothing here does I/O: the workflows read the records and pass them in.
 
+pub mod baseline;
 pub mod engine;
 pub mod facts;
 pub mod testing;
@@ -213,6 +215,7 @@ fn facts_of(
         family_counselling: category.family_counselling,
         child_concern: category.child_concern,
         must_stay_home: category.must_stay_home,
+        home_keeps: false,
         language: String::new(),
         interpreter_needed: false,
         anonymous: identity.anonymous,
@@ -232,6 +235,15 @@ fn facts_of(
         owner: None,
         target: None,
     }
+}
+
+/// Whether `home` keeps `category` at home (its home rule): set on a request's facts by the
+/// caller, who has the federation.
+pub fn home_keeps(federation: &Federation, home: &str, category: &str) -> bool {
+    federation
+        .municipalities
+        .iter()
+        .any(|m| m.code.as_str() == home && m.keeps_home.iter().any(|c| c.as_str() == category))
 }
 
 /// A stored case's facts, on `today` (ages and agreements are judged on the day of access).
@@ -272,6 +284,7 @@ pub fn case_facts(federation: &Federation, case: &Case, today: NaiveDate) -> Cas
     };
     CaseFacts {
         id: case.id.as_str().to_owned(),
+        home_keeps: home_keeps(federation, case.home.as_str(), case.category.as_str()),
         language: case.language.as_str().to_owned(),
         interpreter_needed: case.interpreter_needed,
         state: case.state.as_str().to_owned(),

@@ -17,6 +17,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use super::Decision;
 use super::engine::Compiled;
 use super::facts::{Action, ContextFacts, Principal, Query, Resource};
 use cedar_policy::Schema;
@@ -106,17 +107,33 @@ pub struct Failure {
     pub message: String,
 }
 
+/// What a compiled set decides for one test's query; `Err` when the query does not fit the
+/// schema (a test that cannot be asked fails).
+pub fn decide(compiled: &Compiled, schema: &Schema, test: &PolicyTest) -> Result<Decision, String> {
+    let query = Query {
+        principal: test.principal.clone(),
+        action: test.action,
+        resource: test.resource.clone(),
+        context: test.context.clone(),
+    };
+    query.to_cedar(Some(schema)).map_err(|e| e.to_string())?;
+    Ok(compiled.decide(Some(schema), &query))
+}
+
+/// A decision as the tests state one.
+pub fn expected(decision: &Decision) -> Expected {
+    if decision.allowed {
+        Expected::Allow
+    } else {
+        Expected::Deny
+    }
+}
+
 /// Runs the tests against a compiled set; every query is checked against the schema too.
 pub fn run(compiled: &Compiled, schema: &Schema, tests: &[PolicyTest]) -> Vec<Failure> {
     tests
         .iter()
         .filter_map(|t| {
-            let query = Query {
-                principal: t.principal.clone(),
-                action: t.action,
-                resource: t.resource.clone(),
-                context: t.context.clone(),
-            };
             let fail = |message: String| {
                 Some(Failure {
                     rule: t.rule.clone(),
@@ -124,23 +141,19 @@ pub fn run(compiled: &Compiled, schema: &Schema, tests: &[PolicyTest]) -> Vec<Fa
                     message,
                 })
             };
-            if let Err(e) = query.to_cedar(Some(schema)) {
-                return fail(e.to_string());
-            }
-            let got = compiled.decide(Some(schema), &query);
-            let mut expected = t.policies.clone();
-            expected.sort();
+            let got = match decide(compiled, schema, t) {
+                Ok(got) => got,
+                Err(e) => return fail(e),
+            };
+            let mut expected_ids = t.policies.clone();
+            expected_ids.sort();
             let mut policies = got.policies.clone();
             policies.sort();
-            let decision = if got.allowed {
-                Expected::Allow
-            } else {
-                Expected::Deny
-            };
-            if decision != t.decision || policies != expected {
+            let decision = expected(&got);
+            if decision != t.decision || policies != expected_ids {
                 return fail(format!(
                     "expected {:?} by {:?}, got {:?} by {:?}",
-                    t.decision, expected, decision, policies
+                    t.decision, expected_ids, decision, policies
                 ));
             }
             if t.ring.is_some() && t.ring != got.ring {

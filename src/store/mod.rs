@@ -22,10 +22,10 @@ use crate::domain::case::{
     Case, CaseEvent, CaseNote, CaseState, ConsentEntry, HarmAssessmentEntry, Message, Offer,
     RoutingTrace, Transition, TransitionError,
 };
-use crate::domain::federation::Federation;
+use crate::domain::federation::{AgreementVersion, Federation};
 use crate::domain::governance::PolicyVersion;
 use crate::domain::ids::{CaseId, CaseworkerId, MunicipalityCode, OfferId};
-use crate::domain::people::{Availability, Caseworker, CitizenRef};
+use crate::domain::people::{Availability, Caseworker, CitizenRef, StaffGroup, StaffMember};
 use crate::domain::personnummer::Personnummer;
 use crate::domain::routing::{CategoryRouting, Permit};
 
@@ -117,6 +117,36 @@ pub struct CaseActivity {
 /// (`already_claimed` before `access_changed`).
 pub type Recheck = dyn Fn(&Case) -> std::result::Result<Vec<String>, TransitionError> + Send + Sync;
 
+/// One change to the federation, as `federation_changes` keeps it.
+#[derive(Clone, Debug)]
+pub struct FederationChange {
+    /// The federation version it makes.
+    pub version: i64,
+    pub at: DateTime<Utc>,
+    pub actor: String,
+    pub actor_name: Option<String>,
+    /// `municipality`, `category` or `agreement`.
+    pub item: &'static str,
+    pub item_id: String,
+    /// `created`, `changed`, `removed`, `signed` or `ended`.
+    pub change: &'static str,
+    /// The item as it became; `null` when removed.
+    pub body: serde_json::Value,
+}
+
+/// What a federation change does to an agreement's versions: `version` becomes the signed
+/// one — the stored draft of that number, or `insert` (a version written and signed at once,
+/// as an ending is) — the version signed before is superseded, and older drafts are discarded.
+#[derive(Clone, Debug)]
+pub struct AgreementWrite {
+    pub agreement_id: String,
+    pub version: i64,
+    pub insert: Option<AgreementVersion>,
+    pub signed_by: String,
+    pub signed_by_name: Option<String>,
+    pub at: DateTime<Utc>,
+}
+
 #[async_trait]
 pub trait Store: Send + Sync + 'static {
     /// `sqlite` or `postgres`.
@@ -126,10 +156,73 @@ pub trait Store: Send + Sync + 'static {
     /// Writes the federation file's content; only on first start (when none is stored).
     async fn seed_federation(&self, federation: &Federation) -> Result<()>;
     async fn load_federation(&self) -> Result<Option<Federation>>;
+    /// The federation's version: the number of the last change made through Brygga (0 while
+    /// it is as seeded).
+    async fn federation_version(&self) -> Result<i64>;
+    /// Writes `federation` as version `change.version` (the current one + 1) with the record of
+    /// the change, what it does to an agreement's versions, and its audit event, in one
+    /// transaction. `Duplicate` if another change took that version first (or the draft to
+    /// sign is no longer a draft); `Constraint` if a removed municipality still has staff.
+    async fn change_federation(
+        &self,
+        federation: &Federation,
+        change: &FederationChange,
+        agreement: Option<&AgreementWrite>,
+        audit: &NewAuditEvent,
+    ) -> Result<()>;
+    /// Every stored version of one agreement (or of all, for `None`), oldest first.
+    async fn agreement_versions(&self, agreement_id: Option<&str>)
+    -> Result<Vec<AgreementVersion>>;
+    /// Stores a new draft with its audit event. `Duplicate` if the version number is taken.
+    async fn insert_agreement_draft(
+        &self,
+        draft: &AgreementVersion,
+        audit: &NewAuditEvent,
+    ) -> Result<()>;
+    /// Records the agreements of the federation file as their first, signed versions, where
+    /// an agreement has no version yet (first start, and databases from before versions).
+    async fn record_agreement_origins(&self, origins: &[AgreementVersion]) -> Result<()>;
+    /// Every open case (queued, offered, assigned, waiting for the citizen).
+    async fn open_cases(&self) -> Result<Vec<Case>>;
 
     async fn insert_caseworker(&self, caseworker: &Caseworker) -> Result<()>;
     async fn caseworker(&self, id: &CaseworkerId) -> Result<Option<Caseworker>>;
     async fn caseworkers(&self) -> Result<Vec<Caseworker>>;
+    /// A caseworker as administrators see them, active or not (the reads above find only
+    /// active ones).
+    async fn staff_member(&self, id: &CaseworkerId) -> Result<Option<StaffMember>>;
+    /// One municipality's staff (or everyone's), active or not, by municipality and id.
+    async fn staff_members(
+        &self,
+        municipality: Option<&MunicipalityCode>,
+    ) -> Result<Vec<StaffMember>>;
+    /// The caseworker of `municipality` known by `key`, active or not.
+    async fn find_staff_member(
+        &self,
+        municipality: &MunicipalityCode,
+        key: StaffKey<'_>,
+    ) -> Result<Option<StaffMember>>;
+    /// A new caseworker with the audit event of their creation, in one transaction.
+    async fn insert_staff_member(&self, member: &StaffMember, audit: &NewAuditEvent) -> Result<()>;
+    /// Writes what administrators manage about a caseworker (everything but their id,
+    /// municipality and last assignment), with the change's audit event, in one transaction.
+    /// A change of availability restarts `status_since`; deactivation stamps `deactivated_at`.
+    async fn update_staff_member(
+        &self,
+        member: &StaffMember,
+        now: DateTime<Utc>,
+        audit: &NewAuditEvent,
+    ) -> Result<()>;
+    /// One municipality's SCIM groups, by display name.
+    async fn staff_groups(&self, municipality: &MunicipalityCode) -> Result<Vec<StaffGroup>>;
+    async fn staff_group(&self, id: &str) -> Result<Option<StaffGroup>>;
+    /// Creates or replaces a SCIM group, with the audit event of the change.
+    async fn put_staff_group(
+        &self,
+        group: &StaffGroup,
+        now: DateTime<Utc>,
+        audit: &NewAuditEvent,
+    ) -> Result<()>;
     /// Sets availability and, when given, the working capacity (at most the admin's maximum).
     async fn set_availability(
         &self,
@@ -310,6 +403,8 @@ pub trait Store: Send + Sync + 'static {
     async fn audit_query(&self, filter: &AuditFilter) -> Result<Vec<AuditEntry>>;
     /// Open cases (queued, assigned, waiting for the citizen) last changed before `before`.
     async fn inactive_cases(&self, before: DateTime<Utc>) -> Result<Vec<Case>>;
+    /// Every case created at or after `since`, oldest first (the policy impact replay).
+    async fn cases_created_since(&self, since: DateTime<Utc>) -> Result<Vec<Case>>;
     /// Closed and cancelled cases not yet thinned, oldest activity first.
     async fn retention_candidates(&self) -> Result<Vec<Case>>;
     /// Removes a closed case's personal data (messages, identity, harm assessments, notes and
@@ -329,6 +424,17 @@ pub trait Store: Send + Sync + 'static {
     async fn latest_checkpoint(&self, municipality: &str) -> Result<Option<(i64, String)>>;
     /// Copies every chain head into the checkpoints.
     async fn write_audit_checkpoints(&self, at: DateTime<Utc>) -> Result<()>;
+}
+
+/// How a caseworker is found in their municipality besides their id.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum StaffKey<'a> {
+    /// The `sub` of their staff login.
+    Subject(&'a str),
+    /// SCIM `userName` (compared without regard to case, RFC 7643 §4.1).
+    UserName(&'a str),
+    /// SCIM `externalId`.
+    ExternalId(&'a str),
 }
 
 /// Opens the store named by a `sqlite:` or `postgres:` URL and applies its migrations.

@@ -18,7 +18,7 @@ use crate::domain::case::{
 };
 use crate::domain::governance::PolicyVersion;
 use crate::domain::ids::{CaseId, CaseworkerId, CategoryId, Language, MunicipalityCode, OfferId};
-use crate::domain::people::{Availability, Caseworker, Loa, Protection};
+use crate::domain::people::{Availability, Caseworker, Loa, Protection, StaffGroup, StaffMember};
 use crate::domain::personnummer::Personnummer;
 use crate::domain::routing::{CategoryRouting, Mode, Permit};
 
@@ -85,6 +85,59 @@ impl TryFrom<CaseworkerRow> for Caseworker {
             supervisor: r.supervisor,
             status_since: r.status_since,
             last_assigned_at: r.last_assigned_at,
+        })
+    }
+}
+
+/// A caseworker with what administrators manage about them (issue 21).
+#[derive(Clone, Debug, sqlx::FromRow)]
+pub(super) struct StaffMemberRow {
+    #[sqlx(flatten)]
+    pub caseworker: CaseworkerRow,
+    pub active: bool,
+    pub subject: Option<String>,
+    pub user_name: Option<String>,
+    pub external_id: Option<String>,
+}
+
+impl TryFrom<StaffMemberRow> for StaffMember {
+    type Error = StoreError;
+
+    fn try_from(r: StaffMemberRow) -> Result<Self, StoreError> {
+        Ok(StaffMember {
+            caseworker: Caseworker::try_from(r.caseworker)?,
+            active: r.active,
+            subject: r.subject,
+            user_name: r.user_name,
+            external_id: r.external_id,
+        })
+    }
+}
+
+#[derive(Clone, Debug, sqlx::FromRow)]
+pub(super) struct StaffGroupRow {
+    pub id: String,
+    pub municipality: String,
+    pub display_name: String,
+    pub external_id: Option<String>,
+    pub members: Json<Vec<String>>,
+}
+
+impl TryFrom<StaffGroupRow> for StaffGroup {
+    type Error = StoreError;
+
+    fn try_from(r: StaffGroupRow) -> Result<Self, StoreError> {
+        Ok(StaffGroup {
+            id: r.id,
+            municipality: code("group municipality", &r.municipality)?,
+            display_name: r.display_name,
+            external_id: r.external_id,
+            members: r
+                .members
+                .0
+                .iter()
+                .map(|m| CaseworkerId::parse(m).map_err(|e| corrupt("group member", e)))
+                .collect::<Result<_, _>>()?,
         })
     }
 }

@@ -22,21 +22,25 @@ use crate::audit::{self, AuditEntry, AuditKey};
 
 use super::records::{
     ActivityRow, ApiTokenRow, AuditRow, CaseRow, CaseworkerRow, ConsentRow, HarmAssessmentRow,
-    MessageRow, NoteRow, OfferRow, PermitRow, PolicyVersionRow, RoutingSettingsRow, TraceRow,
+    MessageRow, NoteRow, OfferRow, PermitRow, PolicyVersionRow, RoutingSettingsRow, StaffGroupRow,
+    StaffMemberRow, TraceRow,
 };
 use super::{
-    AuditFilter, CaseActivity, CaseWrite, NewApiToken, NewAuditEvent, NewCase, OfferWrite, Recheck,
-    Result, RoutingWrite, Store, StoreError, Transitioned,
+    AgreementWrite, AuditFilter, CaseActivity, CaseWrite, FederationChange, NewApiToken,
+    NewAuditEvent, NewCase, OfferWrite, Recheck, Result, RoutingWrite, StaffKey, Store, StoreError,
+    Transitioned,
 };
 use crate::domain::access::ApiToken;
 use crate::domain::case::{
     self, Case, CaseEvent, CaseNote, CaseState, ConsentEntry, HarmAssessmentEntry, Load, Message,
     Offer, OfferOutcome, OwnerChange, RoutingTrace, Transition, TransitionError,
 };
-use crate::domain::federation::{Agreement, Category, CategoryKind, Federation, Municipality};
+use crate::domain::federation::{
+    Agreement, AgreementState, AgreementVersion, Category, CategoryKind, Federation, Municipality,
+};
 use crate::domain::governance::PolicyVersion;
 use crate::domain::ids::{CaseId, CaseworkerId, CategoryId, Language, MunicipalityCode, OfferId};
-use crate::domain::people::{Availability, Caseworker, CitizenRef};
+use crate::domain::people::{Availability, Caseworker, CitizenRef, StaffGroup, StaffMember};
 use crate::domain::personnummer::Personnummer;
 use crate::domain::routing::{CategoryRouting, Permit};
 
@@ -125,6 +129,16 @@ const SQLITE_MIGRATIONS: Embedded = Embedded(&[
         "administrators",
         include_str!("../../migrations/sqlite/0010_administrators.sql"),
     ),
+    (
+        11,
+        "staff",
+        include_str!("../../migrations/sqlite/0011_staff.sql"),
+    ),
+    (
+        12,
+        "federation changes",
+        include_str!("../../migrations/sqlite/0012_federation_changes.sql"),
+    ),
 ]);
 
 const POSTGRES_MIGRATIONS: Embedded = Embedded(&[
@@ -177,6 +191,16 @@ const POSTGRES_MIGRATIONS: Embedded = Embedded(&[
         10,
         "administrators",
         include_str!("../../migrations/postgres/0010_administrators.sql"),
+    ),
+    (
+        11,
+        "staff",
+        include_str!("../../migrations/postgres/0011_staff.sql"),
+    ),
+    (
+        12,
+        "federation changes",
+        include_str!("../../migrations/postgres/0012_federation_changes.sql"),
     ),
 ]);
 
@@ -256,6 +280,42 @@ struct MunicipalityRow {
     name: String,
     population: i64,
     socialjour_phone: Option<String>,
+    keeps_home: Json<Vec<String>>,
+}
+
+#[derive(sqlx::FromRow)]
+struct AgreementVersionRow {
+    agreement_id: String,
+    version: i64,
+    state: String,
+    body: Json<Agreement>,
+    note: Option<String>,
+    author: String,
+    author_name: Option<String>,
+    created_at: DateTime<Utc>,
+    signed_by: Option<String>,
+    signed_by_name: Option<String>,
+    signed_at: Option<DateTime<Utc>>,
+}
+
+impl TryFrom<AgreementVersionRow> for AgreementVersion {
+    type Error = StoreError;
+
+    fn try_from(r: AgreementVersionRow) -> Result<AgreementVersion> {
+        Ok(AgreementVersion {
+            state: AgreementState::parse(&r.state).ok_or_else(|| corrupt(&r.state))?,
+            agreement_id: r.agreement_id,
+            version: r.version,
+            agreement: r.body.0,
+            note: r.note,
+            author: r.author,
+            author_name: r.author_name,
+            created_at: r.created_at,
+            signed_by: r.signed_by,
+            signed_by_name: r.signed_by_name,
+            signed_at: r.signed_at,
+        })
+    }
 }
 
 #[derive(sqlx::FromRow)]
@@ -313,6 +373,11 @@ fn build_federation(
                     name: m.name,
                     population: u32::try_from(m.population).map_err(corrupt)?,
                     socialjour_phone: m.socialjour_phone,
+                    keeps_home: m
+                        .keeps_home
+                        .iter()
+                        .map(|c| CategoryId::parse(c).map_err(corrupt))
+                        .collect::<Result<_>>()?,
                 })
             })
             .collect::<Result<_>>()?,
@@ -411,6 +476,129 @@ macro_rules! sql_store {
                 self.audit_key
                     .as_ref()
                     .ok_or_else(|| StoreError::Invalid("no audit key: audit events cannot be sealed".into()))
+            }
+
+            /// Writes the federation's members, categories and agreements as given: each
+            /// row inserted or updated in the given order, and rows no longer in it removed
+            /// (a member or category that cases or staff still name cannot be: `Constraint`).
+            async fn write_federation(conn: &mut $conn, federation: &Federation) -> Result<()> {
+                for (position, m) in federation.municipalities.iter().enumerate() {
+                    let keeps_home: Vec<&str> = m.keeps_home.iter().map(|c| c.as_str()).collect();
+                    sqlx::query(
+                        "INSERT INTO municipalities (code, name, population, socialjour_phone, position, keeps_home) \
+                         VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (code) DO UPDATE SET \
+                         name = excluded.name, population = excluded.population, \
+                         socialjour_phone = excluded.socialjour_phone, position = excluded.position, \
+                         keeps_home = excluded.keeps_home",
+                    )
+                    .bind(m.code.as_str())
+                    .bind(&m.name)
+                    .bind(i64::from(m.population))
+                    .bind(&m.socialjour_phone)
+                    .bind(i64::try_from(position).unwrap_or(i64::MAX))
+                    .bind(Json(&keeps_home))
+                    .execute(&mut *conn)
+                    .await?;
+                }
+                for (position, c) in federation.categories.iter().enumerate() {
+                    sqlx::query(
+                        "INSERT INTO categories (id, position, kind, urgent, must_stay_home, \
+                         family_counselling, name_sv, name_en, record_identity) \
+                         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT (id) DO UPDATE SET \
+                         position = excluded.position, kind = excluded.kind, urgent = excluded.urgent, \
+                         must_stay_home = excluded.must_stay_home, \
+                         family_counselling = excluded.family_counselling, name_sv = excluded.name_sv, \
+                         name_en = excluded.name_en, record_identity = excluded.record_identity",
+                    )
+                    .bind(c.id.as_str())
+                    .bind(i64::try_from(position).unwrap_or(i64::MAX))
+                    .bind(c.kind.as_str())
+                    .bind(c.urgent)
+                    .bind(c.must_stay_home)
+                    .bind(c.family_counselling)
+                    .bind(&c.sv)
+                    .bind(&c.en)
+                    .bind(c.record_identity)
+                    .execute(&mut *conn)
+                    .await?;
+                }
+                for (position, a) in federation.agreements.iter().enumerate() {
+                    let members: Vec<&str> = a.members.iter().map(|m| m.as_str()).collect();
+                    let categories: Vec<&str> = a.categories.iter().map(|c| c.as_str()).collect();
+                    sqlx::query(
+                        "INSERT INTO agreements (id, members, categories, valid_from, valid_to, \
+                         delegates_authority, covers_minors, names_family_counselling, position) \
+                         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT (id) DO UPDATE SET \
+                         members = excluded.members, categories = excluded.categories, \
+                         valid_from = excluded.valid_from, valid_to = excluded.valid_to, \
+                         delegates_authority = excluded.delegates_authority, \
+                         covers_minors = excluded.covers_minors, \
+                         names_family_counselling = excluded.names_family_counselling, \
+                         position = excluded.position",
+                    )
+                    .bind(&a.id)
+                    .bind(Json(&members))
+                    .bind(Json(&categories))
+                    .bind(a.valid_from)
+                    .bind(a.valid_to)
+                    .bind(a.delegates_authority)
+                    .bind(a.covers_minors)
+                    .bind(a.names_family_counselling)
+                    .bind(i64::try_from(position).unwrap_or(i64::MAX))
+                    .execute(&mut *conn)
+                    .await?;
+                }
+                // What is no longer in the federation goes, agreements first (they name the
+                // others).
+                let agreements: Vec<&str> = federation.agreements.iter().map(|a| a.id.as_str()).collect();
+                for id in sqlx::query_scalar::<_, String>("SELECT id FROM agreements")
+                    .fetch_all(&mut *conn)
+                    .await?
+                {
+                    if !agreements.contains(&id.as_str()) {
+                        sqlx::query("DELETE FROM agreements WHERE id = $1").bind(&id).execute(&mut *conn).await?;
+                    }
+                }
+                for id in sqlx::query_scalar::<_, String>("SELECT id FROM categories")
+                    .fetch_all(&mut *conn)
+                    .await?
+                {
+                    if federation.category(&id).is_none() {
+                        sqlx::query("DELETE FROM routing_settings WHERE category = $1").bind(&id).execute(&mut *conn).await?;
+                        sqlx::query("DELETE FROM categories WHERE id = $1").bind(&id).execute(&mut *conn).await?;
+                    }
+                }
+                for code in sqlx::query_scalar::<_, String>("SELECT code FROM municipalities")
+                    .fetch_all(&mut *conn)
+                    .await?
+                {
+                    if !federation.municipalities.iter().any(|m| m.code.as_str() == code) {
+                        sqlx::query("DELETE FROM municipalities WHERE code = $1").bind(&code).execute(&mut *conn).await?;
+                    }
+                }
+                Ok(())
+            }
+
+            async fn insert_agreement_version(conn: &mut $conn, v: &AgreementVersion) -> Result<()> {
+                sqlx::query(
+                    "INSERT INTO agreement_versions (agreement_id, version, state, body, note, author, \
+                     author_name, created_at, signed_by, signed_by_name, signed_at) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+                )
+                .bind(&v.agreement_id)
+                .bind(v.version)
+                .bind(v.state.as_str())
+                .bind(Json(&v.agreement))
+                .bind(&v.note)
+                .bind(&v.author)
+                .bind(&v.author_name)
+                .bind(v.created_at)
+                .bind(&v.signed_by)
+                .bind(&v.signed_by_name)
+                .bind(v.signed_at)
+                .execute(&mut *conn)
+                .await?;
+                Ok(())
             }
 
             /// Appends `event` to its municipality's chain: the head is taken under a lock,
@@ -752,59 +940,140 @@ macro_rules! sql_store {
                     .bind(Json(&languages))
                     .execute(&mut *tx)
                     .await?;
-                for (position, m) in federation.municipalities.iter().enumerate() {
+                Self::write_federation(&mut tx, federation).await?;
+                tx.commit().await?;
+                Ok(())
+            }
+
+            async fn federation_version(&self) -> Result<i64> {
+                Ok(sqlx::query_scalar::<_, i64>(
+                    "SELECT COALESCE(MAX(version), 0) FROM federation_changes",
+                )
+                .fetch_one(&self.pool)
+                .await?)
+            }
+
+            async fn change_federation(
+                &self,
+                federation: &Federation,
+                change: &FederationChange,
+                agreement: Option<&AgreementWrite>,
+                audit: &NewAuditEvent,
+            ) -> Result<()> {
+                let mut tx = self.pool.begin_with($begin).await?;
+                // The version is the key: a second change built on the same version fails here.
+                sqlx::query(
+                    "INSERT INTO federation_changes (version, at, actor, actor_name, item, item_id, \
+                     change, body) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+                )
+                .bind(change.version)
+                .bind(change.at)
+                .bind(&change.actor)
+                .bind(&change.actor_name)
+                .bind(change.item)
+                .bind(&change.item_id)
+                .bind(change.change)
+                .bind(Json(&change.body))
+                .execute(&mut *tx)
+                .await?;
+                let current: i64 = sqlx::query_scalar("SELECT COALESCE(MAX(version), 0) FROM federation_changes")
+                    .fetch_one(&mut *tx)
+                    .await?;
+                if current != change.version {
+                    return Err(StoreError::Duplicate("federation_changes".into()));
+                }
+                Self::write_federation(&mut tx, federation).await?;
+                if let Some(write) = agreement {
+                    match &write.insert {
+                        Some(version) => Self::insert_agreement_version(&mut tx, version).await?,
+                        None => {
+                            let signed = sqlx::query(
+                                "UPDATE agreement_versions SET state = 'signed', signed_by = $3, \
+                                 signed_by_name = $4, signed_at = $5 \
+                                 WHERE agreement_id = $1 AND version = $2 AND state = 'draft'",
+                            )
+                            .bind(&write.agreement_id)
+                            .bind(write.version)
+                            .bind(&write.signed_by)
+                            .bind(&write.signed_by_name)
+                            .bind(write.at)
+                            .execute(&mut *tx)
+                            .await?;
+                            if signed.rows_affected() != 1 {
+                                return Err(StoreError::Duplicate("agreement_versions".into()));
+                            }
+                        }
+                    }
                     sqlx::query(
-                        "INSERT INTO municipalities (code, name, population, socialjour_phone, position) \
-                         VALUES ($1, $2, $3, $4, $5)",
+                        "UPDATE agreement_versions SET state = 'superseded' \
+                         WHERE agreement_id = $1 AND state = 'signed' AND version <> $2",
                     )
-                    .bind(m.code.as_str())
-                    .bind(&m.name)
-                    .bind(i64::from(m.population))
-                    .bind(&m.socialjour_phone)
-                    .bind(i64::try_from(position).unwrap_or(i64::MAX))
+                    .bind(&write.agreement_id)
+                    .bind(write.version)
+                    .execute(&mut *tx)
+                    .await?;
+                    sqlx::query(
+                        "UPDATE agreement_versions SET state = 'discarded' \
+                         WHERE agreement_id = $1 AND state = 'draft' AND version < $2",
+                    )
+                    .bind(&write.agreement_id)
+                    .bind(write.version)
                     .execute(&mut *tx)
                     .await?;
                 }
-                for (position, c) in federation.categories.iter().enumerate() {
-                    sqlx::query(
-                        "INSERT INTO categories (id, position, kind, urgent, must_stay_home, \
-                         family_counselling, name_sv, name_en, record_identity) \
-                         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+                Self::insert_audit(&mut tx, self.key()?, audit).await?;
+                tx.commit().await?;
+                Ok(())
+            }
+
+            async fn agreement_versions(&self, agreement_id: Option<&str>) -> Result<Vec<AgreementVersion>> {
+                sqlx::query_as::<_, AgreementVersionRow>(
+                    "SELECT * FROM agreement_versions WHERE ($1 IS NULL OR agreement_id = $1) \
+                     ORDER BY agreement_id, version",
+                )
+                .bind(agreement_id)
+                .fetch_all(&self.pool)
+                .await?
+                .into_iter()
+                .map(AgreementVersion::try_from)
+                .collect()
+            }
+
+            async fn insert_agreement_draft(
+                &self,
+                draft: &AgreementVersion,
+                audit: &NewAuditEvent,
+            ) -> Result<()> {
+                let mut tx = self.pool.begin_with($begin).await?;
+                Self::insert_agreement_version(&mut tx, draft).await?;
+                Self::insert_audit(&mut tx, self.key()?, audit).await?;
+                tx.commit().await?;
+                Ok(())
+            }
+
+            async fn record_agreement_origins(&self, origins: &[AgreementVersion]) -> Result<()> {
+                let mut tx = self.pool.begin_with($begin).await?;
+                for origin in origins {
+                    let known: i64 = sqlx::query_scalar(
+                        "SELECT COUNT(*) FROM agreement_versions WHERE agreement_id = $1",
                     )
-                    .bind(c.id.as_str())
-                    .bind(i64::try_from(position).unwrap_or(i64::MAX))
-                    .bind(c.kind.as_str())
-                    .bind(c.urgent)
-                    .bind(c.must_stay_home)
-                    .bind(c.family_counselling)
-                    .bind(&c.sv)
-                    .bind(&c.en)
-                    .bind(c.record_identity)
-                    .execute(&mut *tx)
+                    .bind(&origin.agreement_id)
+                    .fetch_one(&mut *tx)
                     .await?;
-                }
-                for (position, a) in federation.agreements.iter().enumerate() {
-                    let members: Vec<&str> = a.members.iter().map(|m| m.as_str()).collect();
-                    let categories: Vec<&str> = a.categories.iter().map(|c| c.as_str()).collect();
-                    sqlx::query(
-                        "INSERT INTO agreements (id, members, categories, valid_from, valid_to, \
-                         delegates_authority, covers_minors, names_family_counselling, position) \
-                         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
-                    )
-                    .bind(&a.id)
-                    .bind(Json(&members))
-                    .bind(Json(&categories))
-                    .bind(a.valid_from)
-                    .bind(a.valid_to)
-                    .bind(a.delegates_authority)
-                    .bind(a.covers_minors)
-                    .bind(a.names_family_counselling)
-                    .bind(i64::try_from(position).unwrap_or(i64::MAX))
-                    .execute(&mut *tx)
-                    .await?;
+                    if known == 0 {
+                        Self::insert_agreement_version(&mut tx, origin).await?;
+                    }
                 }
                 tx.commit().await?;
                 Ok(())
+            }
+
+            async fn open_cases(&self) -> Result<Vec<Case>> {
+                self.cases_where(
+                    "SELECT * FROM cases WHERE state NOT IN ('closed', 'cancelled') ORDER BY created_at, id",
+                    None,
+                )
+                .await
             }
 
             async fn load_federation(&self) -> Result<Option<Federation>> {
@@ -817,7 +1086,7 @@ macro_rules! sql_store {
                     return Ok(None);
                 };
                 let municipalities = sqlx::query_as::<_, MunicipalityRow>(
-                    "SELECT code, name, population, socialjour_phone FROM municipalities \
+                    "SELECT code, name, population, socialjour_phone, keeps_home FROM municipalities \
                      ORDER BY position, population DESC, code",
                 )
                 .fetch_all(&self.pool)
@@ -863,7 +1132,9 @@ macro_rules! sql_store {
             }
 
             async fn caseworker(&self, id: &CaseworkerId) -> Result<Option<Caseworker>> {
-                sqlx::query_as::<_, CaseworkerRow>("SELECT * FROM caseworkers WHERE id = $1")
+                sqlx::query_as::<_, CaseworkerRow>(
+                    "SELECT * FROM caseworkers WHERE id = $1 AND active",
+                )
                     .bind(id.as_str())
                     .fetch_optional(&self.pool)
                     .await?
@@ -874,11 +1145,196 @@ macro_rules! sql_store {
             async fn caseworkers(&self) -> Result<Vec<Caseworker>> {
                 convert(
                     sqlx::query_as::<_, CaseworkerRow>(
-                        "SELECT * FROM caseworkers ORDER BY municipality, id",
+                        "SELECT * FROM caseworkers WHERE active ORDER BY municipality, id",
                     )
                     .fetch_all(&self.pool)
                     .await?,
                 )
+            }
+
+            async fn staff_member(&self, id: &CaseworkerId) -> Result<Option<StaffMember>> {
+                sqlx::query_as::<_, StaffMemberRow>("SELECT * FROM caseworkers WHERE id = $1")
+                    .bind(id.as_str())
+                    .fetch_optional(&self.pool)
+                    .await?
+                    .map(StaffMember::try_from)
+                    .transpose()
+            }
+
+            async fn staff_members(
+                &self,
+                municipality: Option<&MunicipalityCode>,
+            ) -> Result<Vec<StaffMember>> {
+                convert(
+                    sqlx::query_as::<_, StaffMemberRow>(
+                        "SELECT * FROM caseworkers WHERE ($1 IS NULL OR municipality = $1) \
+                         ORDER BY municipality, id",
+                    )
+                    .bind(municipality.map(MunicipalityCode::as_str))
+                    .fetch_all(&self.pool)
+                    .await?,
+                )
+            }
+
+            async fn find_staff_member(
+                &self,
+                municipality: &MunicipalityCode,
+                key: StaffKey<'_>,
+            ) -> Result<Option<StaffMember>> {
+                let (sql, value) = match key {
+                    StaffKey::Subject(v) => (
+                        "SELECT * FROM caseworkers WHERE municipality = $1 AND subject = $2 \
+                         ORDER BY id LIMIT 1",
+                        v,
+                    ),
+                    StaffKey::UserName(v) => (
+                        "SELECT * FROM caseworkers WHERE municipality = $1 \
+                         AND LOWER(user_name) = LOWER($2) ORDER BY id LIMIT 1",
+                        v,
+                    ),
+                    StaffKey::ExternalId(v) => (
+                        "SELECT * FROM caseworkers WHERE municipality = $1 AND external_id = $2 \
+                         ORDER BY id LIMIT 1",
+                        v,
+                    ),
+                };
+                sqlx::query_as::<_, StaffMemberRow>(sql)
+                    .bind(municipality.as_str())
+                    .bind(value)
+                    .fetch_optional(&self.pool)
+                    .await?
+                    .map(StaffMember::try_from)
+                    .transpose()
+            }
+
+            async fn insert_staff_member(
+                &self,
+                m: &StaffMember,
+                audit: &NewAuditEvent,
+            ) -> Result<()> {
+                let c = &m.caseworker;
+                let skills: Vec<&str> = c.skills.iter().map(|s| s.as_str()).collect();
+                let languages: Vec<&str> = c.languages.iter().map(|l| l.as_str()).collect();
+                let mut tx = self.pool.begin_with($begin).await?;
+                sqlx::query(
+                    "INSERT INTO caseworkers (id, municipality, name, skills, languages, max_capacity, \
+                     capacity, status, protected_identity_clearance, status_since, last_assigned_at, \
+                     supervisor, active, subject, user_name, external_id) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)",
+                )
+                .bind(c.id.as_str())
+                .bind(c.municipality.as_str())
+                .bind(&c.name)
+                .bind(Json(&skills))
+                .bind(Json(&languages))
+                .bind(i64::from(c.max_capacity))
+                .bind(i64::from(c.capacity))
+                .bind(c.status.as_str())
+                .bind(c.protected_identity_clearance)
+                .bind(c.status_since)
+                .bind(c.last_assigned_at)
+                .bind(c.supervisor)
+                .bind(m.active)
+                .bind(&m.subject)
+                .bind(&m.user_name)
+                .bind(&m.external_id)
+                .execute(&mut *tx)
+                .await?;
+                Self::insert_audit(&mut tx, self.key()?, audit).await?;
+                tx.commit().await?;
+                Ok(())
+            }
+
+            async fn update_staff_member(
+                &self,
+                m: &StaffMember,
+                now: DateTime<Utc>,
+                audit: &NewAuditEvent,
+            ) -> Result<()> {
+                let c = &m.caseworker;
+                let skills: Vec<&str> = c.skills.iter().map(|s| s.as_str()).collect();
+                let languages: Vec<&str> = c.languages.iter().map(|l| l.as_str()).collect();
+                let mut tx = self.pool.begin_with($begin).await?;
+                let updated = sqlx::query(
+                    "UPDATE caseworkers SET name = $2, skills = $3, languages = $4, \
+                     max_capacity = $5, capacity = $6, \
+                     status_since = CASE WHEN status = $7 THEN status_since ELSE $13 END, \
+                     status = $7, protected_identity_clearance = $8, supervisor = $9, \
+                     deactivated_at = CASE WHEN $10 THEN NULL WHEN active THEN $13 \
+                     ELSE deactivated_at END, \
+                     active = $10, subject = $11, user_name = $12, external_id = $14 \
+                     WHERE id = $1",
+                )
+                .bind(c.id.as_str())
+                .bind(&c.name)
+                .bind(Json(&skills))
+                .bind(Json(&languages))
+                .bind(i64::from(c.max_capacity))
+                .bind(i64::from(c.capacity))
+                .bind(c.status.as_str())
+                .bind(c.protected_identity_clearance)
+                .bind(c.supervisor)
+                .bind(m.active)
+                .bind(&m.subject)
+                .bind(&m.user_name)
+                .bind(now)
+                .bind(&m.external_id)
+                .execute(&mut *tx)
+                .await?
+                .rows_affected();
+                if updated == 0 {
+                    return Err(StoreError::NotFound);
+                }
+                Self::insert_audit(&mut tx, self.key()?, audit).await?;
+                tx.commit().await?;
+                Ok(())
+            }
+
+            async fn staff_groups(&self, municipality: &MunicipalityCode) -> Result<Vec<StaffGroup>> {
+                convert(
+                    sqlx::query_as::<_, StaffGroupRow>(
+                        "SELECT * FROM scim_groups WHERE municipality = $1 ORDER BY display_name, id",
+                    )
+                    .bind(municipality.as_str())
+                    .fetch_all(&self.pool)
+                    .await?,
+                )
+            }
+
+            async fn staff_group(&self, id: &str) -> Result<Option<StaffGroup>> {
+                sqlx::query_as::<_, StaffGroupRow>("SELECT * FROM scim_groups WHERE id = $1")
+                    .bind(id)
+                    .fetch_optional(&self.pool)
+                    .await?
+                    .map(StaffGroup::try_from)
+                    .transpose()
+            }
+
+            async fn put_staff_group(
+                &self,
+                g: &StaffGroup,
+                now: DateTime<Utc>,
+                audit: &NewAuditEvent,
+            ) -> Result<()> {
+                let members: Vec<&str> = g.members.iter().map(|m| m.as_str()).collect();
+                let mut tx = self.pool.begin_with($begin).await?;
+                sqlx::query(
+                    "INSERT INTO scim_groups (id, municipality, display_name, external_id, members, \
+                     created_at) VALUES ($1, $2, $3, $4, $5, $6) \
+                     ON CONFLICT (id) DO UPDATE SET display_name = excluded.display_name, \
+                     external_id = excluded.external_id, members = excluded.members",
+                )
+                .bind(&g.id)
+                .bind(g.municipality.as_str())
+                .bind(&g.display_name)
+                .bind(&g.external_id)
+                .bind(Json(&members))
+                .bind(now)
+                .execute(&mut *tx)
+                .await?;
+                Self::insert_audit(&mut tx, self.key()?, audit).await?;
+                tx.commit().await?;
+                Ok(())
             }
 
             async fn set_availability(
@@ -1546,7 +2002,7 @@ macro_rules! sql_store {
                 let rows = sqlx::query_as::<_, StaffRow>(
                     "SELECT w.*, (SELECT COUNT(*) FROM cases c WHERE c.owner = w.id \
                      AND c.state IN ('offered', 'assigned', 'waiting_citizen')) AS open_cases \
-                     FROM caseworkers w ORDER BY w.municipality, w.id",
+                     FROM caseworkers w WHERE w.active ORDER BY w.municipality, w.id",
                 )
                 .fetch_all(&self.pool)
                 .await?;
@@ -1778,6 +2234,17 @@ macro_rules! sql_store {
                          AND updated_at < $1 ORDER BY updated_at, id",
                     )
                     .bind(before)
+                    .fetch_all(&self.pool)
+                    .await?,
+                )
+            }
+
+            async fn cases_created_since(&self, since: DateTime<Utc>) -> Result<Vec<Case>> {
+                convert(
+                    sqlx::query_as::<_, CaseRow>(
+                        "SELECT * FROM cases WHERE created_at >= $1 ORDER BY created_at, id",
+                    )
+                    .bind(since)
                     .fetch_all(&self.pool)
                     .await?,
                 )

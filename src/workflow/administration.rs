@@ -15,7 +15,7 @@ impl Context {
         &self,
         admin: &Administrator,
     ) -> Result<super::gate::AdminAllowed> {
-        self.authorize_admin(admin, Action::Administer, admin.municipality.as_ref())
+        self.authorize_admin_reading(admin, admin.municipality.as_ref())
             .await
     }
 
@@ -38,7 +38,7 @@ impl Context {
             .await?;
         let mut seen = Vec::new();
         for entry in entries {
-            if self.federation.category(&entry.category).is_none() {
+            if self.federation().category(&entry.category).is_none() {
                 return Err(Error::Unprocessable("unknown_category"));
             }
             if seen.contains(&entry.category.as_str()) {

@@ -88,7 +88,7 @@ impl Context {
     ) -> Result<(super::gate::AdminAllowed, Option<String>)> {
         let asked_municipality = match asked {
             None => None,
-            Some(chain) if chain == self.federation.id => None,
+            Some(chain) if chain == self.federation().id => None,
             Some(code) => Some(
                 MunicipalityCode::parse(code).map_err(|_| Error::InvalidField("municipality"))?,
             ),

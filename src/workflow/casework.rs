@@ -80,6 +80,8 @@ impl Context {
     }
 
     pub async fn claim(&self, caseworker: &Caseworker, id: &str) -> Result<Shown> {
+        // Decided under the federation as stored: a change on another replica counts at once.
+        self.follow_federation().await?;
         let subject = Subject::Caseworker(caseworker.clone());
         let proof = self
             .authorize_id(subject, Action::Claim, &case_id(id)?)
@@ -336,12 +338,12 @@ impl Context {
         // The target must be permitted by the routing policies now, whatever the transferrer
         // wants; the refusal names the rules that close the border.
         let today = self.clock.today();
-        let facts = policy::case_facts(&self.federation, &case, today);
+        let facts = policy::case_facts(&self.federation(), &case, today);
         let target_ring = match &target {
             Some(m) => {
                 let route = self
                     .policy
-                    .route(&self.federation, &facts, m.as_str(), today);
+                    .route(&self.federation(), &facts, m.as_str(), today);
                 if !route.allowed {
                     return Err(Error::Denied(
                         route.for_caller(caller.as_str(), case.home.as_str()),

@@ -24,8 +24,9 @@ impl Context {
     /// Where the case may be handled now, by the active policies (memoised: cheap).
     pub(super) fn permits_now(&self, case: &Case) -> Permits {
         let today = self.clock.today();
-        let facts = crate::policy::case_facts(&self.federation, case, today);
-        self.policy.permits(&self.federation, &facts, today)
+        let federation = self.federation();
+        let facts = crate::policy::case_facts(&federation, case, today);
+        self.policy.permits(&federation, &facts, today)
     }
 
     /// The citizen gives, narrows or withdraws consent to cross-municipality handling. The
@@ -289,10 +290,15 @@ impl Context {
     }
 
     /// The scheduler's sweep: cross-border cases whose holder may no longer see them (an
-    /// agreement ended, a new policy version) go home. Runs once per day and policy version
+    /// agreement ended, a new policy version) go home. Runs once per day, policy version and
+    /// federation version
     /// (consent and harm assessments revoke at once, without it). Returns how many went.
     pub(super) async fn sweep_revoked(&self) -> Result<u32> {
-        let key = (self.clock.today(), self.policy.active().number);
+        let key = (
+            self.clock.today(),
+            self.policy.active().number,
+            self.federation_versioned().0,
+        );
         if self.marks().swept == Some(key) {
             return Ok(0);
         }
@@ -312,9 +318,10 @@ impl Context {
             if decision.allowed {
                 continue;
             }
-            let facts = crate::policy::case_facts(&self.federation, &case, self.clock.today());
+            let federation = self.federation();
+            let facts = crate::policy::case_facts(&federation, &case, self.clock.today());
             let route = self.policy.route(
-                &self.federation,
+                &federation,
                 &facts,
                 caseworker.municipality.as_str(),
                 self.clock.today(),

@@ -40,6 +40,8 @@ pub struct TickReport {
     pub offers_made: u32,
     /// Cross-border cases sent home because their legal ground ended (R9).
     pub access_revoked: u32,
+    /// Open cases whose permits changed on a new day (agreements start and end by date).
+    pub permits_refreshed: u32,
     /// Open cases closed as `no_contact` after their inactivity period.
     pub closed_inactive: u32,
     /// Closed cases thinned after their retention period (R17).
@@ -69,7 +71,7 @@ impl Snapshot {
 impl Context {
     pub async fn routing_settings(&self) -> Result<RoutingSettings> {
         let stored = self.store.routing_settings().await?;
-        Ok(RoutingSettings::new(&self.federation, &stored))
+        Ok(RoutingSettings::new(&self.federation(), &stored))
     }
 
     /// The start of today: Stockholm midnight (summer time included), for the daily
@@ -102,7 +104,7 @@ impl Context {
             .collect();
         for (category, per_10k) in capped_categories {
             let capped: Vec<MunicipalityCode> = self
-                .federation
+                .federation()
                 .municipalities
                 .iter()
                 .filter(|m| {
@@ -502,6 +504,7 @@ impl Context {
     }
 
     pub async fn accept_offer(&self, caseworker: &Caseworker, offer_id: &str) -> Result<Shown> {
+        self.follow_federation().await?;
         let offer = self.own_offer(caseworker, offer_id).await?;
         let case = self
             .store
@@ -566,11 +569,13 @@ impl Context {
     pub async fn tick(&self) -> Result<TickReport> {
         let mut report = TickReport::default();
         self.follow_active_policies().await?;
+        self.follow_federation().await?;
         self.checkpoint_audit().await?;
         report.sessions_deleted = self.sweep_sessions().await?;
         // Ended legal grounds first (the case goes home), then the day's inactivity and
         // retention.
         report.access_revoked = self.sweep_revoked().await?;
+        report.permits_refreshed = self.daily_permits().await?;
         (report.closed_inactive, report.thinned) = self.daily_retention().await?;
         let now = self.clock.now();
         for offer in self.store.expired_offers(now).await? {

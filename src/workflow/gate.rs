@@ -19,13 +19,13 @@ use serde_json::{Value, json};
 
 use super::{Context, Error, Result, Shown};
 use crate::audit::AuditEntry;
-use crate::domain::access::{Actor, Administrator, SystemActor};
+use crate::domain::access::{Actor, Administrator, Scope, SystemActor};
 use crate::domain::case::{
     Case, CaseEvent, CaseState, ConsentEntry, HarmAssessmentEntry, Message, Published,
     RoutingTrace, Transition, TransitionError,
 };
 use crate::domain::ids::{CaseId, MunicipalityCode};
-use crate::domain::people::{Caseworker, Citizen};
+use crate::domain::people::{Caseworker, Citizen, StaffGroup, StaffMember};
 use crate::domain::routing::CategoryRouting;
 use crate::policy::{self, Action, Decision, Resource};
 use crate::store::{
@@ -133,7 +133,7 @@ impl AdminAllowed {
         self.admin
             .municipality
             .as_ref()
-            .map_or_else(|| ctx.federation.id.clone(), |m| m.as_str().to_owned())
+            .map_or_else(|| ctx.federation().id.clone(), |m| m.as_str().to_owned())
     }
 }
 
@@ -186,18 +186,18 @@ impl Context {
         match subject {
             Subject::Caseworker(c) => {
                 self.policy
-                    .caseworker_may(action, &self.federation, c, case, today)
+                    .caseworker_may(action, &self.federation(), c, case, today)
             }
             Subject::Citizen(c) => self.policy.citizen_may(
                 action,
-                &self.federation,
+                &self.federation(),
                 policy::citizen_principal(c),
                 case,
                 today,
             ),
             Subject::Visitor => self.policy.citizen_may(
                 action,
-                &self.federation,
+                &self.federation(),
                 policy::Principal::Visitor {
                     request: case.id.as_str().to_owned(),
                 },
@@ -207,7 +207,11 @@ impl Context {
             Subject::Admin(a) => self.policy.admin_may(
                 action,
                 a.municipality.as_ref().map(MunicipalityCode::as_str),
-                Resource::Case(Box::new(policy::case_facts(&self.federation, case, today))),
+                Resource::Case(Box::new(policy::case_facts(
+                    &self.federation(),
+                    case,
+                    today,
+                ))),
             ),
         }
     }
@@ -581,7 +585,7 @@ impl Context {
             vec![policy::STAFF_LOGIN.to_owned()],
         );
         event.municipality =
-            municipality.map_or_else(|| self.federation.id.clone(), |m| m.as_str().to_owned());
+            municipality.map_or_else(|| self.federation().id.clone(), |m| m.as_str().to_owned());
         event.detail = detail;
         Ok(self.store.append_audit(&event).await?)
     }
@@ -806,6 +810,32 @@ impl Context {
         action: Action,
         on: Option<&MunicipalityCode>,
     ) -> Result<AdminAllowed> {
+        // An integration token never administers the federation (nor its policies).
+        let token_on_federation = admin.is_token() && action == Action::Administer && on.is_none();
+        self.decide_admin(admin, action, on, token_on_federation)
+            .await
+    }
+
+    /// The gate for reading what administration configures (routing settings, policy
+    /// versions, …): `administer` on `on` as the policies decide, but without changing
+    /// anything, so a federation's integration token (which never administers the federation)
+    /// may read it too, where its scopes open the route.
+    pub(super) async fn authorize_admin_reading(
+        &self,
+        admin: &Administrator,
+        on: Option<&MunicipalityCode>,
+    ) -> Result<AdminAllowed> {
+        self.decide_admin(admin, Action::Administer, on, false)
+            .await
+    }
+
+    async fn decide_admin(
+        &self,
+        admin: &Administrator,
+        action: Action,
+        on: Option<&MunicipalityCode>,
+        token_on_federation: bool,
+    ) -> Result<AdminAllowed> {
         let resource = match on {
             Some(m) => Resource::Municipality {
                 id: m.as_str().to_owned(),
@@ -817,8 +847,7 @@ impl Context {
             admin.municipality.as_ref().map(MunicipalityCode::as_str),
             resource,
         );
-        // An integration token never administers the federation (nor its policies).
-        if admin.is_token() && action == Action::Administer && on.is_none() {
+        if token_on_federation {
             decision = Decision::deny(&["integration-token-not-federation"]);
         }
         if decision.allowed {
@@ -837,10 +866,39 @@ impl Context {
         event.municipality = admin
             .municipality
             .as_ref()
-            .map_or_else(|| self.federation.id.clone(), |m| m.as_str().to_owned());
+            .map_or_else(|| self.federation().id.clone(), |m| m.as_str().to_owned());
         event.detail = json!({
             "action": action.as_str(),
             "on": on.map_or("federation", MunicipalityCode::as_str),
+        });
+        self.store.append_audit(&event).await?;
+        Err(Error::Forbidden)
+    }
+
+    /// An integration token asked for a route that its scopes do not open (`needs` the
+    /// route's family; `None` where no scope opens the route at all): `forbidden`, audited on
+    /// the chain of the municipality the token acts for (the federation's for a federation
+    /// token), before the policies are asked anything.
+    pub(super) async fn refused_token_scope(
+        &self,
+        admin: &Administrator,
+        needs: Option<Scope>,
+        route: &str,
+    ) -> Result<()> {
+        let mut event = self.event(
+            admin.actor(),
+            admin.municipality.clone(),
+            "access_denied",
+            vec!["integration-token-scope".to_owned()],
+        );
+        event.actor_name = Subject::Admin(admin.clone()).name();
+        event.municipality = admin
+            .municipality
+            .as_ref()
+            .map_or_else(|| self.federation().id.clone(), |m| m.as_str().to_owned());
+        event.detail = json!({
+            "needs": needs.map(Scope::as_str),
+            "route": route,
         });
         self.store.append_audit(&event).await?;
         Err(Error::Forbidden)
@@ -889,7 +947,7 @@ impl Context {
     ) -> Result<()> {
         let mut event =
             self.admin_event(proof, "routing_settings", json!({ "categories": entries }));
-        event.municipality = self.federation.id.clone();
+        event.municipality = self.federation().id.clone();
         Ok(self.store.put_routing_settings(entries, &event).await?)
     }
 
@@ -907,7 +965,7 @@ impl Context {
             "policy_version_stored",
             json!({ "policies": policies }),
         );
-        event.municipality = self.federation.id.clone();
+        event.municipality = self.federation().id.clone();
         Ok(self
             .store
             .insert_policy_version(text, tests, &author, self.clock.now(), false, Some(&event))
@@ -927,10 +985,65 @@ impl Context {
             "policy_version_activated",
             json!({ "version": version, "previous": previous }),
         );
-        event.municipality = self.federation.id.clone();
+        event.municipality = self.federation().id.clone();
         Ok(self
             .store
             .activate_policy_version(version, &by, &event)
+            .await?)
+    }
+
+    /// A ground for the cases' following of a federation change: the administrator who made
+    /// it acts, on the policies that let them and the routing the change rewrote.
+    pub(super) fn federation_ground(&self, proof: &AdminAllowed) -> SystemGround {
+        SystemGround {
+            actor: proof.admin.actor(),
+            policies: [proof.ground.clone(), vec![policy::ROUTER.to_owned()]].concat(),
+            recheck: None,
+        }
+    }
+
+    /// Stores a draft version of an agreement with its audit event (the federation's chain).
+    pub(super) async fn store_agreement_draft(
+        &self,
+        proof: &AdminAllowed,
+        draft: &crate::domain::federation::AgreementVersion,
+    ) -> Result<()> {
+        let mut event = self.admin_event(
+            proof,
+            "agreement_drafted",
+            json!({ "agreement": draft.agreement_id, "version": draft.version, "draft": &draft.agreement }),
+        );
+        event.municipality = self.federation().id.clone();
+        Ok(self.store.insert_agreement_draft(draft, &event).await?)
+    }
+
+    /// Writes a federation change as its next version, with its record (naming the
+    /// administrator) and audit event: on the municipality's chain for a change to a member
+    /// (`on`), else on the federation's.
+    pub(super) async fn store_federation_change(
+        &self,
+        proof: &AdminAllowed,
+        federation: &crate::domain::federation::Federation,
+        mut change: crate::store::FederationChange,
+        agreement: Option<&crate::store::AgreementWrite>,
+        on: Option<MunicipalityCode>,
+    ) -> Result<()> {
+        change.actor = proof.admin.actor().to_string();
+        change.actor_name = Some(proof.admin.name.clone()).filter(|n| !n.is_empty());
+        let mut event = self.admin_event(
+            proof,
+            &format!("{}_{}", change.item, change.change),
+            json!({
+                "federation_version": change.version,
+                change.item: change.item_id,
+                "now": change.body,
+            }),
+        );
+        event.municipality =
+            on.map_or_else(|| self.federation().id.clone(), |m| m.as_str().to_owned());
+        Ok(self
+            .store
+            .change_federation(federation, &change, agreement, &event)
             .await?)
     }
 
@@ -946,6 +1059,91 @@ impl Context {
         Ok(self.store.insert_api_token(token, Some(&event)).await?)
     }
 
+    /// Stores a new caseworker with the audit event of their creation (`what`: who made them,
+    /// `caseworker_created` by an administrator or SCIM client), on their municipality's chain.
+    pub(super) async fn store_new_staff_member(
+        &self,
+        proof: &AdminAllowed,
+        member: &StaffMember,
+        detail: Value,
+    ) -> Result<()> {
+        let mut event = self.admin_event(proof, "caseworker_created", detail);
+        event.municipality = member.caseworker.municipality.as_str().to_owned();
+        Ok(self.store.insert_staff_member(member, &event).await?)
+    }
+
+    /// Writes an administrator's change of a caseworker (`what`: `caseworker_changed`,
+    /// `caseworker_deactivated`, …) with its audit event naming what changed, on the
+    /// caseworker's municipality's chain.
+    pub(super) async fn store_staff_change(
+        &self,
+        proof: &AdminAllowed,
+        member: &StaffMember,
+        what: &str,
+        detail: Value,
+    ) -> Result<()> {
+        let mut event = self.admin_event(proof, what, detail);
+        event.municipality = member.caseworker.municipality.as_str().to_owned();
+        Ok(self
+            .store
+            .update_staff_member(member, self.clock.now(), &event)
+            .await?)
+    }
+
+    /// Stores a SCIM group (created, renamed or its members changed), on its municipality's
+    /// chain.
+    pub(super) async fn store_staff_group(
+        &self,
+        proof: &AdminAllowed,
+        group: &StaffGroup,
+        what: &str,
+        detail: Value,
+    ) -> Result<()> {
+        let mut event = self.admin_event(proof, what, detail);
+        event.municipality = group.municipality.as_str().to_owned();
+        Ok(self
+            .store
+            .put_staff_group(group, self.clock.now(), &event)
+            .await?)
+    }
+
+    /// A caseworker their provider vouched for at a staff login, unknown to Brygga until now
+    /// and created from the login's claims (just-in-time provisioning): their own act, grounded
+    /// on their municipality's identity provider, on its chain.
+    pub(super) async fn store_provisioned_staff_member(
+        &self,
+        member: &StaffMember,
+        detail: Value,
+    ) -> Result<()> {
+        let caseworker = &member.caseworker;
+        let mut event = self.event(
+            Actor::Caseworker(caseworker.id.clone()),
+            Some(caseworker.municipality.clone()),
+            "caseworker_provisioned",
+            vec![policy::STAFF_LOGIN.to_owned()],
+        );
+        event.actor_name = Some(caseworker.name.clone());
+        event.municipality = caseworker.municipality.as_str().to_owned();
+        event.detail = detail;
+        Ok(self.store.insert_staff_member(member, &event).await?)
+    }
+
+    /// The ground for sending a deactivated caseworker's cases back to routing: the
+    /// administrator who deactivated them acts, on the ground `caseworker-deactivated` (cases
+    /// of another home, which that administrator may not transfer, go back to the queue all
+    /// the same: nobody is left to hold them).
+    pub(super) fn deactivation_ground(&self, proof: &AdminAllowed) -> SystemGround {
+        SystemGround {
+            actor: proof.admin.actor(),
+            policies: [
+                proof.ground.clone(),
+                vec!["caseworker-deactivated".to_owned()],
+            ]
+            .concat(),
+            recheck: None,
+        }
+    }
+
     /// Revokes an integration token with the audit event, on the chain of the municipality it
     /// acted for. `false` if it was not live.
     pub(super) async fn revoke_integration_token_as(
@@ -957,7 +1155,7 @@ impl Context {
     ) -> Result<bool> {
         let mut event = self.admin_event(proof, "integration_token_revoked", detail);
         event.municipality =
-            acted_for.map_or_else(|| self.federation.id.clone(), |m| m.as_str().to_owned());
+            acted_for.map_or_else(|| self.federation().id.clone(), |m| m.as_str().to_owned());
         Ok(self
             .store
             .revoke_api_token(id, self.clock.now(), Some(&event))

@@ -20,6 +20,7 @@ mod consent;
 mod dispatch;
 mod events;
 mod export;
+mod federation;
 mod gate;
 pub mod limits;
 mod logins;
@@ -27,6 +28,7 @@ mod notices;
 mod policies;
 mod requests;
 mod retention;
+mod staff;
 
 use std::sync::Arc;
 
@@ -46,15 +48,19 @@ pub use casework::{TransferInput, Transferrer};
 pub use dispatch::TickReport;
 pub use events::{Delivery, Next, Subscriber, Subscription};
 pub use export::Export;
+pub use federation::{
+    AgreementInput, AgreementRecord, CategoryInput, ChangeEffect, MunicipalityInput,
+};
 pub use gate::Subject;
 pub use logins::{Authenticated, IntegrationTokenInput, Login, acting_for};
 pub use notices::{CaseNotice, Notice};
-pub use policies::{PolicyListing, SimulationInput, SimulationResult, load_policies};
+pub use policies::{ImpactReport, PolicyListing, SimulationInput, SimulationResult, load_policies};
 pub use requests::{
     CitizenKey, ConsentInput, Emergency, FollowedRequest, HistoryKind, HistoryStep, OwnRequest,
     Stage, SubmitInput, Submitted,
 };
 pub use retention::RetentionItem;
+pub use staff::{CaseworkerChange, MAX_CAPACITY, NewCaseworker, ProvisioningProof, UserKey};
 
 /// Wrong access codes allowed from one client address within [`ACCESS_CODE_WINDOW`] (R1, #11).
 pub const ACCESS_CODE_TRIES: u32 = 5;
@@ -92,7 +98,12 @@ pub struct Context {
     /// The store: inside `workflow` (and the tools around it: start-up, the simulation);
     /// never the HTTP layer's (tests/architecture.rs holds that).
     pub(crate) store: Arc<dyn Store>,
-    pub federation: Arc<Federation>,
+    /// The federation as configured now ([`Context::federation`]); an administrator's change
+    /// installs the next one, and other replicas follow it on their tick.
+    federation_now: Arc<FederationCell>,
+    /// Held while this process writes a federation change, so that only changes from other
+    /// replicas can race for a version.
+    pub(crate) federation_writing: Arc<tokio::sync::Mutex<()>>,
     pub clock: Arc<dyn Clock>,
     pub config: Arc<Config>,
     /// The Cedar policies (the active version), asked at routing and at every access.
@@ -109,17 +120,53 @@ pub struct Context {
     pub(crate) access_codes: Arc<limits::Limiter<limits::Client>>,
 }
 
+/// The federation in force, replaced whole when it changes: a reader takes the `Arc` and
+/// holds a consistent snapshot however long it decides; the lock is held only to copy it.
+pub(crate) struct FederationCell {
+    current: std::sync::RwLock<(i64, Arc<Federation>)>,
+}
+
+impl FederationCell {
+    fn new(federation: Arc<Federation>) -> FederationCell {
+        FederationCell {
+            current: std::sync::RwLock::new((0, federation)),
+        }
+    }
+
+    fn get(&self) -> (i64, Arc<Federation>) {
+        let guard = self
+            .current
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        (guard.0, Arc::clone(&guard.1))
+    }
+
+    fn install(&self, version: i64, federation: Federation) {
+        let mut guard = self
+            .current
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if version >= guard.0 {
+            *guard = (version, Arc::new(federation));
+        }
+    }
+}
+
 /// When the scheduler last did its periodic work (in-process; the work itself is idempotent,
 /// so replicas doing it too is harmless).
 #[derive(Debug, Default)]
 pub struct Marks {
-    /// The date and policy version of the last sweep for ended cross-border access: only a
-    /// new day or another version can end access without an event of its own.
-    pub swept: Option<(chrono::NaiveDate, i64)>,
+    /// The date, policy version and federation version of the last sweep for ended
+    /// cross-border access: only a new day or another version can end access without an event
+    /// of its own.
+    pub swept: Option<(chrono::NaiveDate, i64, i64)>,
     /// When the audit chain heads were last checkpointed.
     pub checkpointed: Option<chrono::DateTime<chrono::Utc>>,
     /// The last day retention ran.
     pub retained: Option<chrono::NaiveDate>,
+    /// The last day every open case's permits were decided again (agreements start and end
+    /// by their dates).
+    pub permits_refreshed: Option<chrono::NaiveDate>,
     /// When expired browser sessions were last deleted.
     pub sessions_swept: Option<chrono::DateTime<chrono::Utc>>,
 }
@@ -138,7 +185,8 @@ impl Context {
     ) -> Context {
         Context {
             store,
-            federation,
+            federation_now: Arc::new(FederationCell::new(federation)),
+            federation_writing: Arc::default(),
             clock,
             config,
             policy,
@@ -163,22 +211,39 @@ impl Context {
             .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
+    /// The federation as configured now: a snapshot that holds still for the caller's whole
+    /// decision, while an administrator's change installs the next one.
+    pub fn federation(&self) -> Arc<Federation> {
+        self.federation_now.get().1
+    }
+
+    /// The federation now and the number of its version (0 before any stored change).
+    pub(crate) fn federation_versioned(&self) -> (i64, Arc<Federation>) {
+        self.federation_now.get()
+    }
+
+    /// Installs a federation version, unless a newer one is in place (replicas race).
+    pub(crate) fn install_federation(&self, version: i64, federation: Federation) {
+        self.federation_now.install(version, federation);
+    }
+
     /// The database answers (readiness).
     pub async fn ready(&self) -> Result<&'static str> {
         self.store.ping().await?;
         Ok(self.store.backend())
     }
 
-    fn category(&self, id: &str) -> Result<&Category> {
-        self.federation
+    fn category(&self, id: &str) -> Result<Category> {
+        self.federation()
             .category(id)
+            .cloned()
             .ok_or(Error::Unprocessable("unknown_category"))
     }
 
     fn member(&self, code: &str) -> Result<MunicipalityCode> {
         MunicipalityCode::parse(code)
             .ok()
-            .filter(|c| self.federation.municipality(c).is_some())
+            .filter(|c| self.federation().municipality(c).is_some())
             .ok_or(Error::Unprocessable("unknown_municipality"))
     }
 }
@@ -200,6 +265,10 @@ pub enum Error {
     Denied(Decision),
     #[error(transparent)]
     Conflict(#[from] TransitionError),
+    /// 409 with this code: the thing is not in a state that allows it (`in_use`,
+    /// `not_a_draft`, `not_in_force`).
+    #[error("conflict: {0}")]
+    StateConflict(&'static str),
     /// A unique rule of the store: the thing exists already (409 `already_exists`).
     #[error("already exists: {0}")]
     Duplicate(String),

@@ -1,18 +1,25 @@
-//! Policy versions: loading the active one at start, storing new ones after validation and
-//! tests, activating (audited), following another replica's activation, and simulating a
-//! request against any version without storing anything.
+//! Policy versions: loading the active one at start, storing new ones after validation, their
+//! tests and the legal baseline, activating (audited, four eyes), following another replica's
+//! activation, simulating a request against any version without storing anything, and
+//! replaying the last 30 days' decisions under a stored version (the impact report).
+
+use std::collections::{BTreeMap, BTreeSet};
 
 use crate::domain::Administrator;
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 
 use super::{Context, Error, Result};
+use crate::domain::case::Case;
+use crate::domain::federation::Federation;
 use crate::domain::governance::PolicyVersion;
 use crate::domain::ids::{Language, MunicipalityCode};
 use crate::domain::people::{Availability, Caseworker, Loa, Protection};
 use crate::domain::routing::{Permits, Refusal};
 use crate::policy::engine::{self, Version};
-use crate::policy::{self, Action, ConsentFacts, Engine, Identity, Principal, Query, Resource};
+use crate::policy::{
+    self, Action, ConsentFacts, Decision, Engine, Identity, Principal, Query, Resource,
+};
 use crate::store::Store;
 
 /// The author of the policy versions Brygga ships (stored at first start and with a release
@@ -158,6 +165,266 @@ pub struct PolicyListing {
     pub versions: Vec<PolicyVersion>,
 }
 
+/// How far back the impact report replays: the cases created in these many days.
+pub const IMPACT_DAYS: i64 = 30;
+/// The most examples an impact report lists.
+pub const IMPACT_EXAMPLES: usize = 20;
+/// The access decisions replayed for each case.
+const IMPACT_ACTIONS: [Action; 3] = [Action::View, Action::ReadContent, Action::Claim];
+
+/// What activating a stored version would change, replayed on the last 30 days' cases as they
+/// stand, judged today under the active version and under the candidate. No personal data:
+/// no case ids, no identities, no text.
+#[derive(Debug, Serialize)]
+pub struct ImpactReport {
+    /// The candidate.
+    pub version: i64,
+    /// The active version it is compared with.
+    pub compared_with: i64,
+    /// Cases created at or after this moment were replayed.
+    pub since: DateTime<Utc>,
+    /// How many cases were replayed.
+    pub cases: usize,
+    pub changes: ImpactChanges,
+    /// Per policy id: how many of the changed decisions it took part in, before or after but
+    /// not both (the rules that make the difference).
+    pub by_rule: BTreeMap<String, u64>,
+    /// The first changes, at most [`IMPACT_EXAMPLES`].
+    pub examples: Vec<ImpactExample>,
+}
+
+#[derive(Debug, Default, PartialEq, Eq, Serialize)]
+pub struct ImpactChanges {
+    /// Routing decisions (a case and a member municipality) whose outcome would change:
+    /// permitted or refused, or the ring.
+    pub routing: u64,
+    /// Access decisions (a case, a caseworker, an action) whose outcome would change.
+    pub access: u64,
+    /// Cases with at least one such change.
+    pub cases: u64,
+    /// Decisions whose outcome stays but whose deciding policies change: the legal ground
+    /// recorded in the audit trail would name other rules. Not in `by_rule` or the examples.
+    pub grounds: u64,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ImpactKind {
+    Routing,
+    Access,
+}
+
+/// One changed decision, described without personal data.
+#[derive(Debug, Serialize)]
+pub struct ImpactExample {
+    pub case_category: String,
+    pub home: String,
+    pub kind: ImpactKind,
+    /// Routing: the municipality asked; access: the caseworker's municipality.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub municipality: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub action: Option<&'static str>,
+    /// Access: whose — `owner` (the caseworker who has the case) or `home_caseworker` (one of
+    /// the home municipality's staff, with the category's skill where there is one).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub caseworker: Option<&'static str>,
+    pub before: ImpactDecision,
+    pub after: ImpactDecision,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct ImpactDecision {
+    pub allowed: bool,
+    /// The deciding policies, sorted.
+    pub policies: Vec<String>,
+    /// Routing: the ring of a permit.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ring: Option<i64>,
+}
+
+impl ImpactDecision {
+    fn of(decision: Decision) -> ImpactDecision {
+        let mut policies = decision.policies;
+        policies.sort();
+        policies.dedup();
+        ImpactDecision {
+            allowed: decision.allowed,
+            policies,
+            ring: decision.ring,
+        }
+    }
+
+    /// A member's routing decision in a permit listing.
+    fn routing(permits: &Permits, municipality: &str) -> ImpactDecision {
+        let decision = match permits.get(municipality) {
+            Some(p) => Decision {
+                allowed: true,
+                policies: p.policies.clone(),
+                ring: Some(p.ring),
+            },
+            None => Decision {
+                allowed: false,
+                policies: permits
+                    .refused
+                    .iter()
+                    .find(|r| r.municipality.as_str() == municipality)
+                    .map(|r| r.policies.clone())
+                    .unwrap_or_default(),
+                ring: None,
+            },
+        };
+        ImpactDecision::of(decision)
+    }
+
+    fn same_outcome(&self, other: &ImpactDecision) -> bool {
+        self.allowed == other.allowed && self.ring == other.ring
+    }
+}
+
+/// The comparison as it is counted, case by case.
+#[derive(Default)]
+struct Tally {
+    changes: ImpactChanges,
+    by_rule: BTreeMap<String, u64>,
+    examples: Vec<ImpactExample>,
+}
+
+/// Where one decision of a case was taken: what an example says about it.
+struct Asked {
+    kind: ImpactKind,
+    municipality: String,
+    action: Option<&'static str>,
+    caseworker: Option<&'static str>,
+}
+
+impl Tally {
+    /// Counts one decision; `true` if its outcome changed.
+    fn count(
+        &mut self,
+        case: &Case,
+        asked: Asked,
+        before: ImpactDecision,
+        after: ImpactDecision,
+    ) -> bool {
+        if before == after {
+            return false;
+        }
+        if before.same_outcome(&after) {
+            self.changes.grounds += 1;
+            return false;
+        }
+        match asked.kind {
+            ImpactKind::Routing => self.changes.routing += 1,
+            ImpactKind::Access => self.changes.access += 1,
+        }
+        let was: BTreeSet<&String> = before.policies.iter().collect();
+        let is: BTreeSet<&String> = after.policies.iter().collect();
+        let differing: Vec<&String> = was.symmetric_difference(&is).copied().collect();
+        // Only the ring moved: every deciding policy is behind it.
+        let named = if differing.is_empty() {
+            is.into_iter().collect()
+        } else {
+            differing
+        };
+        for id in named {
+            *self.by_rule.entry(id.clone()).or_default() += 1;
+        }
+        if self.examples.len() < IMPACT_EXAMPLES {
+            self.examples.push(ImpactExample {
+                case_category: case.category.as_str().to_owned(),
+                home: case.home.as_str().to_owned(),
+                kind: asked.kind,
+                municipality: Some(asked.municipality),
+                action: asked.action,
+                caseworker: asked.caseworker,
+                before,
+                after,
+            });
+        }
+        true
+    }
+}
+
+/// One of the home municipality's staff to judge access for: not the owner, with the
+/// category's skill (and the language) where someone has it. `staff` is sorted by id, so the
+/// choice is stable.
+fn home_caseworker<'a>(staff: &'a [Caseworker], case: &Case) -> Option<&'a Caseworker> {
+    let home: Vec<&Caseworker> = staff
+        .iter()
+        .filter(|c| c.municipality == case.home && Some(&c.id) != case.owner.as_ref())
+        .collect();
+    let skilled = |c: &&&Caseworker| c.skills.contains(&case.category);
+    home.iter()
+        .filter(skilled)
+        .find(|c| c.languages.contains(&case.language))
+        .or_else(|| home.iter().find(skilled))
+        .or_else(|| home.first())
+        .copied()
+}
+
+/// Replays every case under both versions (pure: the cases and staff are read beforehand).
+fn replay(
+    active: &Engine,
+    candidate: &Engine,
+    federation: &Federation,
+    cases: &[Case],
+    staff: &[Caseworker],
+    today: NaiveDate,
+) -> Tally {
+    let mut tally = Tally::default();
+    for case in cases {
+        let mut changed = false;
+        let facts = policy::case_facts(federation, case, today);
+        let before = active.permits(federation, &facts, today);
+        let after = candidate.permits(federation, &facts, today);
+        for member in &federation.municipalities {
+            let code = member.code.as_str();
+            changed |= tally.count(
+                case,
+                Asked {
+                    kind: ImpactKind::Routing,
+                    municipality: code.to_owned(),
+                    action: None,
+                    caseworker: None,
+                },
+                ImpactDecision::routing(&before, code),
+                ImpactDecision::routing(&after, code),
+            );
+        }
+        let owner = case
+            .owner
+            .as_ref()
+            .and_then(|id| staff.iter().find(|c| &c.id == id))
+            .map(|c| ("owner", c));
+        let home = home_caseworker(staff, case).map(|c| ("home_caseworker", c));
+        for (whose, caseworker) in owner.into_iter().chain(home) {
+            for action in IMPACT_ACTIONS {
+                let judge = |engine: &Engine| {
+                    ImpactDecision::of(
+                        engine.caseworker_may(action, federation, caseworker, case, today),
+                    )
+                };
+                changed |= tally.count(
+                    case,
+                    Asked {
+                        kind: ImpactKind::Access,
+                        municipality: caseworker.municipality.as_str().to_owned(),
+                        action: Some(action.as_str()),
+                        caseworker: Some(whose),
+                    },
+                    judge(active),
+                    judge(candidate),
+                );
+            }
+        }
+        if changed {
+            tally.changes.cases += 1;
+        }
+    }
+    tally
+}
+
 impl Context {
     /// Every version, for any administrator.
     pub async fn policy_versions(&self, admin: &Administrator) -> Result<PolicyListing> {
@@ -170,9 +437,11 @@ impl Context {
         })
     }
 
-    /// Stores a new version after it validated against the schema and passed its tests (the
-    /// given ones, else the active version's). Nothing changes until it is activated. The
-    /// policies decide who may (`administer` on the federation).
+    /// Stores a new version after it validated against the schema, passed its tests (the
+    /// given ones, else the active version's) and kept the legal baseline
+    /// ([`policy::baseline`]: the shipped tests, every policy named by a test, every rule
+    /// tested at least three times). Nothing changes until it is activated. The policies decide
+    /// who may (`administer` on the federation).
     pub async fn create_policy_version(
         &self,
         admin: &Administrator,
@@ -192,14 +461,9 @@ impl Context {
         };
         let parsed =
             policy::testing::parse("tests", &tests).map_err(|e| Error::PolicyInvalid(vec![e]))?;
-        let failures = policy::testing::run(&compiled, self.policy.schema(), &parsed);
-        if !failures.is_empty() {
-            return Err(Error::PolicyInvalid(
-                failures
-                    .into_iter()
-                    .map(|f| format!("test failed [{}] {}: {}", f.rule, f.name, f.message))
-                    .collect(),
-            ));
+        let errors = policy::baseline::review(&compiled, self.policy.schema(), &parsed);
+        if !errors.is_empty() {
+            return Err(Error::PolicyInvalid(errors));
         }
         self.store_policy_version(&proof, text, &tests, &compiled.ids)
             .await
@@ -235,6 +499,70 @@ impl Context {
         self.store_activation(&proof, version, previous).await?;
         self.policy.activate(Version::new(version, compiled));
         Ok(())
+    }
+
+    /// What activating `version` would change: the cases created in the last
+    /// [`IMPACT_DAYS`] days, as they stand, judged today by the active version and by the
+    /// candidate — where each may be routed (every member's permit and ring) and what its
+    /// owner and one home caseworker may do (view, read_content, claim). Federation
+    /// administrators only (`administer` on the federation); reads and stores nothing but the
+    /// audit event of the replay itself.
+    pub async fn policy_impact(&self, admin: &Administrator, version: i64) -> Result<ImpactReport> {
+        let proof = self
+            .authorize_admin(admin, Action::Administer, None)
+            .await?;
+        let record = self
+            .store
+            .policy_version(version)
+            .await?
+            .ok_or(Error::NotFound)?;
+        // Both sides compiled afresh: the comparison holds still while another activation
+        // happens, and the live memo is left alone.
+        let compared_with = self.policy.active().number;
+        let active_text = self
+            .store
+            .policy_version(compared_with)
+            .await?
+            .map(|v| v.text)
+            .ok_or_else(|| Error::Internal(format!("active version {compared_with} not stored")))?;
+        let active =
+            Engine::with_version(compared_with, &active_text).map_err(Error::PolicyInvalid)?;
+        let candidate =
+            Engine::with_version(version, &record.text).map_err(Error::PolicyInvalid)?;
+        let since = self.clock.now() - chrono::Duration::days(IMPACT_DAYS);
+        let cases = self.store.cases_created_since(since).await?;
+        let mut staff = self.store.caseworkers().await?;
+        staff.sort_by(|a, b| a.id.as_str().cmp(b.id.as_str()));
+        let federation = self.federation();
+        let today = self.clock.today();
+        let replayed = cases.len();
+        // Thousands of decisions: off the request threads.
+        let tally = tokio::task::spawn_blocking(move || {
+            replay(&active, &candidate, &federation, &cases, &staff, today)
+        })
+        .await
+        .map_err(|e| Error::Internal(format!("the impact replay stopped: {e}")))?;
+        self.record_admin(
+            &proof,
+            "policy_impact",
+            serde_json::json!({
+                "version": version,
+                "compared_with": compared_with,
+                "since": since,
+                "cases": replayed,
+                "changes": &tally.changes,
+            }),
+        )
+        .await?;
+        Ok(ImpactReport {
+            version,
+            compared_with,
+            since,
+            cases: replayed,
+            changes: tally.changes,
+            by_rule: tally.by_rule,
+            examples: tally.examples,
+        })
     }
 
     /// Follows an activation made by another replica (called by the scheduler's tick).
@@ -338,7 +666,9 @@ impl Context {
             facts.citizen = Some("simulated-citizen".to_owned());
         }
         facts.language = r.language.clone();
-        let permits = engine.permits(&self.federation, &facts, today);
+        let federation = self.federation();
+        facts.home_keeps = policy::home_keeps(&federation, home.as_str(), category.id.as_str());
+        let permits = engine.permits(&federation, &facts, today);
         let p = &input.principal;
         let municipality = match p.municipality.as_deref() {
             Some(m) => Some(self.member(m)?.as_str().to_owned()),
@@ -351,7 +681,7 @@ impl Context {
         };
         let decision = match (p.role.as_str(), action) {
             ("municipality" | "caseworker", Action::Route) => {
-                engine.route(&self.federation, &facts, &required()?, today)
+                engine.route(&self.federation(), &facts, &required()?, today)
             }
             ("caseworker", _) => {
                 let m = required()?;
@@ -373,7 +703,7 @@ impl Context {
                     last_assigned_at: None,
                 };
                 let route =
-                    (m != facts.home).then(|| engine.route(&self.federation, &facts, &m, today));
+                    (m != facts.home).then(|| engine.route(&self.federation(), &facts, &m, today));
                 let mut d = engine.decide(&Query {
                     principal: policy::caseworker_principal(&caseworker),
                     action,

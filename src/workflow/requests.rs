@@ -99,10 +99,12 @@ impl Context {
         submitter: Option<&Citizen>,
         input: SubmitInput,
     ) -> Result<Submitted> {
+        // Routed under the federation as stored: a change on another replica counts at once.
+        self.follow_federation().await?;
         let category = self.category(&input.category)?.clone();
         let language = Language::parse(&input.language)
             .ok()
-            .filter(|l| self.federation.offers_language(l))
+            .filter(|l| self.federation().offers_language(l))
             .ok_or(Error::Unprocessable("unknown_language"))?;
         let text = check_text(&input.text)?;
         if let Some(citizen) = submitter
@@ -129,14 +131,14 @@ impl Context {
             None => Submitter::Anonymous,
         };
         let placement = routing::place(
-            &self.federation,
+            &self.federation(),
             &category,
             &who,
             stated.as_deref(),
             input.child_municipality.as_deref(),
         )?;
         let today = self.clock.today();
-        let facts = policy::request_facts(
+        let mut facts = policy::request_facts(
             &category,
             placement.home.as_str(),
             &Identity {
@@ -157,7 +159,10 @@ impl Context {
             None,
             today,
         );
-        let permits = self.policy.permits(&self.federation, &facts, today);
+        let federation = self.federation();
+        facts.home_keeps =
+            policy::home_keeps(&federation, placement.home.as_str(), category.id.as_str());
+        let permits = self.policy.permits(&federation, &facts, today);
         if submitter.is_some() {
             // R8: consent to "every partner" means the partners covered on the day it is
             // given; that list is what is stored, and counts later.
@@ -245,7 +250,7 @@ impl Context {
         let emergency = category.shows_emergency().then(|| Emergency {
             call: "112",
             socialjour_phone: self
-                .federation
+                .federation()
                 .municipality(&placement.home)
                 .and_then(|m| m.socialjour_phone.clone()),
         });
@@ -273,7 +278,7 @@ impl Context {
         Consent {
             cross_municipality: true,
             municipalities: Some(
-                self.federation
+                self.federation()
                     .partners_on(home, category, self.clock.today()),
             ),
         }

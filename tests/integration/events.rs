@@ -498,7 +498,7 @@ pub async fn events_end_when_an_integration_token_is_revoked(backend: Backend) {
         .post(
             "/api/v1/admin/tokens",
             Some(&creator),
-            json!({"name": "Perstorps larmtavla", "scopes": ["read"]}),
+            json!({"name": "Perstorps larmtavla", "scopes": ["events:read"]}),
         )
         .await;
     assert_eq!(created.status, StatusCode::CREATED, "{}", created.body);

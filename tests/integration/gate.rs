@@ -522,7 +522,7 @@ pub async fn administration_is_grounded_on_the_policies(backend: Backend) {
             .post(
                 "/api/v1/admin/tokens",
                 Some(token),
-                json!({"name": "Statistik", "scopes": ["read"]}),
+                json!({"name": "Statistik", "scopes": ["stats:read"]}),
             )
             .await;
         assert_eq!(created.status, StatusCode::CREATED, "{}", created.body);

@@ -12,7 +12,7 @@ use brygga::clock::Clock;
 use brygga::domain::people::Citizen;
 
 const LOA2: &str = "http://id.elegnamnden.se/loa/1.0/loa2";
-const LOA3: &str = "http://id.elegnamnden.se/loa/1.0/loa3";
+pub(crate) const LOA3: &str = "http://id.elegnamnden.se/loa/1.0/loa3";
 const EIDAS: &str = "http://id.elegnamnden.se/loa/1.0/eidas-sub";
 
 fn env(name: &str) -> String {
@@ -92,6 +92,16 @@ protection = "skyddad_folkbokforing"
 /// An application whose citizens log in at `citizen_issuer` (the real provider or the
 /// forge) and whose Perstorp staff log in at the real provider (also the browser tests').
 pub(crate) async fn app_with_login(citizen_issuer: &str) -> (TestApp, tempfile::TempDir) {
+    app_with_staff_login(citizen_issuer, Backend::Sqlite, false).await
+}
+
+/// As [`app_with_login`], on `backend`, with Perstorp's staff login provisioning caseworkers
+/// just in time when `jit` (staff.rs).
+pub(crate) async fn app_with_staff_login(
+    citizen_issuer: &str,
+    backend: Backend,
+    jit: bool,
+) -> (TestApp, tempfile::TempDir) {
     let (listener, url) = bind();
     let (citizen_id, citizen_secret) = if citizen_issuer == issuer() {
         register(&url).await
@@ -105,7 +115,7 @@ pub(crate) async fn app_with_login(citizen_issuer: &str) -> (TestApp, tempfile::
     let citizen_issuer = citizen_issuer.to_owned();
     let staff_issuer = issuer();
     let federation_issuer = staff_issuer.clone();
-    let app = spawn_on(Backend::Sqlite, listener, true, move |config| {
+    let app = spawn_on(backend, listener, true, move |config| {
         config.population_register_file = Some(register_path);
         config.citizen_login = Some(CitizenLogin {
             issuer: citizen_issuer,
@@ -140,6 +150,8 @@ pub(crate) async fn app_with_login(citizen_issuer: &str) -> (TestApp, tempfile::
             admin_role: "Brygga.MunicipalityAdmin".into(),
             federation_admin_role: "Brygga.FederationAdmin".into(),
             caseworker_id_claim: "brygga_caseworker_id".into(),
+            jit_caseworkers: jit,
+            default_capacity: 5,
         }];
     })
     .await;
@@ -166,18 +178,18 @@ fn session_cookie(response: &reqwest::Response) -> Option<String> {
 }
 
 /// What one login walk saw.
-struct Walk {
+pub(crate) struct Walk {
     /// The provider's authorization URL the application sent the browser to.
     authorize: String,
     /// The application's callback URL the provider sent the browser back to.
-    callback: String,
+    pub(crate) callback: String,
     /// The session cookie set when the login began.
     cookie_before: Option<String>,
 }
 
 /// Starts a login at `path` and goes through the provider as `account` at `acr`, up to the
 /// callback URL (not yet visited). `tamper` may change the authorization URL first.
-async fn walk_login(
+pub(crate) async fn walk_login(
     app: &TestApp,
     browser: &reqwest::Client,
     path: &str,
@@ -231,12 +243,12 @@ async fn walk_login(
     }
 }
 
-async fn finish(browser: &reqwest::Client, callback: &str) -> reqwest::Response {
+pub(crate) async fn finish(browser: &reqwest::Client, callback: &str) -> reqwest::Response {
     browser.get(callback).send().await.expect("callback")
 }
 
 /// The refusal code on a refused login's page.
-async fn refusal(response: reqwest::Response) -> (StatusCode, String) {
+pub(crate) async fn refusal(response: reqwest::Response) -> (StatusCode, String) {
     let status = response.status();
     let page = response.text().await.expect("page");
     let code = page
@@ -248,13 +260,13 @@ async fn refusal(response: reqwest::Response) -> (StatusCode, String) {
     (status, code)
 }
 
-async fn get_json(browser: &reqwest::Client, url: String) -> (StatusCode, Value) {
+pub(crate) async fn get_json(browser: &reqwest::Client, url: String) -> (StatusCode, Value) {
     let answer = browser.get(url).send().await.expect("get");
     let status = answer.status();
     (status, answer.json().await.unwrap_or(Value::Null))
 }
 
-fn no_change(url: String) -> String {
+pub(crate) fn no_change(url: String) -> String {
     url
 }
 

@@ -152,9 +152,9 @@ pub async fn integration_tokens_are_scoped_and_revocable(backend: Backend) {
     let caseworker = app.caseworker("1275-01").await;
 
     for bad in [
-        json!({"name": "", "scopes": ["read"]}),
+        json!({"name": "", "scopes": ["routing:read"]}),
         json!({"name": "x", "scopes": ["admin"]}),
-        json!({"name": "x", "scopes": ["read"], "days": 10000}),
+        json!({"name": "x", "scopes": ["routing:read"], "days": 10000}),
     ] {
         let answer = app
             .post("/api/v1/admin/tokens", Some(&perstorp), bad.clone())
@@ -165,7 +165,7 @@ pub async fn integration_tokens_are_scoped_and_revocable(backend: Backend) {
         .post(
             "/api/v1/admin/tokens",
             Some(&caseworker),
-            json!({"name": "x", "scopes": ["read"]}),
+            json!({"name": "x", "scopes": ["routing:read"]}),
         )
         .await;
     assert_eq!(answer.status, StatusCode::FORBIDDEN);
@@ -174,7 +174,7 @@ pub async fn integration_tokens_are_scoped_and_revocable(backend: Backend) {
         .post(
             "/api/v1/admin/tokens",
             Some(&perstorp),
-            json!({"name": "Statistik till Perstorps BI", "scopes": ["read"], "days": 30}),
+            json!({"name": "Statistik till Perstorps BI", "scopes": ["routing:read"], "days": 30}),
         )
         .await;
     assert_eq!(created.status, StatusCode::CREATED, "{}", created.body);
@@ -191,12 +191,16 @@ pub async fn integration_tokens_are_scoped_and_revocable(backend: Backend) {
             json!({}),
         )
         .await;
-    assert_eq!(write.status, StatusCode::FORBIDDEN, "read scope: GET only");
+    assert_eq!(
+        write.status,
+        StatusCode::FORBIDDEN,
+        "routing:read does not open policies:read"
+    );
     let beget = app
         .post(
             "/api/v1/admin/tokens",
             Some(&read_token),
-            json!({"name": "y", "scopes": ["read"]}),
+            json!({"name": "y", "scopes": ["routing:read"]}),
         )
         .await;
     assert_eq!(beget.status, StatusCode::FORBIDDEN);

@@ -70,6 +70,8 @@ const ACCOUNTS = {
   'staff-federation-admin': { roles: ['Brygga.FederationAdmin'] },
   'staff-unknown': { roles: ['Brygga.Caseworker'], brygga_caseworker_id: '9999-99' },
   'staff-norole': { roles: [] },
+  // No caseworker id: known only by its subject, provisioned just in time where enabled.
+  'staff-1275-new': { roles: ['Brygga.Caseworker'], name: 'Nils Nyström' },
 };
 
 const HTML_ESCAPES = { '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' };
@@ -154,7 +156,7 @@ async function startRealProvider() {
         COORDINATION_NUMBER_LEVEL,
         EIDAS_PERSON_IDENTIFIER,
       ],
-      brygga_staff: ['roles', 'brygga_caseworker_id'],
+      brygga_staff: ['roles', 'brygga_caseworker_id', 'name'],
     },
 
     features: {

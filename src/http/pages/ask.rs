@@ -212,6 +212,8 @@ struct Row {
 /// The answers of one request being asked, checked against the federation.
 struct Asking<'a> {
     app: &'a AppState,
+    /// The federation as it stands while this page is answered.
+    federation: std::sync::Arc<crate::domain::federation::Federation>,
     frame: &'a Frame,
     asker: Asker,
     answers: Answers,
@@ -235,6 +237,7 @@ impl<'a> Asking<'a> {
             .map(str::to_owned)
             .collect();
         Ok(Asking {
+            federation: app.ctx.federation(),
             app,
             frame,
             asker: Asker::of(principal)?,
@@ -252,16 +255,14 @@ impl<'a> Asking<'a> {
 
     /// The categories a citizen may ask about: all but the volunteers' (they have pages of
     /// their own to come).
-    fn categories(&self) -> impl Iterator<Item = &'a Category> {
-        self.app
-            .ctx
-            .federation
+    fn categories(&self) -> impl Iterator<Item = &Category> {
+        self.federation
             .categories
             .iter()
             .filter(|c| c.kind != CategoryKind::Volunteer)
     }
 
-    fn category(&self) -> Option<&'a Category> {
+    fn category(&self) -> Option<&Category> {
         self.categories()
             .find(|c| c.id.as_str() == self.answers.category)
     }
@@ -270,14 +271,13 @@ impl<'a> Asking<'a> {
         self.category().is_some_and(Category::is_child_concern)
     }
 
-    fn member(&self, code: &str) -> Option<&'a Municipality> {
+    fn member(&self, code: &str) -> Option<&Municipality> {
         let code = MunicipalityCode::parse(code).ok()?;
-        self.app.ctx.federation.municipality(&code)
+        self.federation.municipality(&code)
     }
 
-    fn members(&self) -> Vec<&'a Municipality> {
-        let mut members: Vec<&Municipality> =
-            self.app.ctx.federation.municipalities.iter().collect();
+    fn members(&self) -> Vec<&Municipality> {
+        let mut members: Vec<&Municipality> = self.federation.municipalities.iter().collect();
         members.sort_by_key(|m| swedish_order(&m.name));
         members
     }
@@ -330,7 +330,7 @@ impl<'a> Asking<'a> {
     }
 
     /// The municipality that will receive the request, as far as the answers tell.
-    fn receiver(&self) -> Option<&'a Municipality> {
+    fn receiver(&self) -> Option<&Municipality> {
         let a = &self.answers;
         if self.child_concern()
             && let Some(m) = self.member(&a.child_municipality)
@@ -343,7 +343,7 @@ impl<'a> Asking<'a> {
             return Some(m);
         }
         let citizen = self.asker.citizen()?;
-        self.app.ctx.federation.municipality(&citizen.home)
+        self.federation.municipality(&citizen.home)
     }
 
     fn errors(&self, step: Step) -> Vec<FieldError> {
@@ -371,8 +371,8 @@ impl<'a> Asking<'a> {
                         self.fill("ask.error.text_long", &[("max", &max), ("count", &count)]),
                     );
                 }
-                let offered = Language::parse(&a.language)
-                    .is_ok_and(|l| self.app.ctx.federation.offers_language(&l));
+                let offered =
+                    Language::parse(&a.language).is_ok_and(|l| self.federation.offers_language(&l));
                 if !offered {
                     fail("language", self.t("ask.error.language").to_owned());
                 }
@@ -566,8 +566,7 @@ impl<'a> Asking<'a> {
         let a = &self.answers;
         let chosen_language = if a.language.is_empty() {
             let own = self.frame.lang.code();
-            let offered =
-                Language::parse(own).is_ok_and(|l| self.app.ctx.federation.offers_language(&l));
+            let offered = Language::parse(own).is_ok_and(|l| self.federation.offers_language(&l));
             if offered { own } else { "sv" }.to_owned()
         } else {
             a.language.clone()
@@ -575,7 +574,7 @@ impl<'a> Asking<'a> {
         let languages = self
             .app
             .ctx
-            .federation
+            .federation()
             .languages
             .iter()
             .map(|l| Choice {
@@ -661,7 +660,7 @@ impl<'a> Asking<'a> {
             })
             .collect();
         let home = home.map(|m| m.name.clone()).unwrap_or_default();
-        let federation = self.app.ctx.federation.name.clone();
+        let federation = self.federation.name.clone();
         ConsentStep {
             page: self.page("ask.consent.title", invalid),
             form,
@@ -1036,7 +1035,7 @@ async fn sent(
     };
     let view = app.ctx.view_request(&key, &id).await?;
     let case = &view.case;
-    let federation = &app.ctx.federation;
+    let federation = &app.ctx.federation();
     let home = federation.municipality(&case.home);
     let category = federation.category(case.category.as_str());
     let mut page = Page::new(&frame, &app, Who::of(principal.as_ref()), "ask.sent.title");

@@ -69,7 +69,7 @@ async fn choose(
     let lang = frame.lang;
     let t = |key: &str| crate::i18n::text(lang, key);
     let fill = |key: &str, name: &str| crate::i18n::fill(lang, key, &[("municipality", name)]);
-    let federation = &app.ctx.federation;
+    let federation = &app.ctx.federation();
     let today = app.ctx.clock.today();
     let adult = |k: usize| {
         NaiveDate::from_ymd_opt(

@@ -117,12 +117,12 @@ fn page_for(frame: &Frame, app: &AppState, who: Who, title_key: &str, errors: bo
 fn with_help(mut page: Page, app: &AppState, category: &str, home: &MunicipalityCode) -> Page {
     page.urgent_help = app
         .ctx
-        .federation
+        .federation()
         .category(category)
         .is_some_and(|c| c.shows_emergency());
     page.socialjour_phone = app
         .ctx
-        .federation
+        .federation()
         .municipality(home)
         .and_then(|m| m.socialjour_phone.clone());
     page
@@ -130,7 +130,7 @@ fn with_help(mut page: Page, app: &AppState, category: &str, home: &Municipality
 
 fn category_name(app: &AppState, page: &Page, id: &str) -> String {
     app.ctx
-        .federation
+        .federation()
         .category(id)
         .map_or_else(|| id.to_owned(), |c| c.name(page.code()).to_owned())
 }
@@ -138,7 +138,12 @@ fn category_name(app: &AppState, page: &Page, id: &str) -> String {
 fn municipality_name(app: &AppState, code: &str) -> String {
     MunicipalityCode::parse(code)
         .ok()
-        .and_then(|c| app.ctx.federation.municipality(&c).map(|m| m.name.clone()))
+        .and_then(|c| {
+            app.ctx
+                .federation()
+                .municipality(&c)
+                .map(|m| m.name.clone())
+        })
         .unwrap_or_else(|| code.to_owned())
 }
 
@@ -147,7 +152,7 @@ fn names_in_order<'a>(app: &AppState, codes: impl IntoIterator<Item = &'a str>) 
     let codes: Vec<&str> = codes.into_iter().collect();
     let mut names: Vec<String> = app
         .ctx
-        .federation
+        .federation()
         .municipalities
         .iter()
         .filter(|m| codes.contains(&m.code.as_str()))
@@ -159,7 +164,7 @@ fn names_in_order<'a>(app: &AppState, codes: impl IntoIterator<Item = &'a str>) 
             .iter()
             .filter(|c| {
                 !app.ctx
-                    .federation
+                    .federation()
                     .municipalities
                     .iter()
                     .any(|m| m.code.as_str() == **c)
@@ -418,7 +423,7 @@ fn request_page(
     };
     let choices = app
         .ctx
-        .federation
+        .federation()
         .municipalities
         .iter()
         .filter(|m| m.code != case.home)
