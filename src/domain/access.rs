@@ -50,6 +50,11 @@ impl Administrator {
         self.municipality.is_none()
     }
 
+    /// The name the trail shows for them; `None` when their login gave none.
+    pub fn trail_name(&self) -> Option<String> {
+        Some(self.name.clone()).filter(|n| !n.is_empty())
+    }
+
     /// An integration token, not a person: it never administers the federation nor changes
     /// policies, and never counts as a second pair of eyes.
     pub fn is_token(&self) -> bool {

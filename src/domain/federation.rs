@@ -178,6 +178,14 @@ pub struct AgreementVersion {
 }
 
 impl Federation {
+    /// The language a caseworker is given when nobody says: Swedish, else the first offered.
+    pub fn default_language(&self) -> Option<&Language> {
+        self.languages
+            .iter()
+            .find(|l| l.as_str() == "sv")
+            .or_else(|| self.languages.first())
+    }
+
     /// The members an agreement valid on `date` joins to `home` for `category`: what a consent
     /// to "every partner" covers on the day it is given (R8). Sorted, without `home`.
     pub fn partners_on(

@@ -158,6 +158,21 @@ async fn client(
     Ok(app.ctx.authorize_provisioning(&admin).await?)
 }
 
+/// The calling client's proof and its municipality's caseworker `id`.
+async fn client_member(
+    app: &AppState,
+    caller: Result<AdminCaller, ApiError>,
+    scope: Scope,
+    id: &str,
+) -> Result<(ProvisioningProof, StaffMember), ScimError> {
+    let (municipality, proof) = client(app, caller, scope).await?;
+    let member = app
+        .ctx
+        .provisioned_member(&proof, &municipality, id)
+        .await?;
+    Ok((proof, member))
+}
+
 fn body(bytes: &Bytes) -> Result<Map<String, Value>, ScimError> {
     match serde_json::from_slice::<Value>(bytes) {
         Ok(Value::Object(map)) => Ok(map),
@@ -298,11 +313,7 @@ async fn show_user(
     caller: Result<AdminCaller, ApiError>,
     Path(id): Path<String>,
 ) -> Answer {
-    let (municipality, proof) = client(&app, caller, Scope::CaseworkersRead).await?;
-    let member = app
-        .ctx
-        .provisioned_member(&proof, &municipality, &id)
-        .await?;
+    let (_, member) = client_member(&app, caller, Scope::CaseworkersRead, &id).await?;
     Ok(Scim(StatusCode::OK, user(&member)))
 }
 
@@ -378,12 +389,10 @@ async fn create_user(
     {
         return Err(workflow::Error::Duplicate("userName".into()).into());
     }
-    let federation = app.ctx.federation();
-    let language = federation
-        .languages
-        .iter()
-        .find(|l| l.as_str() == "sv")
-        .or_else(|| federation.languages.first())
+    let language = app
+        .ctx
+        .federation()
+        .default_language()
         .map(|l| l.as_str().to_owned());
     let member = app
         .ctx
@@ -504,11 +513,7 @@ async fn delete_user(
     caller: Result<AdminCaller, ApiError>,
     Path(id): Path<String>,
 ) -> Result<StatusCode, ScimError> {
-    let (municipality, proof) = client(&app, caller, Scope::CaseworkersWrite).await?;
-    let member = app
-        .ctx
-        .provisioned_member(&proof, &municipality, &id)
-        .await?;
+    let (proof, member) = client_member(&app, caller, Scope::CaseworkersWrite, &id).await?;
     app.ctx
         .provision_change(
             &proof,
@@ -628,6 +633,15 @@ async fn replace_group(
     Ok(Scim(StatusCode::OK, group(&stored)))
 }
 
+/// `new` added to `members`, each once.
+fn add_members(members: &mut Vec<CaseworkerId>, new: Vec<CaseworkerId>) {
+    for m in new {
+        if !members.contains(&m) {
+            members.push(m);
+        }
+    }
+}
+
 /// `members[value eq "id"]`: the id a remove names.
 fn filtered_member(path: &str) -> Option<Vec<CaseworkerId>> {
     let inner = path.strip_prefix("members[")?.strip_suffix(']')?;
@@ -654,13 +668,7 @@ async fn patch_group(
     for (op, path, value) in ops {
         let path_lower = path.as_deref().map(str::to_ascii_lowercase);
         match (op.as_str(), path_lower.as_deref()) {
-            ("add", Some("members")) => {
-                for m in member_ids(&value)? {
-                    if !after.members.contains(&m) {
-                        after.members.push(m);
-                    }
-                }
-            }
+            ("add", Some("members")) => add_members(&mut after.members, member_ids(&value)?),
             ("replace", Some("members")) => after.members = member_ids(&value)?,
             ("remove", Some("members")) => {
                 if value.is_null() {
@@ -685,11 +693,7 @@ async fn patch_group(
                     let mut added = after.clone();
                     group_fields(map, &mut added)?;
                     if op == "add" && map.keys().any(|k| k.eq_ignore_ascii_case("members")) {
-                        for m in added.members.clone() {
-                            if !after.members.contains(&m) {
-                                after.members.push(m);
-                            }
-                        }
+                        add_members(&mut after.members, added.members.clone());
                         added.members = after.members.clone();
                     }
                     after = added;

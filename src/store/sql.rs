@@ -478,6 +478,39 @@ macro_rules! sql_store {
                     .ok_or_else(|| StoreError::Invalid("no audit key: audit events cannot be sealed".into()))
             }
 
+            /// Inserts a caseworker's row: what routing reads of them, and whether they are
+            /// active and the keys their login and provisioning client find them by.
+            async fn insert_caseworker_row(conn: &mut $conn, m: &StaffMember) -> Result<()> {
+                let c = &m.caseworker;
+                let skills: Vec<&str> = c.skills.iter().map(|s| s.as_str()).collect();
+                let languages: Vec<&str> = c.languages.iter().map(|l| l.as_str()).collect();
+                sqlx::query(
+                    "INSERT INTO caseworkers (id, municipality, name, skills, languages, max_capacity, \
+                     capacity, status, protected_identity_clearance, status_since, last_assigned_at, \
+                     supervisor, active, subject, user_name, external_id) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)",
+                )
+                .bind(c.id.as_str())
+                .bind(c.municipality.as_str())
+                .bind(&c.name)
+                .bind(Json(&skills))
+                .bind(Json(&languages))
+                .bind(i64::from(c.max_capacity))
+                .bind(i64::from(c.capacity))
+                .bind(c.status.as_str())
+                .bind(c.protected_identity_clearance)
+                .bind(c.status_since)
+                .bind(c.last_assigned_at)
+                .bind(c.supervisor)
+                .bind(m.active)
+                .bind(&m.subject)
+                .bind(&m.user_name)
+                .bind(&m.external_id)
+                .execute(&mut *conn)
+                .await?;
+                Ok(())
+            }
+
             /// Writes the federation's members, categories and agreements as given: each
             /// row inserted or updated in the given order, and rows no longer in it removed
             /// (a member or category that cases or staff still name cannot be: `Constraint`).
@@ -1107,28 +1140,16 @@ macro_rules! sql_store {
             }
 
             async fn insert_caseworker(&self, c: &Caseworker) -> Result<()> {
-                let skills: Vec<&str> = c.skills.iter().map(|s| s.as_str()).collect();
-                let languages: Vec<&str> = c.languages.iter().map(|l| l.as_str()).collect();
-                sqlx::query(
-                    "INSERT INTO caseworkers (id, municipality, name, skills, languages, max_capacity, \
-                     capacity, status, protected_identity_clearance, status_since, last_assigned_at, \
-                     supervisor) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
-                )
-                .bind(c.id.as_str())
-                .bind(c.municipality.as_str())
-                .bind(&c.name)
-                .bind(Json(&skills))
-                .bind(Json(&languages))
-                .bind(i64::from(c.max_capacity))
-                .bind(i64::from(c.capacity))
-                .bind(c.status.as_str())
-                .bind(c.protected_identity_clearance)
-                .bind(c.status_since)
-                .bind(c.last_assigned_at)
-                .bind(c.supervisor)
-                .execute(&self.pool)
-                .await?;
-                Ok(())
+                // An active caseworker known by no login or provisioning client yet.
+                let member = StaffMember {
+                    caseworker: c.clone(),
+                    active: true,
+                    subject: None,
+                    user_name: None,
+                    external_id: None,
+                };
+                let mut conn = self.pool.acquire().await?;
+                Self::insert_caseworker_row(&mut conn, &member).await
             }
 
             async fn caseworker(&self, id: &CaseworkerId) -> Result<Option<Caseworker>> {
@@ -1212,34 +1233,8 @@ macro_rules! sql_store {
                 m: &StaffMember,
                 audit: &NewAuditEvent,
             ) -> Result<()> {
-                let c = &m.caseworker;
-                let skills: Vec<&str> = c.skills.iter().map(|s| s.as_str()).collect();
-                let languages: Vec<&str> = c.languages.iter().map(|l| l.as_str()).collect();
                 let mut tx = self.pool.begin_with($begin).await?;
-                sqlx::query(
-                    "INSERT INTO caseworkers (id, municipality, name, skills, languages, max_capacity, \
-                     capacity, status, protected_identity_clearance, status_since, last_assigned_at, \
-                     supervisor, active, subject, user_name, external_id) \
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)",
-                )
-                .bind(c.id.as_str())
-                .bind(c.municipality.as_str())
-                .bind(&c.name)
-                .bind(Json(&skills))
-                .bind(Json(&languages))
-                .bind(i64::from(c.max_capacity))
-                .bind(i64::from(c.capacity))
-                .bind(c.status.as_str())
-                .bind(c.protected_identity_clearance)
-                .bind(c.status_since)
-                .bind(c.last_assigned_at)
-                .bind(c.supervisor)
-                .bind(m.active)
-                .bind(&m.subject)
-                .bind(&m.user_name)
-                .bind(&m.external_id)
-                .execute(&mut *tx)
-                .await?;
+                Self::insert_caseworker_row(&mut tx, m).await?;
                 Self::insert_audit(&mut tx, self.key()?, audit).await?;
                 tx.commit().await?;
                 Ok(())

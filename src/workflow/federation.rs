@@ -251,7 +251,7 @@ impl Context {
             agreement,
             note: note(input.note.as_deref())?,
             author: admin.actor().to_string(),
-            author_name: Some(admin.name.clone()).filter(|n| !n.is_empty()),
+            author_name: admin.trail_name(),
             created_at: self.clock.now(),
             signed_by: None,
             signed_by_name: None,
@@ -298,7 +298,7 @@ impl Context {
                 version,
                 insert: None,
                 signed_by: admin.actor().to_string(),
-                signed_by_name: Some(admin.name.clone()).filter(|n| !n.is_empty()),
+                signed_by_name: admin.trail_name(),
                 at: self.clock.now(),
             };
             let agreement = draft.agreement.clone();
@@ -354,7 +354,7 @@ impl Context {
             });
             let now = self.clock.now();
             let by = admin.actor().to_string();
-            let by_name = Some(admin.name.clone()).filter(|n| !n.is_empty());
+            let by_name = admin.trail_name();
             let version = versions.iter().map(|v| v.version).max().unwrap_or(0) + 1;
             let write = AgreementWrite {
                 agreement_id: id.to_owned(),
@@ -414,20 +414,7 @@ impl Context {
         let code = MunicipalityCode::parse(input.code.as_deref().unwrap_or_default())
             .map_err(|_| Error::InvalidField("code"))?;
         let municipality = municipality_of(code.clone(), &input)?;
-        let m = &municipality;
-        self.change_retrying(
-            &proof,
-            ("municipality", m.code.to_string(), "created"),
-            json!(&m),
-            |f| {
-                if f.municipality(&m.code).is_some() {
-                    return Err(Error::Duplicate(format!("municipality {}", m.code)));
-                }
-                f.municipalities.push(m.clone());
-                Ok(())
-            },
-        )
-        .await?;
+        self.add_listed(&proof, &municipality).await?;
         Ok(municipality)
     }
 
@@ -459,22 +446,7 @@ impl Context {
             self.authorize_admin(admin, Action::Administer, None)
                 .await?;
         }
-        let m = &changed;
-        self.change_retrying(
-            &proof,
-            ("municipality", m.code.to_string(), "changed"),
-            json!(&m),
-            |f| {
-                let slot = f
-                    .municipalities
-                    .iter_mut()
-                    .find(|x| x.code == m.code)
-                    .ok_or(Error::NotFound)?;
-                *slot = m.clone();
-                Ok(())
-            },
-        )
-        .await?;
+        self.replace_listed(&proof, &changed).await?;
         Ok(changed)
     }
 
@@ -516,20 +488,7 @@ impl Context {
         let id = CategoryId::parse(input.id.as_deref().unwrap_or_default())
             .map_err(|_| Error::InvalidField("id"))?;
         let category = category_of(id, &input)?;
-        let c = &category;
-        self.change_retrying(
-            &proof,
-            ("category", c.id.to_string(), "created"),
-            json!(&c),
-            |f| {
-                if f.category(c.id.as_str()).is_some() {
-                    return Err(Error::Duplicate(format!("category {}", c.id)));
-                }
-                f.categories.push(c.clone());
-                Ok(())
-            },
-        )
-        .await?;
+        self.add_listed(&proof, &category).await?;
         Ok(category)
     }
 
@@ -549,22 +508,7 @@ impl Context {
             .await?;
         let id = CategoryId::parse(id).map_err(|_| Error::NotFound)?;
         let category = category_of(id, &input)?;
-        let c = &category;
-        self.change_retrying(
-            &proof,
-            ("category", c.id.to_string(), "changed"),
-            json!(&c),
-            |f| {
-                let slot = f
-                    .categories
-                    .iter_mut()
-                    .find(|x| x.id == c.id)
-                    .ok_or(Error::NotFound)?;
-                *slot = c.clone();
-                Ok(())
-            },
-        )
-        .await?;
+        self.replace_listed(&proof, &category).await?;
         Ok(category)
     }
 
@@ -589,6 +533,44 @@ impl Context {
                     return Err(Error::StateConflict("in_use"));
                 }
                 f.categories.retain(|c| c.id != id);
+                Ok(())
+            },
+        )
+        .await
+        .map(|_| ())
+    }
+
+    /// Adds `item` to its list: `Duplicate` when its key is taken.
+    async fn add_listed<T: Listed>(&self, proof: &AdminAllowed, item: &T) -> Result<()> {
+        self.change_retrying(
+            proof,
+            (T::ITEM, item.key().to_owned(), "created"),
+            json!(item),
+            |f| {
+                let list = T::list(f);
+                if list.iter().any(|x| x.key() == item.key()) {
+                    return Err(Error::Duplicate(format!("{} {}", T::ITEM, item.key())));
+                }
+                list.push(item.clone());
+                Ok(())
+            },
+        )
+        .await
+        .map(|_| ())
+    }
+
+    /// Puts `item` in the place of the one with its key: `NotFound` without one.
+    async fn replace_listed<T: Listed>(&self, proof: &AdminAllowed, item: &T) -> Result<()> {
+        self.change_retrying(
+            proof,
+            (T::ITEM, item.key().to_owned(), "changed"),
+            json!(item),
+            |f| {
+                let slot = T::list(f)
+                    .iter_mut()
+                    .find(|x| x.key() == item.key())
+                    .ok_or(Error::NotFound)?;
+                *slot = item.clone();
                 Ok(())
             },
         )
@@ -780,6 +762,38 @@ impl Context {
             }
         }
         Ok((rerouted, sent_home))
+    }
+}
+
+/// A member or a category: an item of one of the federation's lists, known by its key.
+trait Listed: Clone + Serialize {
+    /// What the change records and the audit trail call it.
+    const ITEM: &'static str;
+    fn key(&self) -> &str;
+    fn list(federation: &mut Federation) -> &mut Vec<Self>;
+}
+
+impl Listed for Municipality {
+    const ITEM: &'static str = "municipality";
+
+    fn key(&self) -> &str {
+        self.code.as_str()
+    }
+
+    fn list(federation: &mut Federation) -> &mut Vec<Self> {
+        &mut federation.municipalities
+    }
+}
+
+impl Listed for Category {
+    const ITEM: &'static str = "category";
+
+    fn key(&self) -> &str {
+        self.id.as_str()
+    }
+
+    fn list(federation: &mut Federation) -> &mut Vec<Self> {
+        &mut federation.categories
     }
 }
 

@@ -1029,7 +1029,7 @@ impl Context {
         on: Option<MunicipalityCode>,
     ) -> Result<()> {
         change.actor = proof.admin.actor().to_string();
-        change.actor_name = Some(proof.admin.name.clone()).filter(|n| !n.is_empty());
+        change.actor_name = proof.admin.trail_name();
         let mut event = self.admin_event(
             proof,
             &format!("{}_{}", change.item, change.change),

@@ -184,6 +184,21 @@ impl Context {
         Ok(self.store.staff_members(on.as_ref()).await?)
     }
 
+    /// `given`, else the next free `<kommunkod>-NN` of `municipality` as stored now.
+    async fn caseworker_id(
+        &self,
+        municipality: &MunicipalityCode,
+        given: Option<&CaseworkerId>,
+    ) -> Result<CaseworkerId> {
+        match given {
+            Some(id) => Ok(id.clone()),
+            None => next_free_id(
+                municipality,
+                &self.store.staff_members(Some(municipality)).await?,
+            ),
+        }
+    }
+
     /// One caseworker, active or not.
     pub async fn staff_member(&self, admin: &Administrator, id: &str) -> Result<StaffMember> {
         Ok(self.staff_member_with_proof(admin, id).await?.0)
@@ -228,13 +243,7 @@ impl Context {
         };
         // Two creations at once may pick the same next number: the second tries the next.
         for _ in 0..5 {
-            let id = match &given {
-                Some(id) => id.clone(),
-                None => next_free_id(
-                    &municipality,
-                    &self.store.staff_members(Some(&municipality)).await?,
-                )?,
-            };
+            let id = self.caseworker_id(&municipality, given.as_ref()).await?;
             let member = StaffMember {
                 caseworker: Caseworker {
                     id,
@@ -469,23 +478,14 @@ impl Context {
             .clone()
             .filter(|id| id.as_str().starts_with(&format!("{municipality}-")));
         let name = check_name(&login.name).unwrap_or_else(|_| login.subject.clone());
-        let federation = self.federation();
-        let languages: Vec<Language> = federation
-            .languages
-            .iter()
-            .find(|l| l.as_str() == "sv")
-            .or_else(|| federation.languages.first())
+        let languages: Vec<Language> = self
+            .federation()
+            .default_language()
             .cloned()
             .into_iter()
             .collect();
         for _ in 0..5 {
-            let id = match &id {
-                Some(id) => id.clone(),
-                None => next_free_id(
-                    municipality,
-                    &self.store.staff_members(Some(municipality)).await?,
-                )?,
-            };
+            let id = self.caseworker_id(municipality, id.as_ref()).await?;
             let capacity = capacity.clamp(1, MAX_CAPACITY);
             let member = StaffMember {
                 caseworker: Caseworker {

@@ -7,8 +7,12 @@ use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
 use crate::ANNA;
-use crate::harness::{Answer, Backend, TestApp, case_id, spawn};
-use crate::routing::{away, in_queue};
+use crate::harness::{Answer, Backend, TestApp, case_id, spawn, stored};
+use crate::policies::{claim, held_in_helsingborg_about};
+use crate::routing::{
+    available, away, in_queue, perstorp_away, set_mode, submit_consenting, submit_with,
+};
+use crate::staff::admin_of;
 
 const PERSTORP: &str = "1275";
 const HELSINGBORG: &str = "1283";
@@ -21,15 +25,6 @@ const AGREEMENTS: &str = "/api/v1/admin/agreements";
 pub async fn federation(app: &TestApp, n: u8) -> String {
     app.login(json!({"role": "admin", "admin_id": format!("demo-admin-federation-{n}")}))
         .await
-}
-
-pub async fn municipality_admin(app: &TestApp, code: &str) -> String {
-    app.login(json!({"role": "admin", "municipality": code}))
-        .await
-}
-
-pub async fn delete(app: &TestApp, path: &str, auth: Option<&str>) -> Answer {
-    app.raw(Method::DELETE, path, auth, None).await
 }
 
 fn agreement_body(id: &str, members: &[&str], categories: &[&str], from: &str, to: &str) -> Value {
@@ -54,54 +49,72 @@ fn today(app: &TestApp) -> String {
     app.clock.today().format("%Y-%m-%d").to_string()
 }
 
-/// A request from Anna in Perstorp with `consent`; its id and the ring it started in.
-async fn request(app: &TestApp, category: &str, consent: Value) -> (String, i64) {
-    let citizen = app.citizen(ANNA, PERSTORP).await;
-    let answer = app
-        .post(
-            "/api/v1/requests",
-            Some(&citizen),
-            json!({"category": category, "language": "sv", "text": "Jag behöver råd.",
-                   "consent": consent}),
-        )
-        .await;
-    assert_eq!(answer.status, StatusCode::CREATED, "{}", answer.body);
-    (
-        answer.body["id"].as_str().expect("id").to_owned(),
-        answer.body["ring"].as_i64().expect("ring"),
+/// Båstad and Perstorp share "beroende" from today.
+fn bastad_beroende(app: &TestApp) -> Value {
+    agreement_body(
+        "bastad-beroende",
+        &[BASTAD, PERSTORP],
+        &["beroende"],
+        &today(app),
+        "2027-12-31",
     )
 }
 
-async fn available(app: &TestApp, caseworker: &str) {
-    let token = app.caseworker(caseworker).await;
-    let answer = app
-        .put(
-            "/api/v1/me/availability",
-            Some(&token),
-            json!({"status": "available"}),
-        )
-        .await;
-    assert_eq!(answer.status, StatusCode::OK, "{}", answer.body);
+/// Version `version` of the agreement at `path`, signed by `token`.
+async fn sign(app: &TestApp, path: &str, version: i64, token: &str) -> Answer {
+    app.post(
+        &format!("{path}/versions/{version}/sign"),
+        Some(token),
+        json!({}),
+    )
+    .await
+}
+
+/// A new agreement drafted by `author` and signed by `signer`: in force at once. Answers the
+/// signature.
+async fn draft_and_sign(app: &TestApp, author: &str, signer: &str, body: Value) -> Answer {
+    let path = format!("{AGREEMENTS}/{}", body["id"].as_str().expect("id"));
+    let drafted = app.post(AGREEMENTS, Some(author), body).await;
+    assert_eq!(drafted.status, StatusCode::CREATED, "{}", drafted.body);
+    let signed = sign(app, &path, 1, signer).await;
+    assert_eq!(signed.status, StatusCode::OK, "{}", signed.body);
+    signed
+}
+
+/// The federation's own audit chain.
+async fn federation_chain(app: &TestApp) -> Vec<brygga::audit::AuditEntry> {
+    app.store
+        .audit_chain(FEDERATION_CHAIN)
+        .await
+        .expect("chain")
+}
+
+/// The event `action` on `trail` (the first), made by `actor` and naming them.
+#[track_caller]
+fn assert_made_by(trail: &[brygga::audit::AuditEntry], action: &str, actor: &str) {
+    let event = trail
+        .iter()
+        .find(|e| e.action == action)
+        .unwrap_or_else(|| panic!("{action} audited"));
+    assert_eq!(event.actor, actor, "{action}");
+    assert!(event.actor_name.is_some(), "{action} names {actor}");
+}
+
+/// A request from Anna in Perstorp with `consent`; its id and the ring it started in.
+async fn request(app: &TestApp, category: &str, consent: Value) -> (String, i64) {
+    let citizen = app.citizen(ANNA, PERSTORP).await;
+    let answer = submit_consenting(app, &citizen, category, "sv", consent).await;
+    (
+        answer["id"].as_str().expect("id").to_owned(),
+        answer["ring"].as_i64().expect("ring"),
+    )
 }
 
 /// Perstorp's staff away, Anna asks about `category` with consent: it widens at once, and
 /// Helsingborg's caseworker takes it. Perstorp's generalist is then back. Returns the case id
 /// and the partner's token.
 async fn held_in_helsingborg(app: &TestApp, category: &str) -> (String, String) {
-    away(app, "1275-01").await;
-    away(app, "1275-02").await;
-    let (id, ring) = request(app, category, json!({"cross_municipality": true})).await;
-    assert_eq!(ring, 1, "widened at once: nobody at home");
-    let partner = app.caseworker("1283-01").await;
-    let claimed = app
-        .post(
-            &format!("/api/v1/cases/{id}/claim"),
-            Some(&partner),
-            json!({}),
-        )
-        .await;
-    assert_eq!(claimed.status, StatusCode::OK, "{}", claimed.body);
-    assert_eq!(claimed.body["municipality"], HELSINGBORG);
+    let (_, partner, id) = held_in_helsingborg_about(app, category).await;
     available(app, "1275-01").await;
     (id, partner)
 }
@@ -110,18 +123,8 @@ async fn held_in_helsingborg(app: &TestApp, category: &str) -> (String, String) 
 /// the home caseworker's queue.
 async fn assert_home(app: &TestApp, id: &str, partner: &str) {
     let gone = app.get(&format!("/api/v1/cases/{id}"), Some(partner)).await;
-    assert_eq!(
-        (gone.status, gone.error()),
-        (StatusCode::NOT_FOUND, "not_found"),
-        "{}",
-        gone.body
-    );
-    let stored = app
-        .store
-        .case(&case_id(id))
-        .await
-        .expect("case")
-        .expect("exists");
+    gone.assert_error(StatusCode::NOT_FOUND, "not_found");
+    let stored = stored(app, id).await;
     assert_eq!(stored.state.as_str(), "queued");
     assert_eq!(stored.ring, 0);
     assert!(stored.handler.is_none(), "{:?}", stored.handler);
@@ -138,6 +141,27 @@ async fn assert_home(app: &TestApp, id: &str, partner: &str) {
         "{}",
         seen.body
     );
+}
+
+/// `answer` refused with `status` and `code`, naming `field` where one is given; `sent` says
+/// what was sent.
+#[track_caller]
+fn assert_refused(
+    answer: &Answer,
+    status: StatusCode,
+    code: &str,
+    field: Option<&str>,
+    sent: &str,
+) {
+    assert_eq!(
+        (answer.status, answer.error()),
+        (status, code),
+        "{sent}: {}",
+        answer.body
+    );
+    if let Some(field) = field {
+        assert_eq!(answer.body["field"], field, "{sent}: {}", answer.body);
+    }
 }
 
 fn version(record: &Value, n: i64) -> &Value {
@@ -160,8 +184,7 @@ async fn agreements_are_drafted_signed_under_four_eyes_and_kept(backend: Backend
 
     // Perstorp's staff away; Anna's consent names Båstad, which has no agreement for
     // "beroende" with Perstorp yet: the request stays home.
-    away(&app, "1275-01").await;
-    away(&app, "1275-02").await;
+    perstorp_away(&app).await;
     let (id, _) = request(
         &app,
         "beroende",
@@ -206,7 +229,7 @@ async fn agreements_are_drafted_signed_under_four_eyes_and_kept(backend: Backend
     );
 
     // A municipality's administrator may not draft, change, sign or end an agreement.
-    let perstorp_admin = municipality_admin(&app, PERSTORP).await;
+    let perstorp_admin = admin_of(&app, PERSTORP).await;
     for (method, target, payload) in [
         (Method::POST, AGREEMENTS.to_owned(), Some(body.clone())),
         (Method::PUT, path.clone(), Some(body.clone())),
@@ -234,15 +257,8 @@ async fn agreements_are_drafted_signed_under_four_eyes_and_kept(backend: Backend
     }
 
     // Four eyes: the author cannot sign, and the refusal is on the trail.
-    let own = app
-        .post(&format!("{path}/versions/1/sign"), Some(&first), json!({}))
-        .await;
-    assert_eq!(
-        (own.status, own.error()),
-        (StatusCode::FORBIDDEN, "four_eyes_required"),
-        "{}",
-        own.body
-    );
+    let own = sign(&app, &path, 1, &first).await;
+    own.assert_error(StatusCode::FORBIDDEN, "four_eyes_required");
     let trail = app.store.audit_events(None, 500).await.expect("audit");
     let refused = trail
         .iter()
@@ -258,9 +274,7 @@ async fn agreements_are_drafted_signed_under_four_eyes_and_kept(backend: Backend
     assert!(in_queue(&app, &bastad, &id).await.is_none());
 
     // The second administrator signs: in force at once, and the waiting request reaches Båstad.
-    let signed = app
-        .post(&format!("{path}/versions/1/sign"), Some(&second), json!({}))
-        .await;
+    let signed = sign(&app, &path, 1, &second).await;
     assert_eq!(signed.status, StatusCode::OK, "{}", signed.body);
     assert_eq!(signed.body["agreement"]["id"], "perstorp-bastad-beroende");
     assert!(signed.body["federation_version"].as_i64().expect("version") >= 1);
@@ -284,23 +298,9 @@ async fn agreements_are_drafted_signed_under_four_eyes_and_kept(backend: Backend
     assert!(v1["signed_by_name"].is_string(), "{v1}");
     assert_eq!(v1["author"], "admin:demo-admin-federation-1");
     assert_eq!(v1["note"], "Båstad tar emot beroendefrågor från Perstorp.");
-    let trail = app
-        .store
-        .audit_chain(FEDERATION_CHAIN)
-        .await
-        .expect("chain");
-    let drafted_event = trail
-        .iter()
-        .find(|e| e.action == "agreement_drafted")
-        .expect("draft audited on the federation's chain");
-    assert_eq!(drafted_event.actor, "admin:demo-admin-federation-1");
-    assert!(drafted_event.actor_name.is_some());
-    let signed_event = trail
-        .iter()
-        .find(|e| e.action == "agreement_signed")
-        .expect("signature audited on the federation's chain");
-    assert_eq!(signed_event.actor, "admin:demo-admin-federation-2");
-    assert!(signed_event.actor_name.is_some());
+    let trail = federation_chain(&app).await;
+    assert_made_by(&trail, "agreement_drafted", "admin:demo-admin-federation-1");
+    assert_made_by(&trail, "agreement_signed", "admin:demo-admin-federation-2");
 
     // A new version of the seeded agreement: the old signed one is kept, superseded.
     let seeded = app
@@ -332,45 +332,13 @@ async fn agreements_are_drafted_signed_under_four_eyes_and_kept(backend: Backend
     // A newer draft: the older one can no longer be signed.
     let v3 = app.put(&service_path, Some(&second), redraft.clone()).await;
     assert_eq!(v3.body["version"], 3, "{}", v3.body);
-    let stale = app
-        .post(
-            &format!("{service_path}/versions/2/sign"),
-            Some(&first),
-            json!({}),
-        )
-        .await;
-    assert_eq!(
-        (stale.status, stale.error()),
-        (StatusCode::CONFLICT, "not_a_draft"),
-        "{}",
-        stale.body
-    );
-    let signed_one = app
-        .post(
-            &format!("{service_path}/versions/1/sign"),
-            Some(&first),
-            json!({}),
-        )
-        .await;
-    assert_eq!(
-        (signed_one.status, signed_one.error()),
-        (StatusCode::CONFLICT, "not_a_draft")
-    );
-    let missing = app
-        .post(
-            &format!("{service_path}/versions/99/sign"),
-            Some(&first),
-            json!({}),
-        )
-        .await;
+    let stale = sign(&app, &service_path, 2, &first).await;
+    stale.assert_error(StatusCode::CONFLICT, "not_a_draft");
+    let signed_one = sign(&app, &service_path, 1, &first).await;
+    signed_one.assert_error(StatusCode::CONFLICT, "not_a_draft");
+    let missing = sign(&app, &service_path, 99, &first).await;
     assert_eq!(missing.status, StatusCode::NOT_FOUND, "{}", missing.body);
-    let signed = app
-        .post(
-            &format!("{service_path}/versions/3/sign"),
-            Some(&first),
-            json!({}),
-        )
-        .await;
+    let signed = sign(&app, &service_path, 3, &first).await;
     assert_eq!(signed.status, StatusCode::OK, "{}", signed.body);
     assert_eq!(signed.body["agreement"]["covers_minors"], true);
     let record = app.get(&service_path, Some(&first)).await.body;
@@ -411,6 +379,9 @@ async fn agreements_are_drafted_signed_under_four_eyes_and_kept(backend: Backend
 
     // Validation.
     let from = today(&app);
+    // Perstorp and Båstad sharing "ekonomi" from today, under `id`: what is wrong is the id.
+    let named =
+        |id: &str| agreement_body(id, &[PERSTORP, BASTAD], &["ekonomi"], &from, "2027-12-31");
     for (payload, status, code, field) in [
         (
             agreement_body("x-one", &[PERSTORP], &["ekonomi"], &from, "2027-12-31"),
@@ -485,58 +456,32 @@ async fn agreements_are_drafted_signed_under_four_eyes_and_kept(backend: Backend
             Some("valid_to"),
         ),
         (
-            agreement_body(
-                SERVICE_AGREEMENT,
-                &[PERSTORP, BASTAD],
-                &["ekonomi"],
-                &from,
-                "2027-12-31",
-            ),
+            named(SERVICE_AGREEMENT),
             StatusCode::CONFLICT,
             "already_exists",
             None,
         ),
         (
-            agreement_body(
-                "perstorp-bastad-beroende",
-                &[PERSTORP, BASTAD],
-                &["ekonomi"],
-                &from,
-                "2027-12-31",
-            ),
+            named("perstorp-bastad-beroende"),
             StatusCode::CONFLICT,
             "already_exists",
             None,
         ),
         (
-            agreement_body(
-                "Stora Avtalet",
-                &[PERSTORP, BASTAD],
-                &["ekonomi"],
-                &from,
-                "2027-12-31",
-            ),
+            named("Stora Avtalet"),
             StatusCode::UNPROCESSABLE_ENTITY,
             "invalid_field",
             Some("id"),
         ),
         (
-            agreement_body("", &[PERSTORP, BASTAD], &["ekonomi"], &from, "2027-12-31"),
+            named(""),
             StatusCode::UNPROCESSABLE_ENTITY,
             "invalid_field",
             Some("id"),
         ),
     ] {
         let answer = app.post(AGREEMENTS, Some(&first), payload.clone()).await;
-        assert_eq!(
-            (answer.status, answer.error()),
-            (status, code),
-            "{payload}: {}",
-            answer.body
-        );
-        if let Some(field) = field {
-            assert_eq!(answer.body["field"], field, "{payload}: {}", answer.body);
-        }
+        assert_refused(&answer, status, code, field, &payload.to_string());
     }
     let bad_date = app
         .post(
@@ -556,33 +501,12 @@ async fn agreements_are_drafted_signed_under_four_eyes_and_kept(backend: Backend
         .put(
             &format!("{AGREEMENTS}/no-such-agreement"),
             Some(&first),
-            agreement_body(
-                "no-such-agreement",
-                &[PERSTORP, BASTAD],
-                &["ekonomi"],
-                &from,
-                "2027-12-31",
-            ),
+            named("no-such-agreement"),
         )
         .await;
-    assert_eq!(
-        (unknown.status, unknown.error()),
-        (StatusCode::NOT_FOUND, "not_found"),
-        "{}",
-        unknown.body
-    );
+    unknown.assert_error(StatusCode::NOT_FOUND, "not_found");
     let other_id = app
-        .put(
-            &service_path,
-            Some(&first),
-            agreement_body(
-                "another-id",
-                &[PERSTORP, BASTAD],
-                &["ekonomi"],
-                &from,
-                "2027-12-31",
-            ),
-        )
+        .put(&service_path, Some(&first), named("another-id"))
         .await;
     assert_eq!(
         other_id.status,
@@ -620,7 +544,7 @@ async fn an_ended_agreement_sends_its_cases_home_at_once(backend: Backend) {
         .await;
     assert_eq!(waiting.status, StatusCode::CREATED, "{}", waiting.body);
 
-    let ended = delete(&app, &path, Some(&admin)).await;
+    let ended = app.delete(&path, Some(&admin)).await;
     assert_eq!(ended.status, StatusCode::OK, "{}", ended.body);
     assert_eq!(ended.body["sent_home"], 1, "{}", ended.body);
     let yesterday = app
@@ -653,17 +577,8 @@ async fn an_ended_agreement_sends_its_cases_home_at_once(backend: Backend) {
     assert_eq!(record["in_force"]["valid_to"], yesterday.as_str());
 
     // On the trail: the ending on the federation's chain, the case's return naming the admin.
-    let chain = app
-        .store
-        .audit_chain(FEDERATION_CHAIN)
-        .await
-        .expect("chain");
-    let event = chain
-        .iter()
-        .find(|e| e.action == "agreement_ended")
-        .expect("the ending audited");
-    assert_eq!(event.actor, "admin:demo-admin-federation-1");
-    assert!(event.actor_name.is_some());
+    let chain = federation_chain(&app).await;
+    assert_made_by(&chain, "agreement_ended", "admin:demo-admin-federation-1");
     let on_case = app
         .store
         .audit_events(Some(&case_id(&id)), 100)
@@ -681,35 +596,19 @@ async fn an_ended_agreement_sends_its_cases_home_at_once(backend: Backend) {
     );
 
     // Ended is ended; an unknown agreement is not found.
-    let again = delete(&app, &path, Some(&admin)).await;
-    assert_eq!(
-        (again.status, again.error()),
-        (StatusCode::CONFLICT, "not_in_force"),
-        "{}",
-        again.body
-    );
-    let unknown = delete(
-        &app,
-        &format!("{AGREEMENTS}/no-such-agreement"),
-        Some(&admin),
-    )
-    .await;
+    let again = app.delete(&path, Some(&admin)).await;
+    again.assert_error(StatusCode::CONFLICT, "not_in_force");
+    let unknown = app
+        .delete(&format!("{AGREEMENTS}/no-such-agreement"), Some(&admin))
+        .await;
     assert_eq!(unknown.status, StatusCode::NOT_FOUND);
 
     // A new request in "beroende" stays home now.
     let helsingborg = app.caseworker("1283-01").await;
     away(&app, "1275-01").await;
     let citizen = app.citizen(&crate::person(21), PERSTORP).await;
-    let answer = app
-        .post(
-            "/api/v1/requests",
-            Some(&citizen),
-            json!({"category": "beroende", "language": "sv", "text": "Hjälp",
-                   "consent": {"cross_municipality": true}}),
-        )
-        .await;
-    assert_eq!(answer.status, StatusCode::CREATED, "{}", answer.body);
-    let new_id = answer.body["id"].as_str().expect("id");
+    let answer = submit_with(&app, &citizen, "beroende", "sv", true).await;
+    let new_id = answer["id"].as_str().expect("id");
     assert!(in_queue(&app, &helsingborg, new_id).await.is_none());
 }
 
@@ -735,18 +634,11 @@ async fn ending_an_agreement_before_it_starts_removes_it(backend: Backend) {
         .await;
     assert_eq!(drafted.status, StatusCode::CREATED, "{}", drafted.body);
     // Not in force yet: ending it is refused until it is signed.
-    let early = delete(&app, &path, Some(&first)).await;
-    assert_eq!(
-        (early.status, early.error()),
-        (StatusCode::CONFLICT, "not_in_force"),
-        "{}",
-        early.body
-    );
-    let signed = app
-        .post(&format!("{path}/versions/1/sign"), Some(&second), json!({}))
-        .await;
+    let early = app.delete(&path, Some(&first)).await;
+    early.assert_error(StatusCode::CONFLICT, "not_in_force");
+    let signed = sign(&app, &path, 1, &second).await;
     assert_eq!(signed.status, StatusCode::OK, "{}", signed.body);
-    let ended = delete(&app, &path, Some(&first)).await;
+    let ended = app.delete(&path, Some(&first)).await;
     assert_eq!(ended.status, StatusCode::OK, "{}", ended.body);
     assert_eq!(ended.body["agreement"], Value::Null, "{}", ended.body);
     let record = app.get(&path, Some(&first)).await;
@@ -777,24 +669,10 @@ async fn losing_a_category_sends_its_cases_home_at_once(backend: Backend) {
     // A case in a category that stays in the agreement is not touched.
     let other_citizen = app.citizen(&crate::person(5), PERSTORP).await;
     away(&app, "1275-01").await;
-    let kept = app
-        .post(
-            "/api/v1/requests",
-            Some(&other_citizen),
-            json!({"category": "aldre", "language": "sv", "text": "Hjälp",
-                   "consent": {"cross_municipality": true}}),
-        )
-        .await;
-    assert_eq!(kept.body["ring"], 1, "{}", kept.body);
-    let kept_id = kept.body["id"].as_str().expect("id").to_owned();
-    let claimed = app
-        .post(
-            &format!("/api/v1/cases/{kept_id}/claim"),
-            Some(&partner),
-            json!({}),
-        )
-        .await;
-    assert_eq!(claimed.status, StatusCode::OK, "{}", claimed.body);
+    let kept = submit_with(&app, &other_citizen, "aldre", "sv", true).await;
+    assert_eq!(kept["ring"], 1, "{kept}");
+    let kept_id = kept["id"].as_str().expect("id").to_owned();
+    claim(&app, &partner, &kept_id).await;
     available(&app, "1275-01").await;
 
     let first = federation(&app, 1).await;
@@ -824,9 +702,7 @@ async fn losing_a_category_sends_its_cases_home_at_once(backend: Backend) {
             .status,
         StatusCode::OK
     );
-    let signed = app
-        .post(&format!("{path}/versions/2/sign"), Some(&second), json!({}))
-        .await;
+    let signed = sign(&app, &path, 2, &second).await;
     assert_eq!(signed.status, StatusCode::OK, "{}", signed.body);
     assert_eq!(signed.body["sent_home"], 1, "{}", signed.body);
     assert_home(&app, &id, &partner).await;
@@ -856,28 +732,7 @@ async fn a_new_agreement_widens_waiting_requests(backend: Backend) {
 
     let first = federation(&app, 1).await;
     let second = federation(&app, 2).await;
-    let drafted = app
-        .post(
-            AGREEMENTS,
-            Some(&first),
-            agreement_body(
-                "bastad-beroende",
-                &[BASTAD, PERSTORP],
-                &["beroende"],
-                &today(&app),
-                "2027-12-31",
-            ),
-        )
-        .await;
-    assert_eq!(drafted.status, StatusCode::CREATED, "{}", drafted.body);
-    let signed = app
-        .post(
-            &format!("{AGREEMENTS}/bastad-beroende/versions/1/sign"),
-            Some(&second),
-            json!({}),
-        )
-        .await;
-    assert_eq!(signed.status, StatusCode::OK, "{}", signed.body);
+    let signed = draft_and_sign(&app, &first, &second, bastad_beroende(&app)).await;
     assert!(
         signed.body["rerouted"].as_u64().expect("rerouted") >= 1,
         "the waiting request's permits changed: {}",
@@ -907,8 +762,7 @@ async fn a_new_agreement_widens_waiting_requests(backend: Backend) {
     assert!(in_queue(&app, &landskrona, &id).await.is_none());
 
     // With nobody at home, a new agreement widens at once.
-    away(&app, "1275-01").await;
-    away(&app, "1275-02").await;
+    perstorp_away(&app).await;
     let (waiting, ring) = request(
         &app,
         "familjeradgivning",
@@ -917,24 +771,15 @@ async fn a_new_agreement_widens_waiting_requests(backend: Backend) {
     .await;
     let _ = ring;
     assert!(in_queue(&app, &bastad, &waiting).await.is_none());
-    let drafted = app
-        .post(
-            AGREEMENTS,
-            Some(&second),
-            json!({"id": "bastad-familjeradgivning", "members": [BASTAD, PERSTORP],
-                   "categories": ["familjeradgivning"], "valid_from": today(&app),
-                   "valid_to": "2027-12-31", "names_family_counselling": true}),
-        )
-        .await;
-    assert_eq!(drafted.status, StatusCode::CREATED, "{}", drafted.body);
-    let signed = app
-        .post(
-            &format!("{AGREEMENTS}/bastad-familjeradgivning/versions/1/sign"),
-            Some(&first),
-            json!({}),
-        )
-        .await;
-    assert_eq!(signed.status, StatusCode::OK, "{}", signed.body);
+    let signed = draft_and_sign(
+        &app,
+        &second,
+        &first,
+        json!({"id": "bastad-familjeradgivning", "members": [BASTAD, PERSTORP],
+               "categories": ["familjeradgivning"], "valid_from": today(&app),
+               "valid_to": "2027-12-31", "names_family_counselling": true}),
+    )
+    .await;
     assert!(
         in_queue(&app, &bastad, &waiting).await.is_some(),
         "widened at once: {}",
@@ -945,8 +790,8 @@ async fn a_new_agreement_widens_waiting_requests(backend: Backend) {
 /// 5: members and their home rules.
 async fn municipalities_and_their_home_rules(backend: Backend) {
     let app = spawn(backend).await;
-    let perstorp_admin = municipality_admin(&app, PERSTORP).await;
-    let helsingborg_admin = municipality_admin(&app, HELSINGBORG).await;
+    let perstorp_admin = admin_of(&app, PERSTORP).await;
+    let helsingborg_admin = admin_of(&app, HELSINGBORG).await;
     let path = format!("/api/v1/admin/municipalities/{PERSTORP}");
 
     let listed = app
@@ -989,12 +834,7 @@ async fn municipalities_and_their_home_rules(backend: Backend) {
             json!({"name": "Perstorp", "population": 7500, "keeps_home": ["juridik"]}),
         )
         .await;
-    assert_eq!(
-        (unknown_category.status, unknown_category.error()),
-        (StatusCode::UNPROCESSABLE_ENTITY, "unknown_category"),
-        "{}",
-        unknown_category.body
-    );
+    unknown_category.assert_error(StatusCode::UNPROCESSABLE_ENTITY, "unknown_category");
     let bad_phone = app
         .put(
             &path,
@@ -1008,8 +848,7 @@ async fn municipalities_and_their_home_rules(backend: Backend) {
     );
 
     // Nobody at Perstorp, Anna consents: "ekonomi" still never leaves Perstorp ...
-    away(&app, "1275-01").await;
-    away(&app, "1275-02").await;
+    perstorp_away(&app).await;
     let (id, ring) = request(&app, "ekonomi", json!({"cross_municipality": true})).await;
     assert_eq!(ring, 0, "the home rule keeps it in ring 0");
     let helsingborg = app.caseworker("1283-01").await;
@@ -1020,18 +859,10 @@ async fn municipalities_and_their_home_rules(backend: Backend) {
     // A day later: everyone logs in again.
     let helsingborg = app.caseworker("1283-01").await;
     let federation_admin = federation(&app, 1).await;
-    let perstorp_admin = municipality_admin(&app, PERSTORP).await;
-    let helsingborg_admin = municipality_admin(&app, HELSINGBORG).await;
+    let perstorp_admin = admin_of(&app, PERSTORP).await;
+    let helsingborg_admin = admin_of(&app, HELSINGBORG).await;
     assert!(in_queue(&app, &helsingborg, &id).await.is_none());
-    assert_eq!(
-        app.store
-            .case(&case_id(&id))
-            .await
-            .expect("case")
-            .expect("exists")
-            .ring,
-        0
-    );
+    assert_eq!(stored(&app, &id).await.ring, 0);
     let simulated = app
         .post(
             "/api/v1/admin/policies/simulate",
@@ -1053,15 +884,8 @@ async fn municipalities_and_their_home_rules(backend: Backend) {
     );
     // ... while another category still crosses.
     let citizen = app.citizen(&crate::person(9), PERSTORP).await;
-    let other = app
-        .post(
-            "/api/v1/requests",
-            Some(&citizen),
-            json!({"category": "familj", "language": "sv", "text": "Hjälp",
-                   "consent": {"cross_municipality": true}}),
-        )
-        .await;
-    assert_eq!(other.body["ring"], 1, "{}", other.body);
+    let other = submit_with(&app, &citizen, "familj", "sv", true).await;
+    assert_eq!(other["ring"], 1, "{other}");
 
     // Name and population are the federation's; another member's administrator nothing.
     let renamed = app
@@ -1071,12 +895,7 @@ async fn municipalities_and_their_home_rules(backend: Backend) {
             json!({"name": "Perstorps kommun", "population": 7500, "keeps_home": ["ekonomi"]}),
         )
         .await;
-    assert_eq!(
-        (renamed.status, renamed.error()),
-        (StatusCode::FORBIDDEN, "forbidden"),
-        "{}",
-        renamed.body
-    );
+    renamed.assert_error(StatusCode::FORBIDDEN, "forbidden");
     let bigger = app
         .put(
             &path,
@@ -1092,12 +911,7 @@ async fn municipalities_and_their_home_rules(backend: Backend) {
             json!({"name": "Perstorp", "population": 7500, "keeps_home": []}),
         )
         .await;
-    assert_eq!(
-        (neighbour.status, neighbour.error()),
-        (StatusCode::FORBIDDEN, "forbidden"),
-        "{}",
-        neighbour.body
-    );
+    neighbour.assert_error(StatusCode::FORBIDDEN, "forbidden");
     let grown = app
         .put(
             &path,
@@ -1140,12 +954,7 @@ async fn municipalities_and_their_home_rules(backend: Backend) {
             kavlinge.clone(),
         )
         .await;
-    assert_eq!(
-        (twice.status, twice.error()),
-        (StatusCode::CONFLICT, "already_exists"),
-        "{}",
-        twice.body
-    );
+    twice.assert_error(StatusCode::CONFLICT, "already_exists");
     for (payload, field) in [
         (
             json!({"code": "12345", "name": "X", "population": 10}),
@@ -1189,31 +998,17 @@ async fn municipalities_and_their_home_rules(backend: Backend) {
     );
 
     // Removing: a member an agreement names stays; one just added goes.
-    let named = delete(
-        &app,
-        "/api/v1/admin/municipalities/1283",
-        Some(&federation_admin),
-    )
-    .await;
-    assert_eq!(
-        (named.status, named.error()),
-        (StatusCode::CONFLICT, "in_use"),
-        "{}",
-        named.body
-    );
-    let by_member = delete(
-        &app,
-        "/api/v1/admin/municipalities/1261",
-        Some(&perstorp_admin),
-    )
-    .await;
+    let named = app
+        .delete("/api/v1/admin/municipalities/1283", Some(&federation_admin))
+        .await;
+    named.assert_error(StatusCode::CONFLICT, "in_use");
+    let by_member = app
+        .delete("/api/v1/admin/municipalities/1261", Some(&perstorp_admin))
+        .await;
     assert_eq!(by_member.status, StatusCode::FORBIDDEN);
-    let removed = delete(
-        &app,
-        "/api/v1/admin/municipalities/1261",
-        Some(&federation_admin),
-    )
-    .await;
+    let removed = app
+        .delete("/api/v1/admin/municipalities/1261", Some(&federation_admin))
+        .await;
     assert_eq!(removed.status, StatusCode::NO_CONTENT, "{}", removed.body);
     assert_eq!(
         app.get("/api/v1/admin/municipalities/1261", Some(&federation_admin))
@@ -1221,12 +1016,9 @@ async fn municipalities_and_their_home_rules(backend: Backend) {
             .status,
         StatusCode::NOT_FOUND
     );
-    let gone = delete(
-        &app,
-        "/api/v1/admin/municipalities/1261",
-        Some(&federation_admin),
-    )
-    .await;
+    let gone = app
+        .delete("/api/v1/admin/municipalities/1261", Some(&federation_admin))
+        .await;
     assert_eq!(gone.status, StatusCode::NOT_FOUND);
 
     // On the right chains, naming the administrator.
@@ -1262,7 +1054,7 @@ async fn municipalities_and_their_home_rules(backend: Backend) {
 async fn categories_are_the_federations(backend: Backend) {
     let app = spawn(backend).await;
     let admin = federation(&app, 1).await;
-    let perstorp_admin = municipality_admin(&app, PERSTORP).await;
+    let perstorp_admin = admin_of(&app, PERSTORP).await;
     let base = "/api/v1/admin/categories";
     let housing = json!({"id": "boende", "kind": "service", "sv": "Boende", "en": "Housing"});
 
@@ -1270,22 +1062,14 @@ async fn categories_are_the_federations(backend: Backend) {
     assert_eq!(listed.status, StatusCode::OK, "{}", listed.body);
     assert_eq!(listed.body.as_array().expect("categories").len(), 13);
     let refused = app.post(base, Some(&perstorp_admin), housing.clone()).await;
-    assert_eq!(
-        (refused.status, refused.error()),
-        (StatusCode::FORBIDDEN, "forbidden"),
-        "{}",
-        refused.body
-    );
+    refused.assert_error(StatusCode::FORBIDDEN, "forbidden");
     let added = app.post(base, Some(&admin), housing.clone()).await;
     assert_eq!(added.status, StatusCode::CREATED, "{}", added.body);
     assert_eq!(added.body["id"], "boende");
     assert_eq!(added.body["record_identity"], true, "{}", added.body);
     assert_eq!(added.body["urgent"], false);
     let twice = app.post(base, Some(&admin), housing.clone()).await;
-    assert_eq!(
-        (twice.status, twice.error()),
-        (StatusCode::CONFLICT, "already_exists")
-    );
+    twice.assert_error(StatusCode::CONFLICT, "already_exists");
     let path = format!("{base}/boende");
     assert_eq!(
         app.get(&path, Some(&perstorp_admin)).await.body["sv"],
@@ -1294,15 +1078,7 @@ async fn categories_are_the_federations(backend: Backend) {
 
     // A citizen can ask about it at once.
     let citizen = app.citizen(ANNA, PERSTORP).await;
-    let asked = app
-        .post(
-            "/api/v1/requests",
-            Some(&citizen),
-            json!({"category": "boende", "language": "sv", "text": "Var bor jag?",
-                   "consent": {"cross_municipality": false}}),
-        )
-        .await;
-    assert_eq!(asked.status, StatusCode::CREATED, "{}", asked.body);
+    submit_with(&app, &citizen, "boende", "sv", false).await;
 
     let changed = app
         .put(
@@ -1365,15 +1141,7 @@ async fn categories_are_the_federations(backend: Backend) {
         ),
     ] {
         let answer = app.put(&target, Some(&admin), payload.clone()).await;
-        assert_eq!(
-            (answer.status, answer.error()),
-            (status, code),
-            "{target} {payload}: {}",
-            answer.body
-        );
-        if let Some(field) = field {
-            assert_eq!(answer.body["field"], field, "{}", answer.body);
-        }
+        assert_refused(&answer, status, code, field, &format!("{target} {payload}"));
     }
     let bad_id = app
         .post(
@@ -1404,9 +1172,13 @@ async fn categories_are_the_federations(backend: Backend) {
         app.post(base, Some(&admin), unused).await.status,
         StatusCode::CREATED
     );
-    let by_member = delete(&app, &format!("{base}/tillfallig"), Some(&perstorp_admin)).await;
+    let by_member = app
+        .delete(&format!("{base}/tillfallig"), Some(&perstorp_admin))
+        .await;
     assert_eq!(by_member.status, StatusCode::FORBIDDEN);
-    let removed = delete(&app, &format!("{base}/tillfallig"), Some(&admin)).await;
+    let removed = app
+        .delete(&format!("{base}/tillfallig"), Some(&admin))
+        .await;
     assert_eq!(removed.status, StatusCode::NO_CONTENT, "{}", removed.body);
     assert_eq!(
         app.get(&format!("{base}/tillfallig"), Some(&admin))
@@ -1414,28 +1186,14 @@ async fn categories_are_the_federations(backend: Backend) {
             .status,
         StatusCode::NOT_FOUND
     );
-    let named = delete(&app, &format!("{base}/ekonomi"), Some(&admin)).await;
-    assert_eq!(
-        (named.status, named.error()),
-        (StatusCode::CONFLICT, "in_use"),
-        "{}",
-        named.body
-    );
+    let named = app.delete(&format!("{base}/ekonomi"), Some(&admin)).await;
+    named.assert_error(StatusCode::CONFLICT, "in_use");
     // "boende" is in no agreement, but a case is filed under it: its history stays readable.
-    let used = delete(&app, &path, Some(&admin)).await;
-    assert_eq!(
-        (used.status, used.error()),
-        (StatusCode::CONFLICT, "in_use"),
-        "{}",
-        used.body
-    );
+    let used = app.delete(&path, Some(&admin)).await;
+    used.assert_error(StatusCode::CONFLICT, "in_use");
     assert_eq!(app.get(&path, Some(&admin)).await.status, StatusCode::OK);
 
-    let chain = app
-        .store
-        .audit_chain(FEDERATION_CHAIN)
-        .await
-        .expect("chain");
+    let chain = federation_chain(&app).await;
     let actions: Vec<&str> = chain
         .iter()
         .filter(|e| e.action.starts_with("category_"))
@@ -1465,28 +1223,7 @@ async fn another_replica_follows_a_change(backend: Backend) {
     let replica = app.replica().await;
     let first = federation(&app, 1).await;
     let second = federation(&app, 2).await;
-    let drafted = app
-        .post(
-            AGREEMENTS,
-            Some(&first),
-            agreement_body(
-                "bastad-beroende",
-                &[BASTAD, PERSTORP],
-                &["beroende"],
-                &today(&app),
-                "2027-12-31",
-            ),
-        )
-        .await;
-    assert_eq!(drafted.status, StatusCode::CREATED, "{}", drafted.body);
-    let signed = app
-        .post(
-            &format!("{AGREEMENTS}/bastad-beroende/versions/1/sign"),
-            Some(&second),
-            json!({}),
-        )
-        .await;
-    assert_eq!(signed.status, StatusCode::OK, "{}", signed.body);
+    draft_and_sign(&app, &first, &second, bastad_beroende(&app)).await;
     let grown = app
         .put(
             &format!("/api/v1/admin/municipalities/{PERSTORP}"),
@@ -1545,7 +1282,7 @@ async fn another_replica_follows_a_change(backend: Backend) {
 async fn home_rules_bring_cross_border_cases_home_at_once(backend: Backend) {
     let app = spawn(backend).await;
     let (aldre, partner) = held_in_helsingborg(&app, "aldre").await;
-    let perstorp_admin = municipality_admin(&app, PERSTORP).await;
+    let perstorp_admin = admin_of(&app, PERSTORP).await;
     let kept = app
         .put(
             &format!("/api/v1/admin/municipalities/{PERSTORP}"),
@@ -1587,13 +1324,10 @@ async fn home_rules_bring_cross_border_cases_home_at_once(backend: Backend) {
         )
         .await;
     assert_eq!(staffed.status, StatusCode::CREATED, "{}", staffed.body);
-    let removed = delete(&app, "/api/v1/admin/municipalities/1262", Some(&admin)).await;
-    assert_eq!(
-        (removed.status, removed.error()),
-        (StatusCode::CONFLICT, "in_use"),
-        "{}",
-        removed.body
-    );
+    let removed = app
+        .delete("/api/v1/admin/municipalities/1262", Some(&admin))
+        .await;
+    removed.assert_error(StatusCode::CONFLICT, "in_use");
     let asked = app
         .post(
             "/api/v1/requests",
@@ -1616,8 +1350,8 @@ async fn concurrent_changes_are_all_kept(backend: Backend) {
     let app = spawn(backend).await;
     let first = federation(&app, 1).await;
     let second = federation(&app, 2).await;
-    let perstorp_admin = municipality_admin(&app, PERSTORP).await;
-    let helsingborg_admin = municipality_admin(&app, HELSINGBORG).await;
+    let perstorp_admin = admin_of(&app, PERSTORP).await;
+    let helsingborg_admin = admin_of(&app, HELSINGBORG).await;
     let ids = ["boende", "skola", "arbete", "halsa"];
     let adds = ids.iter().map(|id| {
         app.post(
@@ -1689,11 +1423,8 @@ async fn concurrent_changes_are_all_kept(backend: Backend) {
         )
         .await;
     assert_eq!(drafted.status, StatusCode::CREATED, "{}", drafted.body);
-    let sign = format!("{AGREEMENTS}/race/versions/1/sign");
-    let (a, b) = tokio::join!(
-        app.post(&sign, Some(&second), json!({})),
-        app.post(&sign, Some(&second), json!({}))
-    );
+    let race = format!("{AGREEMENTS}/race");
+    let (a, b) = tokio::join!(sign(&app, &race, 1, &second), sign(&app, &race, 1, &second));
     let mut statuses = [a.status, b.status];
     statuses.sort();
     assert_eq!(
@@ -1703,16 +1434,10 @@ async fn concurrent_changes_are_all_kept(backend: Backend) {
         a.body,
         b.body
     );
-    let record = app
-        .get(&format!("{AGREEMENTS}/race"), Some(&first))
-        .await
-        .body;
+    let record = app.get(&race, Some(&first)).await.body;
     assert_eq!(record["versions"].as_array().expect("versions").len(), 1);
-    let signed = app
-        .store
-        .audit_chain(FEDERATION_CHAIN)
+    let signed = federation_chain(&app)
         .await
-        .expect("chain")
         .iter()
         .filter(|e| e.action == "agreement_signed")
         .count();
@@ -1725,38 +1450,16 @@ async fn concurrent_changes_are_all_kept(backend: Backend) {
 async fn an_ended_agreement_takes_back_queued_requests_and_offers(backend: Backend) {
     let app = spawn(backend).await;
     let admin = federation(&app, 1).await;
-    let routing = app.get("/api/v1/admin/routing", Some(&admin)).await;
-    let mut push = routing.body["categories"]
-        .as_array()
-        .expect("categories")
-        .iter()
-        .find(|c| c["category"] == "aldre")
-        .expect("aldre")
-        .clone();
-    push["mode"] = json!("push");
-    push["offer_timeout"] = json!(600);
-    let set = app
-        .put("/api/v1/admin/routing", Some(&admin), json!([push]))
-        .await;
-    assert_eq!(set.status, StatusCode::OK, "{}", set.body);
+    set_mode(&app, "aldre", "push", 600).await;
 
-    away(&app, "1275-01").await;
-    away(&app, "1275-02").await;
+    perstorp_away(&app).await;
     let (queued, ring) = request(&app, "beroende", json!({"cross_municipality": true})).await;
     assert_eq!(ring, 1);
     let helsingborg = app.caseworker("1283-01").await;
     assert!(in_queue(&app, &helsingborg, &queued).await.is_some());
     let citizen = app.citizen(&crate::person(12), PERSTORP).await;
-    let offered = app
-        .post(
-            "/api/v1/requests",
-            Some(&citizen),
-            json!({"category": "aldre", "language": "sv", "text": "Hjälp",
-                   "consent": {"cross_municipality": true}}),
-        )
-        .await;
-    assert_eq!(offered.status, StatusCode::CREATED, "{}", offered.body);
-    let offered = offered.body["id"].as_str().expect("id").to_owned();
+    let offered = submit_with(&app, &citizen, "aldre", "sv", true).await;
+    let offered = offered["id"].as_str().expect("id").to_owned();
     let offer = app
         .store
         .open_offer_of_case(&case_id(&offered))
@@ -1766,12 +1469,9 @@ async fn an_ended_agreement_takes_back_queued_requests_and_offers(backend: Backe
     let to = offer.caseworker.to_string();
     assert!(!to.starts_with(PERSTORP), "{to}");
 
-    let ended = delete(
-        &app,
-        &format!("{AGREEMENTS}/{SERVICE_AGREEMENT}"),
-        Some(&admin),
-    )
-    .await;
+    let ended = app
+        .delete(&format!("{AGREEMENTS}/{SERVICE_AGREEMENT}"), Some(&admin))
+        .await;
     assert_eq!(ended.status, StatusCode::OK, "{}", ended.body);
     assert!(
         ended.body["rerouted"].as_u64().expect("rerouted") >= 2,
@@ -1785,12 +1485,7 @@ async fn an_ended_agreement_takes_back_queued_requests_and_offers(backend: Backe
             .status,
         StatusCode::NOT_FOUND
     );
-    let stored = app
-        .store
-        .case(&case_id(&queued))
-        .await
-        .expect("case")
-        .expect("exists");
+    let stored = stored(&app, &queued).await;
     assert_eq!(stored.state.as_str(), "queued");
     // Nobody at home: it may stand in a wider ring, but no member outside home is permitted.
     let permits = app.store.permits(&case_id(&queued)).await.expect("permits");
@@ -1896,8 +1591,7 @@ async fn a_change_on_another_replica_reaches_routing_here(backend: Backend) {
         )
         .await
         .expect("changed on the replica");
-    away(&app, "1275-01").await;
-    away(&app, "1275-02").await;
+    perstorp_away(&app).await;
     let (id, ring) = request(&app, "ekonomi", json!({"cross_municipality": true})).await;
     let helsingborg = app.caseworker("1283-01").await;
     // Until this replica's next tick a request may be routed under the federation it had:
@@ -1927,12 +1621,7 @@ async fn a_change_on_another_replica_reaches_routing_here(backend: Backend) {
         StatusCode::NOT_FOUND,
         "taken meanwhile: {taken}"
     );
-    let stored = app
-        .store
-        .case(&case_id(&id))
-        .await
-        .expect("case")
-        .expect("exists");
+    let stored = stored(&app, &id).await;
     assert!(stored.handler.is_none(), "taken meanwhile: {taken}");
     let admin = federation(&app, 1).await;
     let read = app

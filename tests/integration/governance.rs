@@ -27,12 +27,7 @@ async fn store_version(app: &TestApp, admin: &str, text: &str, tests: Option<&st
 
 /// The errors of a refused version, as strings.
 fn errors(answer: &Answer) -> Vec<String> {
-    assert_eq!(
-        (answer.status, answer.error()),
-        (StatusCode::UNPROCESSABLE_ENTITY, "policy_invalid"),
-        "{}",
-        answer.body
-    );
+    answer.assert_error(StatusCode::UNPROCESSABLE_ENTITY, "policy_invalid");
     answer.body["errors"]
         .as_array()
         .expect("errors")
@@ -414,10 +409,7 @@ async fn the_impact_report_replays_the_last_30_days(backend: Backend) {
 
     // Not for a municipality's administrator, nor a caseworker; an unknown version is 404.
     let local = app.post(&path, Some(&local_admin), json!({})).await;
-    assert_eq!(
-        (local.status, local.error()),
-        (StatusCode::FORBIDDEN, "forbidden")
-    );
+    local.assert_error(StatusCode::FORBIDDEN, "forbidden");
     let refused = app
         .store
         .audit_events(None, 500)
@@ -428,10 +420,7 @@ async fn the_impact_report_replays_the_last_30_days(backend: Backend) {
         .expect("the refusal is audited");
     assert_eq!(refused.detail["action"], "administer");
     let by_caseworker = app.post(&path, Some(&caseworker), json!({})).await;
-    assert_eq!(
-        (by_caseworker.status, by_caseworker.error()),
-        (StatusCode::FORBIDDEN, "forbidden")
-    );
+    by_caseworker.assert_error(StatusCode::FORBIDDEN, "forbidden");
     assert_eq!(
         app.post(&path, None, json!({})).await.status,
         StatusCode::UNAUTHORIZED

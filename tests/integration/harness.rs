@@ -182,6 +182,15 @@ pub fn case_id(id: &str) -> brygga::domain::ids::CaseId {
     brygga::domain::ids::CaseId::parse(id).expect("a case id")
 }
 
+/// The case as stored now.
+pub async fn stored(app: &TestApp, id: &str) -> brygga::domain::case::Case {
+    app.store
+        .case(&case_id(id))
+        .await
+        .expect("read")
+        .expect("case")
+}
+
 /// A caseworker id.
 pub fn caseworker_id(id: &str) -> brygga::domain::ids::CaseworkerId {
     brygga::domain::ids::CaseworkerId::parse(id).expect("a caseworker id")
@@ -260,6 +269,12 @@ impl Answer {
     /// The machine code of an error answer.
     pub fn error(&self) -> &str {
         self.body["error"].as_str().unwrap_or("")
+    }
+
+    /// Asserts an error answer: its status and machine code (the body in the message).
+    #[track_caller]
+    pub fn assert_error(&self, status: StatusCode, code: &str) {
+        assert_eq!((self.status, self.error()), (status, code), "{}", self.body);
     }
 }
 
@@ -350,6 +365,10 @@ impl TestApp {
     pub async fn put(&self, path: &str, auth: Option<&str>, body: Value) -> Answer {
         self.raw(Method::PUT, path, auth, Some(body.to_string().into_bytes()))
             .await
+    }
+
+    pub async fn delete(&self, path: &str, auth: Option<&str>) -> Answer {
+        self.raw(Method::DELETE, path, auth, None).await
     }
 
     pub async fn login(&self, body: Value) -> String {

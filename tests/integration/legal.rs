@@ -10,7 +10,7 @@ use chrono::{DateTime, NaiveDate, Utc};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
-use crate::harness::{Backend, TestApp, case_id, execute_sql, spawn, spawn_on};
+use crate::harness::{Backend, TestApp, case_id, execute_sql, spawn, spawn_on, stored};
 use crate::routing::{away, in_queue, submit_with};
 use crate::{ANNA, person};
 
@@ -51,15 +51,6 @@ async fn colleague(app: &TestApp, municipality: &str, skill: &str, has: bool) ->
         })
         .and_then(|c| c["id"].as_str().map(str::to_owned))
         .expect("such a colleague")
-}
-
-/// The case as stored now.
-async fn stored(app: &TestApp, id: &str) -> brygga::domain::case::Case {
-    app.store
-        .case(&case_id(id))
-        .await
-        .expect("read")
-        .expect("case")
 }
 
 /// Audit events of a case with this action.

@@ -9,9 +9,9 @@ use brygga::clock::Clock;
 
 use crate::ANNA;
 use crate::harness::{Backend, TestApp, after_the_demo_agreements, case_id, spawn};
-use crate::routing::{away, federation_admin, in_queue, submit_with};
+use crate::routing::{away, federation_admin, in_queue, perstorp_away, submit_with};
 
-async fn claim(app: &TestApp, token: &str, id: &str) -> Value {
+pub async fn claim(app: &TestApp, token: &str, id: &str) -> Value {
     let answer = app
         .post(&format!("/api/v1/cases/{id}/claim"), Some(token), json!({}))
         .await;
@@ -22,14 +22,20 @@ async fn claim(app: &TestApp, token: &str, id: &str) -> Value {
 /// Perstorp's staff away, Anna consents: her request goes to Helsingborg, who takes it.
 /// Returns the citizen's and the partner's tokens and the case id.
 pub async fn held_in_helsingborg(app: &TestApp) -> (String, String, String) {
-    away(app, "1275-01").await;
-    away(app, "1275-02").await;
+    held_in_helsingborg_about(app, "ekonomi").await
+}
+
+/// [`held_in_helsingborg`] with a request about `category`: it widens at once (nobody at
+/// home), and the case is Helsingborg's once claimed.
+pub async fn held_in_helsingborg_about(app: &TestApp, category: &str) -> (String, String, String) {
+    perstorp_away(app).await;
     let citizen = app.citizen(ANNA, "1275").await;
-    let submitted = submit_with(app, &citizen, "ekonomi", "sv", true).await;
-    assert_eq!(submitted["ring"], 1, "{submitted}");
+    let submitted = submit_with(app, &citizen, category, "sv", true).await;
+    assert_eq!(submitted["ring"], 1, "widened at once: {submitted}");
     let id = submitted["id"].as_str().expect("id").to_owned();
     let partner = app.caseworker("1283-01").await;
-    claim(app, &partner, &id).await;
+    let claimed = claim(app, &partner, &id).await;
+    assert_eq!(claimed["municipality"], "1283", "{claimed}");
     (citizen, partner, id)
 }
 

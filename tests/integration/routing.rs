@@ -14,35 +14,69 @@ pub async fn submit_with(
     language: &str,
     consent: bool,
 ) -> Value {
+    submit_consenting(
+        app,
+        token,
+        category,
+        language,
+        json!({"cross_municipality": consent}),
+    )
+    .await
+}
+
+/// Submits a request with `consent` as written (`cross_municipality`, `municipalities`);
+/// answers the created request.
+pub async fn submit_consenting(
+    app: &TestApp,
+    token: &str,
+    category: &str,
+    language: &str,
+    consent: Value,
+) -> Value {
     let answer = app
         .post(
             "/api/v1/requests",
             Some(token),
             json!({"category": category, "language": language, "text": "Jag behöver råd.",
-                   "consent": {"cross_municipality": consent}}),
+                   "consent": consent}),
         )
         .await;
     assert_eq!(answer.status, StatusCode::CREATED, "{}", answer.body);
     answer.body
 }
 
-pub async fn away(app: &TestApp, caseworker: &str) {
+/// The caseworker logs in and sets their own availability (`available` or `away`).
+async fn set_availability(app: &TestApp, caseworker: &str, status: &str) {
     let token = app.caseworker(caseworker).await;
     let answer = app
         .put(
             "/api/v1/me/availability",
             Some(&token),
-            json!({"status": "away"}),
+            json!({"status": status}),
         )
         .await;
     assert_eq!(answer.status, StatusCode::OK, "{}", answer.body);
+}
+
+pub async fn away(app: &TestApp, caseworker: &str) {
+    set_availability(app, caseworker, "away").await;
+}
+
+pub async fn available(app: &TestApp, caseworker: &str) {
+    set_availability(app, caseworker, "available").await;
+}
+
+/// Nobody at home in Perstorp: both its caseworkers away.
+pub async fn perstorp_away(app: &TestApp) {
+    away(app, "1275-01").await;
+    away(app, "1275-02").await;
 }
 
 pub async fn federation_admin(app: &TestApp) -> String {
     app.login(json!({"role": "admin"})).await
 }
 
-async fn set_mode(app: &TestApp, category: &str, mode: &str, offer_timeout: i64) {
+pub async fn set_mode(app: &TestApp, category: &str, mode: &str, offer_timeout: i64) {
     let admin = federation_admin(app).await;
     let current = app.get("/api/v1/admin/routing", Some(&admin)).await;
     let mut entry = current.body["categories"]

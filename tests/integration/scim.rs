@@ -24,18 +24,14 @@ async fn scim_token(app: &TestApp, municipality: &str) -> String {
     answer.body["token"].as_str().expect("token").to_owned()
 }
 
-async fn send(
-    app: &TestApp,
-    method: Method,
-    path: &str,
-    token: &str,
-    body: Option<Value>,
-) -> Answer {
+/// A SCIM `PATCH` of `path` with these `Operations` (RFC 7644 §3.5.2).
+async fn patch(app: &TestApp, path: &str, token: &str, operations: Value) -> Answer {
+    let body = json!({"schemas": [PATCH], "Operations": operations});
     app.raw(
-        method,
+        Method::PATCH,
         path,
         Some(token),
-        body.map(|b| b.to_string().into_bytes()),
+        Some(body.to_string().into_bytes()),
     )
     .await
 }
@@ -60,14 +56,12 @@ pub async fn entra_id_provisions_users(backend: Backend) {
     let token = scim_token(&app, "1275").await;
 
     // Entra ID first asks whether the user exists, then creates them.
-    let missing = send(
-        &app,
-        Method::GET,
-        "/scim/v2/Users?filter=userName+eq+%22karin%40perstorp.se%22",
-        &token,
-        None,
-    )
-    .await;
+    let missing = app
+        .get(
+            "/scim/v2/Users?filter=userName+eq+%22karin%40perstorp.se%22",
+            Some(&token),
+        )
+        .await;
     assert_eq!(missing.status, StatusCode::OK, "{}", missing.body);
     assert_eq!(
         missing.body["schemas"],
@@ -76,14 +70,13 @@ pub async fn entra_id_provisions_users(backend: Backend) {
     assert_eq!(missing.body["totalResults"], 0);
     assert_eq!(missing.body["Resources"], json!([]));
 
-    let created = send(
-        &app,
-        Method::POST,
-        "/scim/v2/Users",
-        &token,
-        Some(entra_user("karin@perstorp.se", "karin", "Karin Lindqvist")),
-    )
-    .await;
+    let created = app
+        .post(
+            "/scim/v2/Users",
+            Some(&token),
+            entra_user("karin@perstorp.se", "karin", "Karin Lindqvist"),
+        )
+        .await;
     assert_eq!(created.status, StatusCode::CREATED, "{}", created.body);
     let id = created.body["id"].as_str().expect("id").to_owned();
     assert!(id.starts_with("1275-"), "{id}");
@@ -92,14 +85,13 @@ pub async fn entra_id_provisions_users(backend: Backend) {
     assert_eq!(created.body["name"]["formatted"], "Karin Lindqvist");
     assert_eq!(created.body["active"], true);
 
-    let again = send(
-        &app,
-        Method::POST,
-        "/scim/v2/Users",
-        &token,
-        Some(entra_user("KARIN@perstorp.se", "karin2", "Karin Lindqvist")),
-    )
-    .await;
+    let again = app
+        .post(
+            "/scim/v2/Users",
+            Some(&token),
+            entra_user("KARIN@perstorp.se", "karin2", "Karin Lindqvist"),
+        )
+        .await;
     assert_eq!(again.status, StatusCode::CONFLICT, "{}", again.body);
     assert_eq!(again.body["scimType"], "uniqueness");
     assert_eq!(
@@ -108,57 +100,40 @@ pub async fn entra_id_provisions_users(backend: Backend) {
     );
     assert_eq!(again.body["status"], "409");
 
-    let found = send(
-        &app,
-        Method::GET,
-        "/scim/v2/Users?filter=userName%20eq%20%22karin@perstorp.se%22",
-        &token,
-        None,
-    )
-    .await;
+    let found = app
+        .get(
+            "/scim/v2/Users?filter=userName%20eq%20%22karin@perstorp.se%22",
+            Some(&token),
+        )
+        .await;
     assert_eq!(found.body["totalResults"], 1, "{}", found.body);
     assert_eq!(found.body["Resources"][0]["id"], id.as_str());
-    let by_external = send(
-        &app,
-        Method::GET,
-        "/scim/v2/Users?filter=externalId%20eq%20%22karin%22",
-        &token,
-        None,
-    )
-    .await;
+    let by_external = app
+        .get(
+            "/scim/v2/Users?filter=externalId%20eq%20%22karin%22",
+            Some(&token),
+        )
+        .await;
     assert_eq!(by_external.body["totalResults"], 1);
-    let bad_filter = send(
-        &app,
-        Method::GET,
-        "/scim/v2/Users?filter=emails%20co%20%22x%22",
-        &token,
-        None,
-    )
-    .await;
+    let bad_filter = app
+        .get("/scim/v2/Users?filter=emails%20co%20%22x%22", Some(&token))
+        .await;
     assert_eq!(bad_filter.status, StatusCode::BAD_REQUEST);
     assert_eq!(bad_filter.body["scimType"], "invalidFilter");
 
-    let shown = send(
-        &app,
-        Method::GET,
-        &format!("/scim/v2/Users/{id}"),
-        &token,
-        None,
-    )
-    .await;
+    let shown = app.get(&format!("/scim/v2/Users/{id}"), Some(&token)).await;
     assert_eq!(shown.status, StatusCode::OK);
     assert_eq!(shown.body["displayName"], "Karin Lindqvist");
 
     // A rename as Entra ID sends it: a path-less replace with an object.
-    let renamed = send(
+    let renamed = patch(
         &app,
-        Method::PATCH,
         &format!("/scim/v2/Users/{id}"),
         &token,
-        Some(json!({"schemas": [PATCH], "Operations": [
+        json!([
             {"op": "Replace", "value": {"displayName": "Karin L.", "name.formatted": "Karin L."}},
             {"op": "Add", "path": "title", "value": "Socialsekreterare"},
-        ]})),
+        ]),
     )
     .await;
     assert_eq!(renamed.status, StatusCode::OK, "{}", renamed.body);
@@ -170,14 +145,13 @@ pub async fn entra_id_provisions_users(backend: Backend) {
         app.get("/api/v1/queue", Some(&working)).await.status,
         StatusCode::OK
     );
-    let disabled = send(
+    let disabled = patch(
         &app,
-        Method::PATCH,
         &format!("/scim/v2/Users/{id}"),
         &token,
-        Some(json!({"schemas": [PATCH], "Operations": [
+        json!([
             {"op": "Replace", "path": "active", "value": "False"},
-        ]})),
+        ]),
     )
     .await;
     assert_eq!(disabled.status, StatusCode::OK, "{}", disabled.body);
@@ -199,45 +173,31 @@ pub async fn entra_id_provisions_users(backend: Backend) {
     assert_eq!(deactivated.municipality, "1275");
 
     // Re-enabled, then deleted (deactivated again: never a hard delete).
-    let enabled = send(
+    let enabled = patch(
         &app,
-        Method::PATCH,
         &format!("/scim/v2/Users/{id}"),
         &token,
-        Some(json!({"schemas": [PATCH], "Operations": [
+        json!([
             {"op": "replace", "value": {"active": true}},
-        ]})),
+        ]),
     )
     .await;
     assert_eq!(enabled.body["active"], true, "{}", enabled.body);
-    let deleted = send(
-        &app,
-        Method::DELETE,
-        &format!("/scim/v2/Users/{id}"),
-        &token,
-        None,
-    )
-    .await;
+    let deleted = app
+        .delete(&format!("/scim/v2/Users/{id}"), Some(&token))
+        .await;
     assert_eq!(deleted.status, StatusCode::NO_CONTENT);
-    let after = send(
-        &app,
-        Method::GET,
-        &format!("/scim/v2/Users/{id}"),
-        &token,
-        None,
-    )
-    .await;
+    let after = app.get(&format!("/scim/v2/Users/{id}"), Some(&token)).await;
     assert_eq!(after.body["active"], false);
 
     // A PUT replaces what SCIM manages.
-    let put = send(
-        &app,
-        Method::PUT,
-        &format!("/scim/v2/Users/{id}"),
-        &token,
-        Some(entra_user("karin.l@perstorp.se", "karin", "Karin Lind")),
-    )
-    .await;
+    let put = app
+        .put(
+            &format!("/scim/v2/Users/{id}"),
+            Some(&token),
+            entra_user("karin.l@perstorp.se", "karin", "Karin Lind"),
+        )
+        .await;
     assert_eq!(put.status, StatusCode::OK, "{}", put.body);
     assert_eq!(put.body["userName"], "karin.l@perstorp.se");
     assert_eq!(put.body["active"], true);
@@ -246,51 +206,39 @@ pub async fn entra_id_provisions_users(backend: Backend) {
 pub async fn users_are_paged(backend: Backend) {
     let app = spawn(backend).await;
     let token = scim_token(&app, "1275").await;
-    let all = send(&app, Method::GET, "/scim/v2/Users", &token, None).await;
+    let all = app.get("/scim/v2/Users", Some(&token)).await;
     let before = all.body["totalResults"].as_u64().expect("total");
     for n in 0..3 {
-        let created = send(
-            &app,
-            Method::POST,
-            "/scim/v2/Users",
-            &token,
-            Some(entra_user(
-                &format!("user{n}@perstorp.se"),
-                &format!("u{n}"),
-                "Test",
-            )),
-        )
-        .await;
+        let created = app
+            .post(
+                "/scim/v2/Users",
+                Some(&token),
+                entra_user(&format!("user{n}@perstorp.se"), &format!("u{n}"), "Test"),
+            )
+            .await;
         assert_eq!(created.status, StatusCode::CREATED, "{}", created.body);
     }
     let total = before + 3;
-    let first = send(
-        &app,
-        Method::GET,
-        "/scim/v2/Users?startIndex=1&count=2",
-        &token,
-        None,
-    )
-    .await;
+    let first = app
+        .get("/scim/v2/Users?startIndex=1&count=2", Some(&token))
+        .await;
     assert_eq!(first.body["totalResults"], total);
     assert_eq!(first.body["itemsPerPage"], 2);
     assert_eq!(first.body["startIndex"], 1);
     assert_eq!(first.body["Resources"].as_array().expect("page").len(), 2);
-    let last = send(
-        &app,
-        Method::GET,
-        &format!("/scim/v2/Users?startIndex={total}&count=2"),
-        &token,
-        None,
-    )
-    .await;
+    let last = app
+        .get(
+            &format!("/scim/v2/Users?startIndex={total}&count=2"),
+            Some(&token),
+        )
+        .await;
     assert_eq!(last.body["itemsPerPage"], 1, "{}", last.body);
     assert_eq!(last.body["startIndex"], total);
-    let none = send(&app, Method::GET, "/scim/v2/Users?count=0", &token, None).await;
+    let none = app.get("/scim/v2/Users?count=0", Some(&token)).await;
     assert_eq!(none.body["itemsPerPage"], 0);
     assert_eq!(none.body["totalResults"], total);
     // Every user listed is Perstorp's.
-    let everyone = send(&app, Method::GET, "/scim/v2/Users?count=100", &token, None).await;
+    let everyone = app.get("/scim/v2/Users?count=100", Some(&token)).await;
     for u in everyone.body["Resources"].as_array().expect("users") {
         assert!(u["id"].as_str().expect("id").starts_with("1275-"), "{u}");
     }
@@ -299,41 +247,36 @@ pub async fn users_are_paged(backend: Backend) {
 pub async fn groups_map_to_skills_and_roles(backend: Backend) {
     let app = spawn(backend).await;
     let token = scim_token(&app, "1275").await;
-    let created = send(
-        &app,
-        Method::POST,
-        "/scim/v2/Users",
-        &token,
-        Some(entra_user("olle@perstorp.se", "olle", "Olle Berg")),
-    )
-    .await;
+    let created = app
+        .post(
+            "/scim/v2/Users",
+            Some(&token),
+            entra_user("olle@perstorp.se", "olle", "Olle Berg"),
+        )
+        .await;
     let id = created.body["id"].as_str().expect("id").to_owned();
     let admin = admin_of(&app, "1275").await;
     let path = format!("/api/v1/admin/caseworkers/{id}");
     let caseworker = || app.get(&path, Some(&admin));
     assert_eq!(caseworker().await.body["skills"], json!([]));
 
-    let skill = send(
-        &app,
-        Method::POST,
-        "/scim/v2/Groups",
-        &token,
-        Some(
+    let skill = app
+        .post(
+            "/scim/v2/Groups",
+            Some(&token),
             json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:Group"],
                     "displayName": "skill:ekonomi", "externalId": "g-ekonomi", "members": []}),
-        ),
-    )
-    .await;
+        )
+        .await;
     assert_eq!(skill.status, StatusCode::CREATED, "{}", skill.body);
     let group = skill.body["id"].as_str().expect("id").to_owned();
-    let supervisors = send(
-        &app,
-        Method::POST,
-        "/scim/v2/Groups",
-        &token,
-        Some(json!({"displayName": "Brygga.Supervisor", "members": [{"value": id}]})),
-    )
-    .await;
+    let supervisors = app
+        .post(
+            "/scim/v2/Groups",
+            Some(&token),
+            json!({"displayName": "Brygga.Supervisor", "members": [{"value": id}]}),
+        )
+        .await;
     assert_eq!(
         supervisors.status,
         StatusCode::CREATED,
@@ -342,60 +285,50 @@ pub async fn groups_map_to_skills_and_roles(backend: Backend) {
     );
     assert_eq!(caseworker().await.body["supervisor"], true);
 
-    let found = send(
-        &app,
-        Method::GET,
-        "/scim/v2/Groups?filter=displayName%20eq%20%22skill:ekonomi%22",
-        &token,
-        None,
-    )
-    .await;
+    let found = app
+        .get(
+            "/scim/v2/Groups?filter=displayName%20eq%20%22skill:ekonomi%22",
+            Some(&token),
+        )
+        .await;
     assert_eq!(found.body["totalResults"], 1, "{}", found.body);
 
-    let added = send(
+    let added = patch(
         &app,
-        Method::PATCH,
         &format!("/scim/v2/Groups/{group}"),
         &token,
-        Some(json!({"schemas": [PATCH], "Operations": [
+        json!([
             {"op": "Add", "path": "members", "value": [{"value": id}]},
-        ]})),
+        ]),
     )
     .await;
     assert_eq!(added.status, StatusCode::NO_CONTENT, "{}", added.body);
     assert_eq!(caseworker().await.body["skills"], json!(["ekonomi"]));
-    let shown = send(
-        &app,
-        Method::GET,
-        &format!("/scim/v2/Groups/{group}"),
-        &token,
-        None,
-    )
-    .await;
+    let shown = app
+        .get(&format!("/scim/v2/Groups/{group}"), Some(&token))
+        .await;
     assert_eq!(shown.body["members"], json!([{"value": id}]));
 
-    let removed = send(
+    let removed = patch(
         &app,
-        Method::PATCH,
         &format!("/scim/v2/Groups/{group}"),
         &token,
-        Some(json!({"schemas": [PATCH], "Operations": [
+        json!([
             {"op": "Remove", "path": format!("members[value eq \"{id}\"]")},
-        ]})),
+        ]),
     )
     .await;
     assert_eq!(removed.status, StatusCode::NO_CONTENT, "{}", removed.body);
     assert_eq!(caseworker().await.body["skills"], json!([]));
 
     // Another municipality's caseworker cannot be made a member.
-    let foreign = send(
+    let foreign = patch(
         &app,
-        Method::PATCH,
         &format!("/scim/v2/Groups/{group}"),
         &token,
-        Some(json!({"schemas": [PATCH], "Operations": [
+        json!([
             {"op": "add", "path": "members", "value": [{"value": "1283-01"}]},
-        ]})),
+        ]),
     )
     .await;
     assert_eq!(foreign.status, StatusCode::BAD_REQUEST, "{}", foreign.body);
@@ -405,17 +338,16 @@ pub async fn wrong_tokens_and_other_municipalities_are_refused(backend: Backend)
     let app = spawn(backend).await;
     let perstorp = scim_token(&app, "1275").await;
     let helsingborg = scim_token(&app, "1283").await;
-    let created = send(
-        &app,
-        Method::POST,
-        "/scim/v2/Users",
-        &perstorp,
-        Some(entra_user("anna@perstorp.se", "anna", "Anna")),
-    )
-    .await;
+    let created = app
+        .post(
+            "/scim/v2/Users",
+            Some(&perstorp),
+            entra_user("anna@perstorp.se", "anna", "Anna"),
+        )
+        .await;
     let id = created.body["id"].as_str().expect("id").to_owned();
 
-    let wrong = send(&app, Method::GET, "/scim/v2/Users", "not-a-token", None).await;
+    let wrong = app.get("/scim/v2/Users", Some("not-a-token")).await;
     assert_eq!(wrong.status, StatusCode::UNAUTHORIZED, "{}", wrong.body);
     let none = app.get("/scim/v2/Users", None).await;
     assert_eq!(none.status, StatusCode::UNAUTHORIZED);
@@ -426,34 +358,26 @@ pub async fn wrong_tokens_and_other_municipalities_are_refused(backend: Backend)
     assert_eq!(none.body["status"], "401");
 
     // Helsingborg's client does not see Perstorp's user, nor may change it.
-    let other = send(
-        &app,
-        Method::GET,
-        &format!("/scim/v2/Users/{id}"),
-        &helsingborg,
-        None,
-    )
-    .await;
+    let other = app
+        .get(&format!("/scim/v2/Users/{id}"), Some(&helsingborg))
+        .await;
     assert_eq!(other.status, StatusCode::NOT_FOUND, "{}", other.body);
-    let patched = send(
+    let patched = patch(
         &app,
-        Method::PATCH,
         &format!("/scim/v2/Users/{id}"),
         &helsingborg,
-        Some(json!({"schemas": [PATCH], "Operations": [
+        json!([
             {"op": "Replace", "path": "active", "value": "False"},
-        ]})),
+        ]),
     )
     .await;
     assert_eq!(patched.status, StatusCode::NOT_FOUND);
-    let filtered = send(
-        &app,
-        Method::GET,
-        "/scim/v2/Users?filter=userName%20eq%20%22anna@perstorp.se%22",
-        &helsingborg,
-        None,
-    )
-    .await;
+    let filtered = app
+        .get(
+            "/scim/v2/Users?filter=userName%20eq%20%22anna@perstorp.se%22",
+            Some(&helsingborg),
+        )
+        .await;
     assert_eq!(filtered.body["totalResults"], 0);
 
     // A token without the caseworkers scopes, a person who is not an administrator: 403.
@@ -466,10 +390,10 @@ pub async fn wrong_tokens_and_other_municipalities_are_refused(backend: Backend)
         )
         .await;
     let audit_only = audit_only.body["token"].as_str().expect("token").to_owned();
-    let refused = send(&app, Method::GET, "/scim/v2/Users", &audit_only, None).await;
+    let refused = app.get("/scim/v2/Users", Some(&audit_only)).await;
     assert_eq!(refused.status, StatusCode::FORBIDDEN);
     let caseworker = app.caseworker("1275-01").await;
-    let refused = send(&app, Method::GET, "/scim/v2/Users", &caseworker, None).await;
+    let refused = app.get("/scim/v2/Users", Some(&caseworker)).await;
     assert_eq!(refused.status, StatusCode::FORBIDDEN);
     let bad = app
         .raw(

@@ -2,11 +2,12 @@
 //! role and municipality, validation, deactivation sending open cases back to routing and
 //! ending the caseworker's login, and audit events naming the administrator.
 
-use reqwest::{Method, StatusCode};
+use reqwest::StatusCode;
 use serde_json::{Value, json};
 
 use crate::ANNA;
-use crate::harness::{Backend, TestApp, spawn};
+use crate::harness::{Backend, TestApp, spawn, stored};
+use crate::policies::claim;
 use crate::routing::in_queue;
 
 pub async fn admin_of(app: &TestApp, municipality: &str) -> String {
@@ -22,10 +23,6 @@ pub fn new_caseworker(municipality: &str) -> Value {
         "languages": ["sv"],
         "capacity": 4,
     })
-}
-
-async fn delete(app: &TestApp, path: &str, auth: Option<&str>) -> crate::harness::Answer {
-    app.raw(Method::DELETE, path, auth, None).await
 }
 
 pub async fn administrators_manage_their_own_municipalitys_staff(backend: Backend) {
@@ -110,7 +107,7 @@ pub async fn administrators_manage_their_own_municipalitys_staff(backend: Backen
         StatusCode::FORBIDDEN
     );
     assert_eq!(
-        delete(&app, &path, Some(&helsingborg)).await.status,
+        app.delete(&path, Some(&helsingborg)).await.status,
         StatusCode::FORBIDDEN
     );
     assert_eq!(
@@ -160,7 +157,7 @@ pub async fn administrators_manage_their_own_municipalitys_staff(backend: Backen
             StatusCode::FORBIDDEN
         );
         assert_eq!(
-            delete(&app, &path, Some(who)).await.status,
+            app.delete(&path, Some(who)).await.status,
             StatusCode::FORBIDDEN
         );
     }
@@ -175,7 +172,7 @@ pub async fn administrators_manage_their_own_municipalitys_staff(backend: Backen
         StatusCode::UNAUTHORIZED
     );
     assert_eq!(
-        delete(&app, &path, None).await.status,
+        app.delete(&path, None).await.status,
         StatusCode::UNAUTHORIZED
     );
 
@@ -331,16 +328,11 @@ pub async fn deactivation_sends_open_cases_back_and_ends_the_login(backend: Back
     let leaving = app.caseworker("1275-01").await;
     let citizen = app.citizen(ANNA, "1275").await;
     let id = app.submit(&citizen, "ekonomi", "sv").await;
-    let claimed = app
-        .post(
-            &format!("/api/v1/cases/{id}/claim"),
-            Some(&leaving),
-            json!({}),
-        )
-        .await;
-    assert_eq!(claimed.status, StatusCode::OK, "{}", claimed.body);
+    claim(&app, &leaving, &id).await;
 
-    let gone = delete(&app, "/api/v1/admin/caseworkers/1275-01", Some(&admin)).await;
+    let gone = app
+        .delete("/api/v1/admin/caseworkers/1275-01", Some(&admin))
+        .await;
     assert_eq!(gone.status, StatusCode::OK, "{}", gone.body);
     assert_eq!(gone.body["active"], false);
 
@@ -357,12 +349,7 @@ pub async fn deactivation_sends_open_cases_back_and_ends_the_login(backend: Back
     assert_ne!(login.status, StatusCode::OK, "{}", login.body);
 
     // The case is back in the queue for a colleague.
-    let case = app
-        .store
-        .case(&crate::harness::case_id(&id))
-        .await
-        .expect("case")
-        .expect("exists");
+    let case = stored(&app, &id).await;
     assert_eq!(case.owner, None, "{case:?}");
     assert_eq!(case.state, brygga::domain::case::CaseState::Queued);
     let demo = app.get("/demo/caseworkers", None).await;
@@ -451,26 +438,16 @@ pub async fn deactivation_rescinds_pending_offers(backend: Backend) {
     assert_eq!(set.status, StatusCode::OK, "{}", set.body);
     let citizen = app.citizen(ANNA, "1275").await;
     let id = app.submit(&citizen, "ekonomi", "sv").await;
-    let case = app
-        .store
-        .case(&crate::harness::case_id(&id))
-        .await
-        .expect("case")
-        .expect("exists");
+    let case = stored(&app, &id).await;
     let offered_to = case.owner.expect("offered").as_str().to_owned();
-    let gone = delete(
-        &app,
-        &format!("/api/v1/admin/caseworkers/{offered_to}"),
-        Some(&admin),
-    )
-    .await;
+    let gone = app
+        .delete(
+            &format!("/api/v1/admin/caseworkers/{offered_to}"),
+            Some(&admin),
+        )
+        .await;
     assert_eq!(gone.status, StatusCode::OK, "{}", gone.body);
-    let case = app
-        .store
-        .case(&crate::harness::case_id(&id))
-        .await
-        .expect("case")
-        .expect("exists");
+    let case = stored(&app, &id).await;
     assert_ne!(
         case.owner.as_ref().map(|o| o.as_str().to_owned()),
         Some(offered_to),
@@ -610,12 +587,9 @@ pub async fn caseworkers_are_provisioned_at_their_first_login(backend: Backend) 
     assert_eq!(count, 1);
 
     // Deactivated, the login no longer makes them anyone, and no second caseworker either.
-    let gone = delete(
-        &app,
-        &format!("/api/v1/admin/caseworkers/{id}"),
-        Some(&admin),
-    )
-    .await;
+    let gone = app
+        .delete(&format!("/api/v1/admin/caseworkers/{id}"), Some(&admin))
+        .await;
     assert_eq!(gone.status, StatusCode::OK, "{}", gone.body);
     let (_, refused) = staff_login(&app, "staff-1275-new").await;
     let (status, code) = crate::oidc::refusal(refused).await;

@@ -234,10 +234,7 @@ async fn a_token_opens_only_its_families(backend: Backend) {
     assert_eq!(read.municipality, "1275");
 
     let routing = app.get("/api/v1/admin/routing", Some(&audit)).await;
-    assert_eq!(
-        (routing.status, routing.error()),
-        (StatusCode::FORBIDDEN, "forbidden")
-    );
+    routing.assert_error(StatusCode::FORBIDDEN, "forbidden");
     let refused = latest_refusal(&app, &audit_id).await;
     assert_eq!(refused.policies, vec!["integration-token-scope".to_owned()]);
     assert_eq!(refused.detail["needs"], "routing:read");
@@ -252,10 +249,7 @@ async fn a_token_opens_only_its_families(backend: Backend) {
             json!({"municipality": "1283", "reason": "Språk"}),
         )
         .await;
-    assert_eq!(
-        (transfer.status, transfer.error()),
-        (StatusCode::FORBIDDEN, "forbidden")
-    );
+    transfer.assert_error(StatusCode::FORBIDDEN, "forbidden");
     let refused = latest_refusal(&app, &audit_id).await;
     assert_eq!(refused.detail["needs"], "cases:write");
     assert_eq!(
@@ -476,12 +470,7 @@ async fn no_scope_opens_policies_retention_or_tokens(backend: Backend) {
                 json!([entry.clone()]),
             )
             .await;
-        assert_eq!(
-            (answer.status, answer.error()),
-            (StatusCode::FORBIDDEN, "forbidden"),
-            "{}",
-            answer.body
-        );
+        answer.assert_error(StatusCode::FORBIDDEN, "forbidden");
         let refused = latest_refusal(&app, id).await;
         assert_ne!(refused.policies, vec!["integration-token-scope".to_owned()]);
         assert_eq!(refused.detail["action"], "administer");
