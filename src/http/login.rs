@@ -312,6 +312,7 @@ async fn callback(
             return Ok(refused(&refusal, lang));
         }
     };
+    let caseworker = matches!(principal, Principal::Caseworker { .. });
     establish(
         &app,
         &session,
@@ -320,7 +321,13 @@ async fn callback(
         Some(verified.id_token),
     )
     .await?;
-    Ok(Redirect::to(&pending.return_to).into_response())
+    // A caseworker who asked for no page in particular lands on their work page.
+    let next = if pending.return_to == "/" && caseworker {
+        "/work"
+    } else {
+        pending.return_to.as_str()
+    };
+    Ok(Redirect::to(next).into_response())
 }
 
 /// Ends the browser session and every token issued to it; with the provider's end-session

@@ -255,6 +255,31 @@ impl Context {
         Ok(listed.iter().map(|a| self.shown(a)).collect())
     }
 
+    /// For each of `cases` (as [`Context::my_cases`] just listed them for the caseworker):
+    /// whether the citizen wrote after the last caseworker's message, the "my cases" list's
+    /// marker. Metadata of cases the caseworker holds, read without their content; a case they
+    /// do not hold is `false`.
+    pub async fn awaiting_reply(
+        &self,
+        caseworker: &Caseworker,
+        cases: &[Shown],
+    ) -> Result<Vec<bool>> {
+        let mut marks = Vec::with_capacity(cases.len());
+        for shown in cases {
+            if !shown.case.is_owned_by(&caseworker.id) {
+                marks.push(false);
+                continue;
+            }
+            let activity = self.store.case_activity(&shown.case.id).await?;
+            marks.push(match (activity.citizen_wrote_at, activity.staff_wrote_at) {
+                (Some(citizen), Some(staff)) => citizen > staff,
+                (Some(_), None) => true,
+                _ => false,
+            });
+        }
+        Ok(marks)
+    }
+
     /// `away` rescinds pending offers (they go to the next candidate); coming back or raising
     /// capacity matches waiting requests at once.
     pub async fn set_availability(

@@ -14,7 +14,7 @@ const SHOTS = artifacts('pages');
 
 /**
  * The pages, with the status each should answer. `login`: seen by a citizen logged in through
- * the /demo page's form (a Perstorp citizen).
+ * the /demo page's form (a Perstorp citizen); `staff`: by a Perstorp caseworker logged in there.
  */
 const PAGES = [
   { path: '/', name: 'start', status: 200 },
@@ -25,6 +25,8 @@ const PAGES = [
   { path: '/demo', name: 'demo', status: 200 },
   { path: '/my/requests', name: 'my-requests', status: 200, login: true },
   { path: '/my/data', name: 'my-data', status: 200, login: true },
+  { path: '/work', name: 'work', status: 200, staff: true },
+  { path: '/work/rules', name: 'work-rules', status: 200, staff: true },
 ];
 
 const LANGUAGES = [
@@ -95,6 +97,24 @@ async function demoLogin(page, lang) {
   });
 }
 
+/** Logs in as Perstorp's caseworker 1275-01 with the /demo page's form; lands on /work. */
+async function staffLogin(page, lang) {
+  const label = `${lang.code} demo login: a Perstorp caseworker on /demo lands on /work`;
+  return checks.step(label, async () => {
+    await page.goto(`${BASE_URL}/demo`);
+    await Promise.all([
+      page.waitForURL((url) => url.pathname !== '/demo'),
+      page.evaluate(() => {
+        const input = document.querySelector('input[name="caseworker_id"][value="1275-01"]');
+        input.form.requestSubmit();
+      }),
+    ]);
+    const landed = new URL(page.url()).pathname;
+    checks.expect(label, landed === '/work', [`landed on ${page.url()}`]);
+    return landed === '/work';
+  });
+}
+
 async function walk(browser, lang) {
   // One context per language: its own cookies (language, CSRF, session). Both browsers ask
   // for Swedish, so English comes from `?lang=en` and its cookie alone.
@@ -102,13 +122,21 @@ async function walk(browser, lang) {
   const page = await context.newPage();
   const csp = watchCsp(page);
   try {
-    for (const entry of PAGES.filter((p) => !p.login)) {
+    for (const entry of PAGES.filter((p) => !p.login && !p.staff)) {
       await checks.step(`${lang.code} ${entry.path}`, () => checkOne(page, context, entry, lang, csp));
     }
     const loggedIn = await demoLogin(page, lang);
     for (const entry of PAGES.filter((p) => p.login)) {
       if (!loggedIn) {
         checks.fail(`${lang.code} ${entry.path}: not checked, the demo login failed`);
+        continue;
+      }
+      await checks.step(`${lang.code} ${entry.path}`, () => checkOne(page, context, entry, lang, csp));
+    }
+    const staff = await staffLogin(page, lang);
+    for (const entry of PAGES.filter((p) => p.staff)) {
+      if (!staff) {
+        checks.fail(`${lang.code} ${entry.path}: not checked, the staff demo login failed`);
         continue;
       }
       await checks.step(`${lang.code} ${entry.path}`, () => checkOne(page, context, entry, lang, csp));

@@ -408,3 +408,84 @@ impl TestApp {
         answer.body["id"].as_str().expect("id").to_owned()
     }
 }
+
+/// A page as a browser gets it: status, headers and HTML (the page tests).
+pub struct Page {
+    pub status: StatusCode,
+    pub headers: reqwest::header::HeaderMap,
+    pub html: String,
+}
+
+impl Page {
+    pub fn header(&self, name: &str) -> &str {
+        self.headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+    }
+
+    /// Where a redirect goes.
+    pub fn location(&self) -> &str {
+        self.header("location")
+    }
+
+    /// The CSRF token the page's forms carry.
+    pub fn csrf(&self) -> String {
+        let marker = "name=\"csrf\" value=\"";
+        let start = self.html.find(marker).expect("a form with a CSRF token") + marker.len();
+        self.html[start..]
+            .split('"')
+            .next()
+            .expect("token")
+            .to_owned()
+    }
+
+    /// The page's `<title>`.
+    pub fn title(&self) -> &str {
+        let start = self.html.find("<title>").expect("title") + "<title>".len();
+        let end = self.html.find("</title>").expect("end of title");
+        &self.html[start..end]
+    }
+
+    /// The error summary, if any.
+    pub fn error_summary(&self) -> Option<&str> {
+        let start = self.html.find("class=\"error-summary\"")?;
+        let end = self.html[start..].find("</div>")? + start;
+        Some(&self.html[start..end])
+    }
+}
+
+/// `GET path` as a browser asks for a page.
+pub async fn page_get(client: &reqwest::Client, app: &TestApp, path: &str) -> Page {
+    let answer = client
+        .get(format!("{}{path}", app.base))
+        .header("accept", "text/html")
+        .send()
+        .await
+        .expect("page");
+    Page {
+        status: answer.status(),
+        headers: answer.headers().clone(),
+        html: answer.text().await.expect("body"),
+    }
+}
+
+/// A page's form posted as a browser posts it.
+pub async fn page_post(
+    client: &reqwest::Client,
+    app: &TestApp,
+    path: &str,
+    form: &[(&str, &str)],
+) -> Page {
+    let answer = client
+        .post(format!("{}{path}", app.base))
+        .form(form)
+        .send()
+        .await
+        .expect("post");
+    Page {
+        status: answer.status(),
+        headers: answer.headers().clone(),
+        html: answer.text().await.expect("body"),
+    }
+}

@@ -39,6 +39,7 @@ mod oidc;
 mod pages;
 mod pages_ask;
 mod pages_mine;
+mod pages_work;
 mod policies;
 mod records;
 mod role_matrix;

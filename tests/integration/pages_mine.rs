@@ -4,40 +4,18 @@
 //! with the access code, and the citizen's data with its download.
 
 use reqwest::StatusCode;
-use reqwest::header::HeaderMap;
 use serde_json::{Value, json};
 
-use crate::harness::{Backend, TestApp, browser, browser_login, case_id, spawn};
+use crate::harness::{
+    Backend, Page, TestApp, browser, browser_login, case_id, page_get as get, page_post as post,
+    spawn,
+};
 use crate::{ANNA, person};
 
 /// Perstorp's reception generalist (every skill).
 const PERSTORP_STAFF: &str = "1275-01";
 
-struct Page {
-    status: StatusCode,
-    headers: HeaderMap,
-    html: String,
-}
-
 impl Page {
-    fn header(&self, name: &str) -> &str {
-        self.headers
-            .get(name)
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or_default()
-    }
-
-    /// The CSRF token the page's forms carry.
-    fn csrf(&self) -> String {
-        let marker = "name=\"csrf\" value=\"";
-        let start = self.html.find(marker).expect("a form with a CSRF token") + marker.len();
-        self.html[start..]
-            .split('"')
-            .next()
-            .expect("token")
-            .to_owned()
-    }
-
     /// The list item of request `id` on `/my/requests`.
     fn item(&self, id: &str) -> &str {
         let start = self
@@ -46,48 +24,6 @@ impl Page {
             .unwrap_or_else(|| panic!("{id} is listed: {}", self.html));
         let end = self.html[start..].find("</li>").expect("end of item") + start;
         &self.html[start..end]
-    }
-
-    /// The page's `<title>`.
-    fn title(&self) -> &str {
-        let start = self.html.find("<title>").expect("title") + "<title>".len();
-        let end = self.html.find("</title>").expect("end of title");
-        &self.html[start..end]
-    }
-
-    /// The error summary, if any.
-    fn error_summary(&self) -> Option<&str> {
-        let start = self.html.find("class=\"error-summary\"")?;
-        let end = self.html[start..].find("</div>")? + start;
-        Some(&self.html[start..end])
-    }
-}
-
-async fn get(client: &reqwest::Client, app: &TestApp, path: &str) -> Page {
-    let answer = client
-        .get(format!("{}{path}", app.base))
-        .header("accept", "text/html")
-        .send()
-        .await
-        .expect("page");
-    Page {
-        status: answer.status(),
-        headers: answer.headers().clone(),
-        html: answer.text().await.expect("body"),
-    }
-}
-
-async fn post(client: &reqwest::Client, app: &TestApp, path: &str, form: &[(&str, &str)]) -> Page {
-    let answer = client
-        .post(format!("{}{path}", app.base))
-        .form(form)
-        .send()
-        .await
-        .expect("post");
-    Page {
-        status: answer.status(),
-        headers: answer.headers().clone(),
-        html: answer.text().await.expect("body"),
     }
 }
 

@@ -230,8 +230,9 @@ async fn log_in(
     let principal = crate::http::demo::principal_of(&app, serde_json::Value::Object(body)).await?;
     let next = match principal {
         Principal::Citizen(_) => "/my/requests",
-        // The staff pages come with their own issue; until then, the start page.
-        _ => "/",
+        Principal::Caseworker { .. } => "/work",
+        // The administrators' pages come with their own issue; until then, the start page.
+        Principal::Admin(_) => "/",
     };
     crate::http::login::establish(&app, &session, principal, None, None).await?;
     let mut response = Redirect::to(next).into_response();

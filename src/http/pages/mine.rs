@@ -128,14 +128,16 @@ fn with_help(mut page: Page, app: &AppState, category: &str, home: &Municipality
     page
 }
 
-fn category_name(app: &AppState, page: &Page, id: &str) -> String {
+/// A category's name in the page's language (its id if the federation no longer has it).
+pub(super) fn category_name(app: &AppState, page: &Page, id: &str) -> String {
     app.ctx
         .federation()
         .category(id)
         .map_or_else(|| id.to_owned(), |c| c.name(page.code()).to_owned())
 }
 
-fn municipality_name(app: &AppState, code: &str) -> String {
+/// A member's name (its code if the federation no longer has it).
+pub(super) fn municipality_name(app: &AppState, code: &str) -> String {
     MunicipalityCode::parse(code)
         .ok()
         .and_then(|c| {

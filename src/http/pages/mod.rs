@@ -10,6 +10,7 @@ mod ask;
 mod demo;
 mod mine;
 mod start;
+mod work;
 
 use askama::Template;
 use axum::Router;
@@ -40,7 +41,8 @@ pub fn router(demo: bool) -> Router<AppState> {
     let pages = Router::new()
         .merge(start::router())
         .merge(ask::router())
-        .merge(mine::router());
+        .merge(mine::router())
+        .merge(work::router());
     let pages = if demo {
         pages.merge(demo::router())
     } else {
@@ -49,6 +51,7 @@ pub fn router(demo: bool) -> Router<AppState> {
     pages
         .route("/static/brygga.css", get(stylesheet))
         .route("/static/brygga.js", get(script))
+        .route("/static/work.js", get(work_script))
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -113,7 +116,7 @@ fn secure(response: &mut Response, cacheable: bool) {
         (
             header::CONTENT_SECURITY_POLICY,
             "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; \
-             form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
+             connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
         ),
         (header::REFERRER_POLICY, "no-referrer"),
         (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
@@ -567,6 +570,7 @@ pub async fn error_pages(
 
 const STYLESHEET: &str = include_str!("../../../static/brygga.css");
 const SCRIPT: &str = include_str!("../../../static/brygga.js");
+const WORK_SCRIPT: &str = include_str!("../../../static/work.js");
 
 fn asset(body: &'static str, content_type: &'static str) -> Response {
     (
@@ -585,4 +589,9 @@ async fn stylesheet() -> Response {
 
 async fn script() -> Response {
     asset(SCRIPT, "text/javascript; charset=utf-8")
+}
+
+/// The caseworkers' live updates and offer countdowns, loaded only on `/work`.
+async fn work_script() -> Response {
+    asset(WORK_SCRIPT, "text/javascript; charset=utf-8")
 }

@@ -1,0 +1,1064 @@
+//! The caseworkers' pages (API.md "Pages": `/work`, `/work/cases/{id}`): the queue they may
+//! take now, offers with their expiry, their own cases and their availability; one case as
+//! they may see it, with each action its own form; and `/work/rules`, the plain-language
+//! explanations of the rule ids that ground their access.
+//!
+//! As on the citizens' pages, each handler reads the form, calls the workflow the JSON API
+//! calls and renders what it answered; success is a 303 back to the page. What a workflow
+//! refuses (a lost race, a policy's denial) is said on the page in words, with the deciding
+//! rules, never as a JSON error. `GET /work?fragment=live` answers the live part of `/work`
+//! alone, for static/work.js to swap in when the event stream says something changed.
+
+use askama::Template;
+use axum::Router;
+use axum::extract::{FromRequestParts, Path, Query, State};
+use axum::http::StatusCode;
+use axum::http::request::Parts;
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+use chrono::{DateTime, Utc};
+use serde::Deserialize;
+
+use super::mine::{category_name, municipality_name};
+use super::{Frame, Page, PageError, PageForm, Who, render};
+use crate::domain::Principal;
+use crate::domain::case::{CaseState, Outcome, Sender};
+use crate::domain::people::{Availability, Caseworker, Protection};
+use crate::http::AppState;
+use crate::http::error::ApiError;
+use crate::http::extract::MaybePrincipal;
+use crate::workflow::{self, CaseView, MAX_TEXT_CHARS, TransferInput, Transferrer};
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/work", get(overview))
+        .route("/work/rules", get(rules))
+        .route("/work/availability", post(availability))
+        .route("/work/offers/{offer_id}/accept", post(accept))
+        .route("/work/offers/{offer_id}/reject", post(reject))
+        .route("/work/cases/{id}", get(case))
+        .route("/work/cases/{id}/claim", post(claim))
+        .route("/work/cases/{id}/messages", post(reply))
+        .route("/work/cases/{id}/release", post(release))
+        .route("/work/cases/{id}/transfer", post(transfer))
+        .route("/work/cases/{id}/close", post(close))
+        .route("/work/cases/{id}/harm-assessment", post(harm_assessment))
+}
+
+// ---------------------------------------------------------------------------------------------
+// Who asks
+// ---------------------------------------------------------------------------------------------
+
+/// The logged-in caseworker, fresh from the store. Without a login the login page (401); a
+/// citizen or an administrator is refused (403).
+struct Staff(Caseworker);
+
+impl FromRequestParts<AppState> for Staff {
+    type Rejection = PageError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, PageError> {
+        let MaybePrincipal(principal) = MaybePrincipal::from_request_parts(parts, state)
+            .await
+            .map_err(PageError::from)?;
+        match principal {
+            Some(Principal::Caseworker { caseworker_id, .. }) => {
+                match state.ctx.caseworker(&caseworker_id).await {
+                    Ok(me) => Ok(Staff(me)),
+                    // Removed after logging in: the login no longer holds.
+                    Err(workflow::Error::NotFound) => Err(PageError::LoginNeeded),
+                    Err(e) => Err(e.into()),
+                }
+            }
+            Some(_) => Err(PageError::Forbidden),
+            None => Err(PageError::LoginNeeded),
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// What the templates share
+// ---------------------------------------------------------------------------------------------
+
+/// One line of the error summary: a link to the field that needs correcting.
+struct ErrorLink {
+    href: &'static str,
+    text: String,
+}
+
+/// A rule id of a legal ground or a refusal, linked to its explanation where there is one.
+struct RuleLink {
+    id: String,
+    href: Option<String>,
+}
+
+/// A workflow's refusal in words: its message and the rules that decided it.
+struct Refusal {
+    message: String,
+    rules: Vec<RuleLink>,
+}
+
+struct Choice {
+    value: String,
+    text: String,
+    selected: bool,
+}
+
+/// The rule ids explained in `locales/*/rules.toml`, in the order `/work/rules` lists them.
+const RULES: [&str; 27] = [
+    "R1",
+    "R2",
+    "R3",
+    "R4",
+    "R5",
+    "R6",
+    "R7",
+    "R8",
+    "R9",
+    "R10",
+    "R11",
+    "R12",
+    "R13",
+    "R14",
+    "R15",
+    "R16",
+    "R17",
+    "R18",
+    "R19",
+    "fair-share-cap",
+    "routing-settings",
+    "eligibility-skill",
+    "eligibility-language",
+    "default-deny",
+    "municipality-keeps-home",
+    "category-must-stay-home",
+    "volunteer-channel-not-open",
+];
+
+/// Where rule `id` is explained: a policy `R8-partner-metadata` under its rule `R8`, the
+/// workflows' own ids under themselves.
+fn rule_anchor(id: &str) -> Option<&'static str> {
+    let digits = id
+        .strip_prefix('R')
+        .map(|rest| rest.chars().take_while(char::is_ascii_digit).count())
+        .unwrap_or(0);
+    let key = if digits > 0 { &id[..=digits] } else { id };
+    RULES.iter().copied().find(|r| *r == key)
+}
+
+fn rule_links(ids: &[String]) -> Vec<RuleLink> {
+    ids.iter()
+        .map(|id| RuleLink {
+            id: id.clone(),
+            href: rule_anchor(id).map(|a| format!("/work/rules#{a}")),
+        })
+        .collect()
+}
+
+fn language_name(page: &Page, code: &str) -> String {
+    let name = page.t(&format!("ask.language_name.{code}"));
+    if name.is_empty() {
+        code.to_owned()
+    } else {
+        name.to_owned()
+    }
+}
+
+fn iso(at: &DateTime<Utc>) -> String {
+    at.to_rfc3339()
+}
+
+fn with_status(mut response: Response, status: StatusCode) -> Response {
+    *response.status_mut() = status;
+    response
+}
+
+fn see(path: &str) -> Response {
+    Redirect::to(path).into_response()
+}
+
+fn see_case(id: &str) -> Response {
+    see(&format!("/work/cases/{id}"))
+}
+
+fn page_for(frame: &Frame, app: &AppState, title_key: &str, errors: bool) -> Page {
+    let mut page = Page::new(frame, app, Who::Staff, title_key);
+    if errors {
+        page.title = format!("{}{}", page.t("work.error_prefix"), page.title);
+    }
+    page
+}
+
+/// A refusal the page says in words (`None`: an error page is the answer), with the status.
+fn refusal(page: &Page, e: &workflow::Error) -> Option<(Refusal, StatusCode)> {
+    let policies = match e {
+        workflow::Error::Denied(d) | workflow::Error::NotEligible(d) => d.policies.clone(),
+        workflow::Error::Conflict(_)
+        | workflow::Error::StateConflict(_)
+        | workflow::Error::Forbidden
+        | workflow::Error::InvalidField(_)
+        | workflow::Error::Unprocessable(_) => Vec::new(),
+        _ => return None,
+    };
+    let api = ApiError::from(clone_error(e));
+    let mut message = page.t(&format!("error.{}", api.code())).to_owned();
+    if message.is_empty() || message.contains('{') {
+        message = page.t("work.case.refused").to_owned();
+    }
+    Some((
+        Refusal {
+            message,
+            rules: rule_links(&policies),
+        },
+        api.status(),
+    ))
+}
+
+/// The workflow errors a page says in words, copied to learn their API code.
+fn clone_error(e: &workflow::Error) -> workflow::Error {
+    match e {
+        workflow::Error::Denied(d) => workflow::Error::Denied(d.clone()),
+        workflow::Error::NotEligible(d) => workflow::Error::NotEligible(d.clone()),
+        workflow::Error::Conflict(t) => workflow::Error::Conflict(t.clone()),
+        workflow::Error::StateConflict(c) => workflow::Error::StateConflict(c),
+        workflow::Error::InvalidField(f) => workflow::Error::InvalidField(f),
+        workflow::Error::Unprocessable(c) => workflow::Error::Unprocessable(c),
+        _ => workflow::Error::Forbidden,
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// GET /work
+// ---------------------------------------------------------------------------------------------
+
+struct QueueRow {
+    id: String,
+    category: String,
+    language: String,
+    urgent: bool,
+    child_concern: bool,
+    home: String,
+    waiting: String,
+    waiting_iso: String,
+    ring: i64,
+    interpreter: bool,
+    claim_label: String,
+}
+
+struct OfferRow {
+    offer_id: String,
+    id: String,
+    category: String,
+    language: String,
+    urgent: bool,
+    child_concern: bool,
+    home: String,
+    expires: String,
+    expires_iso: String,
+    interpreter: bool,
+    accept_label: String,
+    reject_label: String,
+}
+
+struct CaseRow {
+    id: String,
+    category: String,
+    language: String,
+    urgent: bool,
+    child_concern: bool,
+    state: &'static str,
+    state_text: &'static str,
+    last: String,
+    last_iso: String,
+    awaiting_reply: bool,
+}
+
+/// The part of `/work` that the event stream refreshes.
+struct Live {
+    queue: Vec<QueueRow>,
+    offers: Vec<OfferRow>,
+    cases: Vec<CaseRow>,
+}
+
+/// What the availability form shows, and what was wrong with it.
+struct AvailabilityForm {
+    available: bool,
+    capacity: String,
+    now: String,
+    status_error: Option<String>,
+    capacity_error: Option<String>,
+    capacity_hint: String,
+}
+
+#[derive(Template)]
+#[template(path = "work.html")]
+struct WorkPage {
+    page: Page,
+    errors: Vec<ErrorLink>,
+    refusal: Option<Refusal>,
+    live: Live,
+    form: AvailabilityForm,
+}
+
+#[derive(Template)]
+#[template(path = "work_live.html")]
+struct LiveFragment {
+    page: Page,
+    live: Live,
+}
+
+async fn live(app: &AppState, page: &Page, me: &Caseworker) -> Result<Live, PageError> {
+    let queue = app
+        .ctx
+        .queue(me)
+        .await?
+        .iter()
+        .map(|s| {
+            let c = &s.case;
+            let category = category_name(app, page, c.category.as_str());
+            let waiting = page.when(&c.queued_since);
+            QueueRow {
+                id: c.id.as_str().to_owned(),
+                claim_label: page.fill(
+                    "work.queue.claim_label",
+                    &[("category", &category), ("when", &waiting)],
+                ),
+                category,
+                language: language_name(page, c.language.as_str()),
+                urgent: c.urgent,
+                child_concern: c.is_child_concern(),
+                home: municipality_name(app, c.home.as_str()),
+                waiting,
+                waiting_iso: iso(&c.queued_since),
+                ring: c.ring,
+                interpreter: c.interpreter_needed,
+            }
+        })
+        .collect();
+    let offers = app
+        .ctx
+        .offers(me)
+        .await?
+        .into_iter()
+        .map(|(offer, s)| {
+            let c = &s.case;
+            let category = category_name(app, page, c.category.as_str());
+            OfferRow {
+                offer_id: offer.id.as_str().to_owned(),
+                id: c.id.as_str().to_owned(),
+                accept_label: page.fill("work.offers.accept_label", &[("category", &category)]),
+                reject_label: page.fill("work.offers.reject_label", &[("category", &category)]),
+                category,
+                language: language_name(page, c.language.as_str()),
+                urgent: c.urgent,
+                child_concern: c.is_child_concern(),
+                home: municipality_name(app, c.home.as_str()),
+                expires: page.when(&offer.expires_at),
+                expires_iso: iso(&offer.expires_at),
+                interpreter: c.interpreter_needed,
+            }
+        })
+        .collect();
+    let mine = app.ctx.my_cases(me).await?;
+    let marks = app.ctx.awaiting_reply(me, &mine).await?;
+    let cases = mine
+        .iter()
+        .zip(marks)
+        .filter(|(s, _)| s.case.state != CaseState::Offered)
+        .map(|(s, awaiting_reply)| {
+            let c = &s.case;
+            CaseRow {
+                id: c.id.as_str().to_owned(),
+                category: category_name(app, page, c.category.as_str()),
+                language: language_name(page, c.language.as_str()),
+                urgent: c.urgent,
+                child_concern: c.is_child_concern(),
+                state: c.state.as_str(),
+                state_text: page.t(&format!("work.state.{}", c.state.as_str())),
+                last: page.when(&c.updated_at),
+                last_iso: iso(&c.updated_at),
+                awaiting_reply,
+            }
+        })
+        .collect();
+    Ok(Live {
+        queue,
+        offers,
+        cases,
+    })
+}
+
+fn availability_form(page: &Page, me: &Caseworker, open: usize) -> AvailabilityForm {
+    let max = me.max_capacity.to_string();
+    let status = page.t(&format!("work.availability.{}", me.status.as_str()));
+    let free = (me.capacity as usize).saturating_sub(open).to_string();
+    AvailabilityForm {
+        available: me.status == Availability::Available,
+        capacity: me.capacity.to_string(),
+        now: page.fill(
+            "work.availability.now",
+            &[
+                ("status", status),
+                ("capacity", &me.capacity.to_string()),
+                ("free", &free),
+                ("max", &max),
+            ],
+        ),
+        status_error: None,
+        capacity_error: None,
+        capacity_hint: page.fill("work.availability.capacity_hint", &[("max", &max)]),
+    }
+}
+
+/// `/work`, with a refusal or the availability form's mistakes when a form was refused.
+async fn work_page(
+    app: &AppState,
+    frame: &Frame,
+    me: &Caseworker,
+    notice: Option<Refusal>,
+    entered: Option<AvailabilityForm>,
+    status: StatusCode,
+) -> Result<Response, PageError> {
+    let mut errors = Vec::new();
+    if let Some(form) = &entered {
+        if let Some(text) = &form.status_error {
+            errors.push(ErrorLink {
+                href: "#status",
+                text: text.clone(),
+            });
+        }
+        if let Some(text) = &form.capacity_error {
+            errors.push(ErrorLink {
+                href: "#capacity",
+                text: text.clone(),
+            });
+        }
+    }
+    let page = page_for(frame, app, "work.title", !errors.is_empty());
+    let live = live(app, &page, me).await?;
+    let open = live.cases.len() + live.offers.len();
+    let mut form = availability_form(&page, me, open);
+    if let Some(entered) = entered {
+        form.available = entered.available;
+        form.capacity = entered.capacity;
+        form.status_error = entered.status_error;
+        form.capacity_error = entered.capacity_error;
+    }
+    let html = render(&WorkPage {
+        page,
+        errors,
+        refusal: notice,
+        live,
+        form,
+    })?;
+    Ok(with_status(html, status))
+}
+
+#[derive(Deserialize)]
+struct OverviewQuery {
+    #[serde(default)]
+    fragment: Option<String>,
+}
+
+async fn overview(
+    State(app): State<AppState>,
+    frame: Frame,
+    Staff(me): Staff,
+    Query(query): Query<OverviewQuery>,
+) -> Result<Response, PageError> {
+    if query.fragment.as_deref() == Some("live") {
+        let page = page_for(&frame, &app, "work.title", false);
+        let live = live(&app, &page, &me).await?;
+        return render(&LiveFragment { page, live });
+    }
+    work_page(&app, &frame, &me, None, None, StatusCode::OK).await
+}
+
+#[derive(Deserialize)]
+struct AvailabilityFields {
+    #[serde(default)]
+    status: String,
+    #[serde(default)]
+    capacity: String,
+}
+
+async fn availability(
+    State(app): State<AppState>,
+    frame: Frame,
+    Staff(me): Staff,
+    PageForm(form): PageForm<AvailabilityFields>,
+) -> Result<Response, PageError> {
+    let lang = frame.lang;
+    let max = me.max_capacity.to_string();
+    let status = Availability::parse(form.status.trim());
+    let capacity = match form.capacity.trim() {
+        "" => Ok(None),
+        text => text
+            .parse::<u32>()
+            .ok()
+            .filter(|c| *c <= me.max_capacity)
+            .map(Some)
+            .ok_or(()),
+    };
+    let mut status_error = status
+        .is_none()
+        .then(|| crate::i18n::text(lang, "work.availability.status_missing").to_owned());
+    let mut capacity_error = capacity
+        .is_err()
+        .then(|| crate::i18n::fill(lang, "work.availability.capacity_invalid", &[("max", &max)]));
+    if let (Some(status), Ok(capacity)) = (status, capacity) {
+        match app.ctx.set_availability(&me, status, capacity).await {
+            Ok(_) => return Ok(see("/work")),
+            Err(workflow::Error::InvalidField("capacity")) => {
+                capacity_error = Some(crate::i18n::fill(
+                    lang,
+                    "work.availability.capacity_invalid",
+                    &[("max", &max)],
+                ));
+            }
+            Err(workflow::Error::InvalidField(_)) => {
+                status_error =
+                    Some(crate::i18n::text(lang, "work.availability.status_missing").to_owned());
+            }
+            Err(e) => return Err(e.into()),
+        }
+    }
+    let entered = AvailabilityForm {
+        available: status != Some(Availability::Away),
+        capacity: form.capacity,
+        now: String::new(),
+        status_error,
+        capacity_error,
+        capacity_hint: String::new(),
+    };
+    work_page(
+        &app,
+        &frame,
+        &me,
+        None,
+        Some(entered),
+        StatusCode::UNPROCESSABLE_ENTITY,
+    )
+    .await
+}
+
+/// Nothing but the CSRF token.
+#[derive(Deserialize)]
+struct Confirmed {}
+
+async fn accept(
+    State(app): State<AppState>,
+    frame: Frame,
+    Staff(me): Staff,
+    Path(offer_id): Path<String>,
+    PageForm(Confirmed {}): PageForm<Confirmed>,
+) -> Result<Response, PageError> {
+    match app.ctx.accept_offer(&me, &offer_id).await {
+        Ok(shown) => Ok(see_case(shown.case.id.as_str())),
+        Err(e) => offer_refused(&app, &frame, &me, e).await,
+    }
+}
+
+async fn reject(
+    State(app): State<AppState>,
+    frame: Frame,
+    Staff(me): Staff,
+    Path(offer_id): Path<String>,
+    PageForm(Confirmed {}): PageForm<Confirmed>,
+) -> Result<Response, PageError> {
+    match app.ctx.reject_offer(&me, &offer_id).await {
+        Ok(()) => Ok(see("/work")),
+        Err(e) => offer_refused(&app, &frame, &me, e).await,
+    }
+}
+
+/// An offer that could not be answered (it expired, or went elsewhere): `/work` saying so.
+async fn offer_refused(
+    app: &AppState,
+    frame: &Frame,
+    me: &Caseworker,
+    e: workflow::Error,
+) -> Result<Response, PageError> {
+    let page = page_for(frame, app, "work.title", false);
+    match refusal(&page, &e) {
+        Some((notice, status)) => work_page(app, frame, me, Some(notice), None, status).await,
+        None => Err(e.into()),
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// GET /work/cases/{id} and its forms
+// ---------------------------------------------------------------------------------------------
+
+struct MessageLine {
+    staff: bool,
+    who: &'static str,
+    at: String,
+    at_iso: String,
+    body: String,
+}
+
+/// What the caseworker entered, kept when the page is shown again, and what was wrong.
+#[derive(Default)]
+struct Entered {
+    reply: String,
+    reply_error: Option<String>,
+    municipality: String,
+    colleague: String,
+    colleague_error: Option<String>,
+    reason: String,
+    reason_error: Option<String>,
+    target_error: Option<String>,
+    outcome: String,
+    outcome_error: Option<String>,
+    harm: String,
+    harm_error: Option<String>,
+    harm_reason: String,
+    harm_reason_error: Option<String>,
+    refusal: Option<Refusal>,
+}
+
+#[derive(Template)]
+#[template(path = "work_case.html")]
+struct CasePage {
+    page: Page,
+    errors: Vec<ErrorLink>,
+    refusal: Option<Refusal>,
+    e: Entered,
+    id: String,
+    category: String,
+    language: String,
+    interpreter: bool,
+    urgent: bool,
+    child_concern: bool,
+    home: String,
+    handler: Option<String>,
+    state: &'static str,
+    state_text: &'static str,
+    waiting: String,
+    waiting_iso: String,
+    outcome: Option<&'static str>,
+    identity: bool,
+    citizen: Option<String>,
+    protection: &'static str,
+    ground: Vec<RuleLink>,
+    messages: Vec<MessageLine>,
+    final_state: bool,
+    can_claim: bool,
+    offered_to_me: bool,
+    mine: bool,
+    can_assess: bool,
+    municipalities: Vec<Choice>,
+    outcomes: Vec<Choice>,
+}
+
+fn case_page(
+    app: &AppState,
+    frame: &Frame,
+    me: &Caseworker,
+    view: CaseView,
+    mut e: Entered,
+) -> CasePage {
+    let mut errors = Vec::new();
+    for (error, href) in [
+        (&e.reply_error, "#text"),
+        (&e.target_error, "#municipality"),
+        (&e.colleague_error, "#caseworker_id"),
+        (&e.reason_error, "#reason"),
+        (&e.outcome_error, "#outcome"),
+        (&e.harm_error, "#cross_border_ok"),
+        (&e.harm_reason_error, "#harm_reason"),
+    ] {
+        if let Some(text) = error {
+            errors.push(ErrorLink {
+                href,
+                text: text.clone(),
+            });
+        }
+    }
+    let page = page_for(frame, app, "work.case.title", !errors.is_empty());
+    let case = &view.case;
+    let mine = case.is_owned_by(&me.id) && case.state.is_owned();
+    let citizen = view.identity.then(|| {
+        case.personnummer().map_or_else(
+            || page.t("work.case.anonymous").to_owned(),
+            |p| p.as_str().to_owned(),
+        )
+    });
+    let messages = view
+        .messages
+        .iter()
+        .map(|m| {
+            let staff = m.sender == Sender::Caseworker;
+            MessageLine {
+                staff,
+                who: page.t(if staff {
+                    "work.case.from_staff"
+                } else {
+                    "work.case.from_citizen"
+                }),
+                at: page.when(&m.at),
+                at_iso: iso(&m.at),
+                body: m.body.clone(),
+            }
+        })
+        .collect();
+    let municipalities = app
+        .ctx
+        .federation()
+        .municipalities
+        .iter()
+        .map(|m| Choice {
+            value: m.code.as_str().to_owned(),
+            text: m.name.clone(),
+            selected: e.municipality == m.code.as_str(),
+        })
+        .collect();
+    let outcomes = Outcome::ALL
+        .iter()
+        .map(|o| Choice {
+            value: o.as_str().to_owned(),
+            text: page.t(&format!("work.outcome.{}", o.as_str())).to_owned(),
+            selected: e.outcome == o.as_str(),
+        })
+        .collect();
+    CasePage {
+        errors,
+        id: case.id.as_str().to_owned(),
+        category: category_name(app, &page, case.category.as_str()),
+        language: language_name(&page, case.language.as_str()),
+        interpreter: case.interpreter_needed,
+        urgent: case.urgent,
+        child_concern: case.is_child_concern(),
+        home: municipality_name(app, case.home.as_str()),
+        handler: case
+            .handler
+            .as_ref()
+            .filter(|_| case.state.is_owned())
+            .map(|h| municipality_name(app, h.as_str())),
+        state: case.state.as_str(),
+        state_text: page.t(&format!("work.state.{}", case.state.as_str())),
+        waiting: page.when(&case.queued_since),
+        waiting_iso: iso(&case.queued_since),
+        outcome: case
+            .outcome
+            .map(|o| page.t(&format!("work.outcome.{}", o.as_str()))),
+        identity: view.identity,
+        citizen,
+        protection: page.t(&format!("work.protection.{}", case.protection.as_str())),
+        ground: rule_links(&view.legal_ground),
+        messages,
+        final_state: case.state.is_final(),
+        can_claim: case.state == CaseState::Queued,
+        offered_to_me: case.state == CaseState::Offered && case.is_owned_by(&me.id),
+        mine,
+        // R12: a home caseworker assesses harm for a citizen with sekretessmarkering; the
+        // workflow decides who exactly may, and says so if not.
+        can_assess: !case.state.is_final()
+            && case.home == me.municipality
+            && case.protection == Protection::Sekretessmarkering,
+        municipalities,
+        outcomes,
+        refusal: e.refusal.take(),
+        e,
+        page,
+    }
+}
+
+/// The case page, with what was entered and the status to answer with.
+/// The case page again, with what was entered and what to fix (422).
+async fn again(
+    app: &AppState,
+    frame: &Frame,
+    me: &Caseworker,
+    id: &str,
+    entered: Entered,
+) -> Result<Response, PageError> {
+    show(
+        app,
+        frame,
+        me,
+        id,
+        entered,
+        StatusCode::UNPROCESSABLE_ENTITY,
+    )
+    .await
+}
+
+async fn show(
+    app: &AppState,
+    frame: &Frame,
+    me: &Caseworker,
+    id: &str,
+    entered: Entered,
+    status: StatusCode,
+) -> Result<Response, PageError> {
+    let view = app.ctx.view_case(me, id).await?;
+    let page = case_page(app, frame, me, view, entered);
+    Ok(with_status(render(&page)?, status))
+}
+
+async fn case(
+    State(app): State<AppState>,
+    frame: Frame,
+    Staff(me): Staff,
+    Path(id): Path<String>,
+) -> Result<Response, PageError> {
+    show(&app, &frame, &me, &id, Entered::default(), StatusCode::OK).await
+}
+
+/// After an action: 303 back to the case page, or the page saying what was refused.
+async fn done<T>(
+    app: &AppState,
+    frame: &Frame,
+    me: &Caseworker,
+    id: &str,
+    result: Result<T, workflow::Error>,
+    mut entered: Entered,
+) -> Result<Response, PageError> {
+    let e = match result {
+        Ok(_) => return Ok(see_case(id)),
+        Err(e) => e,
+    };
+    let page = page_for(frame, app, "work.case.title", false);
+    let Some((refused, status)) = refusal(&page, &e) else {
+        return Err(e.into());
+    };
+    entered.refusal = Some(refused);
+    show(app, frame, me, id, entered, status).await
+}
+
+async fn claim(
+    State(app): State<AppState>,
+    frame: Frame,
+    Staff(me): Staff,
+    Path(id): Path<String>,
+    PageForm(Confirmed {}): PageForm<Confirmed>,
+) -> Result<Response, PageError> {
+    let result = app.ctx.claim(&me, &id).await;
+    done(&app, &frame, &me, &id, result, Entered::default()).await
+}
+
+async fn release(
+    State(app): State<AppState>,
+    frame: Frame,
+    Staff(me): Staff,
+    Path(id): Path<String>,
+    PageForm(Confirmed {}): PageForm<Confirmed>,
+) -> Result<Response, PageError> {
+    match app.ctx.release(&me, &id).await {
+        // Released, the case may be out of sight (metadata of another municipality's queue):
+        // back to the work page.
+        Ok(_) => Ok(see("/work")),
+        Err(e) => done::<()>(&app, &frame, &me, &id, Err(e), Entered::default()).await,
+    }
+}
+
+#[derive(Deserialize)]
+struct ReplyFields {
+    #[serde(default)]
+    text: String,
+}
+
+async fn reply(
+    State(app): State<AppState>,
+    frame: Frame,
+    Staff(me): Staff,
+    Path(id): Path<String>,
+    PageForm(form): PageForm<ReplyFields>,
+) -> Result<Response, PageError> {
+    let lang = frame.lang;
+    let trimmed = form.text.trim();
+    let problem = if trimmed.is_empty() {
+        Some("work.case.reply_empty")
+    } else if trimmed.chars().count() > MAX_TEXT_CHARS {
+        Some("mine.request.reply_too_long")
+    } else {
+        None
+    };
+    let mut entered = Entered {
+        reply_error: problem.map(|k| crate::i18n::text(lang, k).to_owned()),
+        ..Entered::default()
+    };
+    if problem.is_none() {
+        match app.ctx.caseworker_writes(&me, &id, &form.text).await {
+            Ok(_) => return Ok(see_case(&id)),
+            Err(workflow::Error::InvalidField("text")) => {
+                entered.reply_error = Some(crate::i18n::text(lang, "work.case.reply_empty").into());
+            }
+            Err(e) => {
+                entered.reply = form.text;
+                return done::<()>(&app, &frame, &me, &id, Err(e), entered).await;
+            }
+        }
+    }
+    entered.reply = form.text;
+    again(&app, &frame, &me, &id, entered).await
+}
+
+#[derive(Deserialize)]
+struct TransferFields {
+    #[serde(default)]
+    municipality: String,
+    #[serde(default)]
+    caseworker_id: String,
+    #[serde(default)]
+    reason: String,
+}
+
+async fn transfer(
+    State(app): State<AppState>,
+    frame: Frame,
+    Staff(me): Staff,
+    Path(id): Path<String>,
+    PageForm(form): PageForm<TransferFields>,
+) -> Result<Response, PageError> {
+    let lang = frame.lang;
+    let text = |key: &str| Some(crate::i18n::text(lang, key).to_owned());
+    let municipality = form.municipality.trim().to_owned();
+    let colleague = form.caseworker_id.trim().to_owned();
+    let mut entered = Entered {
+        municipality: municipality.clone(),
+        colleague: colleague.clone(),
+        reason: form.reason.clone(),
+        ..Entered::default()
+    };
+    if municipality.is_empty() && colleague.is_empty() {
+        entered.target_error = text("work.case.transfer_target_missing");
+    }
+    if form.reason.trim().is_empty() {
+        entered.reason_error = text("work.case.transfer_reason_empty");
+    }
+    if entered.target_error.is_none() && entered.reason_error.is_none() {
+        let input = TransferInput {
+            municipality: (!municipality.is_empty()).then_some(municipality),
+            caseworker_id: (!colleague.is_empty()).then_some(colleague),
+            reason: form.reason,
+        };
+        match app
+            .ctx
+            .transfer(Transferrer::Caseworker(&me), &id, input)
+            .await
+        {
+            // The case has left the caseworker: back to the work page.
+            Ok(_) => return Ok(see("/work")),
+            Err(workflow::Error::InvalidField("reason")) => {
+                entered.reason_error = text("work.case.transfer_reason_empty");
+            }
+            Err(
+                workflow::Error::Unprocessable("unknown_caseworker")
+                | workflow::Error::InvalidField("caseworker_id"),
+            ) => {
+                entered.colleague_error = text("work.case.transfer_unknown_caseworker");
+            }
+            Err(e) => return done::<()>(&app, &frame, &me, &id, Err(e), entered).await,
+        }
+    }
+    again(&app, &frame, &me, &id, entered).await
+}
+
+#[derive(Deserialize)]
+struct CloseFields {
+    #[serde(default)]
+    outcome: String,
+}
+
+async fn close(
+    State(app): State<AppState>,
+    frame: Frame,
+    Staff(me): Staff,
+    Path(id): Path<String>,
+    PageForm(form): PageForm<CloseFields>,
+) -> Result<Response, PageError> {
+    let Some(outcome) = Outcome::parse(form.outcome.trim()) else {
+        let entered = Entered {
+            outcome_error: Some(crate::i18n::text(frame.lang, "work.case.close_missing").into()),
+            ..Entered::default()
+        };
+        return again(&app, &frame, &me, &id, entered).await;
+    };
+    let result = app.ctx.close(&me, &id, outcome).await;
+    done(&app, &frame, &me, &id, result, Entered::default()).await
+}
+
+#[derive(Deserialize)]
+struct HarmFields {
+    #[serde(default)]
+    cross_border_ok: String,
+    #[serde(default)]
+    reason: String,
+}
+
+async fn harm_assessment(
+    State(app): State<AppState>,
+    frame: Frame,
+    Staff(me): Staff,
+    Path(id): Path<String>,
+    PageForm(form): PageForm<HarmFields>,
+) -> Result<Response, PageError> {
+    let lang = frame.lang;
+    let ok = match form.cross_border_ok.as_str() {
+        "true" => Some(true),
+        "false" => Some(false),
+        _ => None,
+    };
+    let mut entered = Entered {
+        harm: form.cross_border_ok.clone(),
+        harm_reason: form.reason.clone(),
+        ..Entered::default()
+    };
+    if ok.is_none() {
+        entered.harm_error = Some(crate::i18n::text(lang, "work.case.harm_choose").into());
+    }
+    if form.reason.trim().is_empty() {
+        entered.harm_reason_error =
+            Some(crate::i18n::text(lang, "work.case.harm_reason_empty").into());
+    }
+    if let (Some(ok), None) = (ok, &entered.harm_reason_error) {
+        match app
+            .ctx
+            .record_harm_assessment(&me, &id, ok, &form.reason)
+            .await
+        {
+            Ok(_) => return Ok(see_case(&id)),
+            Err(workflow::Error::InvalidField("reason")) => {
+                entered.harm_reason_error =
+                    Some(crate::i18n::text(lang, "work.case.harm_reason_empty").into());
+            }
+            Err(e) => return done::<()>(&app, &frame, &me, &id, Err(e), entered).await,
+        }
+    }
+    again(&app, &frame, &me, &id, entered).await
+}
+
+// ---------------------------------------------------------------------------------------------
+// GET /work/rules
+// ---------------------------------------------------------------------------------------------
+
+struct RuleText {
+    id: &'static str,
+    text: &'static str,
+}
+
+#[derive(Template)]
+#[template(path = "work_rules.html")]
+struct RulesPage {
+    page: Page,
+    rules: Vec<RuleText>,
+}
+
+/// The explanations are public: anyone may read what the rules say.
+async fn rules(
+    State(app): State<AppState>,
+    frame: Frame,
+    MaybePrincipal(principal): MaybePrincipal,
+) -> Result<Response, PageError> {
+    let page = Page::new(&frame, &app, Who::of(principal.as_ref()), "rules.title");
+    let rules = RULES
+        .iter()
+        .map(|id| RuleText {
+            id,
+            text: page.t(&format!("rules.text.{id}")),
+        })
+        .collect();
+    render(&RulesPage { page, rules })
+}
