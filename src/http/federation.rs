@@ -8,14 +8,13 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use serde::Serialize;
 
 use super::AppState;
 use super::error::ApiError;
 use super::extract::{AdminAuth, AdminIn, ApiJson, family};
-use crate::domain::federation::{Agreement, AgreementVersion, Category, Municipality};
+use crate::domain::federation::{AgreementVersion, Category, Municipality};
 use crate::workflow::{
-    AgreementInput, AgreementRecord, CategoryInput, ChangeEffect, MunicipalityInput,
+    AgreementChanged, AgreementInput, AgreementRecord, CategoryInput, MunicipalityInput,
 };
 
 pub fn router() -> Router<AppState> {
@@ -188,23 +187,13 @@ async fn redraft_agreement(
     Ok((StatusCode::CREATED, Json(draft)))
 }
 
-/// What a signature or an ending did: the agreement as it stands and the cases that followed.
-#[derive(Serialize)]
-struct Changed {
-    agreement: Option<Agreement>,
-    #[serde(flatten)]
-    effect: ChangeEffect,
-}
-
 async fn sign_agreement(
     State(app): State<AppState>,
     AdminAuth(admin): AdminAuth,
     Path((id, version)): Path<(String, String)>,
-) -> Result<Json<Changed>, ApiError> {
+) -> Result<Json<AgreementChanged>, ApiError> {
     let version: i64 = version.parse().map_err(|_| ApiError::NotFound)?;
-    let effect = app.ctx.sign_agreement(&admin, &id, version).await?;
-    let agreement = app.ctx.agreement(&admin, &id).await?.in_force;
-    Ok(Json(Changed { agreement, effect }))
+    Ok(Json(app.ctx.sign_agreement(&admin, &id, version).await?))
 }
 
 /// Ends the agreement today; its cross-border cases go home at once.
@@ -212,8 +201,6 @@ async fn end_agreement(
     State(app): State<AppState>,
     AdminAuth(admin): AdminAuth,
     Path(id): Path<String>,
-) -> Result<Json<Changed>, ApiError> {
-    let effect = app.ctx.end_agreement(&admin, &id).await?;
-    let agreement = app.ctx.agreement(&admin, &id).await?.in_force;
-    Ok(Json(Changed { agreement, effect }))
+) -> Result<Json<AgreementChanged>, ApiError> {
+    Ok(Json(app.ctx.end_agreement(&admin, &id).await?))
 }

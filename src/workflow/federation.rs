@@ -122,6 +122,15 @@ pub struct AgreementRecord {
     pub versions: Vec<AgreementVersion>,
 }
 
+/// An agreement signed or ended: as it now stands in the federation (`None` once an agreement
+/// that never started was ended), and what the change did to the cases.
+#[derive(Clone, Debug, Serialize)]
+pub struct AgreementChanged {
+    pub agreement: Option<Agreement>,
+    #[serde(flatten)]
+    pub effect: ChangeEffect,
+}
+
 /// What a change did to the cases at once.
 #[derive(Clone, Copy, Debug, Default, Serialize, PartialEq, Eq)]
 pub struct ChangeEffect {
@@ -269,7 +278,7 @@ impl Context {
         admin: &Administrator,
         id: &str,
         version: i64,
-    ) -> Result<ChangeEffect> {
+    ) -> Result<AgreementChanged> {
         let proof = self
             .authorize_admin(admin, Action::Administer, None)
             .await?;
@@ -317,7 +326,7 @@ impl Context {
                 .await;
             match outcome {
                 Err(Error::Duplicate(_)) => continue,
-                other => return other,
+                other => return other.map(|effect| self.agreement_changed(id, effect)),
             }
         }
         Err(Error::Unavailable("the federation kept changing".into()))
@@ -328,7 +337,7 @@ impl Context {
     /// last day it held); one that has not started yet leaves the federation. Either way the
     /// ending is a signed version of its own, older drafts are discarded, and cross-border
     /// cases resting on it go home at once.
-    pub async fn end_agreement(&self, admin: &Administrator, id: &str) -> Result<ChangeEffect> {
+    pub async fn end_agreement(&self, admin: &Administrator, id: &str) -> Result<AgreementChanged> {
         let proof = self
             .authorize_admin(admin, Action::Administer, None)
             .await?;
@@ -396,10 +405,23 @@ impl Context {
                 .await;
             match outcome {
                 Err(Error::Duplicate(_)) => continue,
-                other => return other,
+                other => return other.map(|effect| self.agreement_changed(id, effect)),
             }
         }
         Err(Error::Unavailable("the federation kept changing".into()))
+    }
+
+    /// The agreement as the change left it in force here.
+    fn agreement_changed(&self, id: &str, effect: ChangeEffect) -> AgreementChanged {
+        AgreementChanged {
+            agreement: self
+                .federation()
+                .agreements
+                .iter()
+                .find(|a| a.id == id)
+                .cloned(),
+            effect,
+        }
     }
 
     /// Adds a member (federation administrators).

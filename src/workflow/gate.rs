@@ -60,7 +60,7 @@ impl Subject {
     pub fn name(&self) -> Option<String> {
         match self {
             Subject::Caseworker(c) => Some(c.name.clone()),
-            Subject::Admin(a) if !a.name.is_empty() => Some(a.name.clone()),
+            Subject::Admin(a) => a.trail_name(),
             _ => None,
         }
     }
@@ -130,10 +130,7 @@ impl AdminAllowed {
     /// The chain an administrator's own events go on: their municipality's, or the
     /// federation's.
     fn chain(&self, ctx: &Context) -> String {
-        self.admin
-            .municipality
-            .as_ref()
-            .map_or_else(|| ctx.federation().id.clone(), |m| m.as_str().to_owned())
+        ctx.admin_chain(&self.admin)
     }
 }
 
@@ -856,23 +853,45 @@ impl Context {
                 ground: decision.policies,
             });
         }
+        self.refuse_admin(
+            admin,
+            decision.policies,
+            json!({
+                "action": action.as_str(),
+                "on": on.map_or("federation", MunicipalityCode::as_str),
+            }),
+        )
+        .await
+    }
+
+    /// An administrator refused: `forbidden`, audited on their chain with the refusing
+    /// policies and what they asked for.
+    async fn refuse_admin<T>(
+        &self,
+        admin: &Administrator,
+        policies: Vec<String>,
+        detail: Value,
+    ) -> Result<T> {
         let mut event = self.event(
             admin.actor(),
             admin.municipality.clone(),
             "access_denied",
-            decision.policies,
+            policies,
         );
-        event.actor_name = Subject::Admin(admin.clone()).name();
-        event.municipality = admin
-            .municipality
-            .as_ref()
-            .map_or_else(|| self.federation().id.clone(), |m| m.as_str().to_owned());
-        event.detail = json!({
-            "action": action.as_str(),
-            "on": on.map_or("federation", MunicipalityCode::as_str),
-        });
+        event.actor_name = admin.trail_name();
+        event.municipality = self.admin_chain(admin);
+        event.detail = detail;
         self.store.append_audit(&event).await?;
         Err(Error::Forbidden)
+    }
+
+    /// The chain an administrator's own events go on: their municipality's, or the
+    /// federation's.
+    fn admin_chain(&self, admin: &Administrator) -> String {
+        admin
+            .municipality
+            .as_ref()
+            .map_or_else(|| self.federation().id.clone(), |m| m.as_str().to_owned())
     }
 
     /// An integration token asked for a route that its scopes do not open (`needs` the
@@ -885,23 +904,15 @@ impl Context {
         needs: Option<Scope>,
         route: &str,
     ) -> Result<()> {
-        let mut event = self.event(
-            admin.actor(),
-            admin.municipality.clone(),
-            "access_denied",
+        self.refuse_admin(
+            admin,
             vec!["integration-token-scope".to_owned()],
-        );
-        event.actor_name = Subject::Admin(admin.clone()).name();
-        event.municipality = admin
-            .municipality
-            .as_ref()
-            .map_or_else(|| self.federation().id.clone(), |m| m.as_str().to_owned());
-        event.detail = json!({
-            "needs": needs.map(Scope::as_str),
-            "route": route,
-        });
-        self.store.append_audit(&event).await?;
-        Err(Error::Forbidden)
+            json!({
+                "needs": needs.map(Scope::as_str),
+                "route": route,
+            }),
+        )
+        .await
     }
 
     /// An administrator's act that changes nothing but is recorded (reading the trail), on
@@ -924,7 +935,7 @@ impl Context {
             what,
             proof.ground.clone(),
         );
-        event.actor_name = Subject::Admin(proof.admin.clone()).name();
+        event.actor_name = proof.admin.trail_name();
         event.municipality = proof.chain(self);
         event.detail = detail;
         event

@@ -49,7 +49,8 @@ pub use dispatch::TickReport;
 pub use events::{Delivery, Next, Subscriber, Subscription};
 pub use export::Export;
 pub use federation::{
-    AgreementInput, AgreementRecord, CategoryInput, ChangeEffect, MunicipalityInput,
+    AgreementChanged, AgreementInput, AgreementRecord, CategoryInput, ChangeEffect,
+    MunicipalityInput,
 };
 pub use gate::Subject;
 pub use logins::{Authenticated, IntegrationTokenInput, Login, acting_for};
