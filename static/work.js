@@ -1,9 +1,15 @@
-// The caseworkers' work page (/work), a progressive enhancement: without it the page works by
-// reloading. It keeps the offers' countdowns ticking, and listens to the event stream
-// (GET /api/v1/events, the same-origin cookie login) to fetch the live part of the page again
+// The caseworkers' pages (/work, /work/cases/{id}), a progressive enhancement: without it the
+// pages work by reloading. On a refused form it moves focus to the error summary. On /work it
+// keeps the offers' countdowns ticking, and listens to the event stream (GET /api/v1/events,
+// the same-origin cookie login) to fetch the live part of the page again
 // (/work?fragment=live) when the queue, an offer or a case changed, announcing it politely.
 (function () {
   'use strict';
+  // A refused form: take the keyboard (and a screen reader) to the summary of what to correct,
+  // whose links lead to the fields.
+  var summary = document.getElementById('error-summary');
+  if (summary) { summary.focus(); }
+
   var live = document.getElementById('live');
   if (!live) { return; }
   var status = document.getElementById('live-status');

@@ -304,6 +304,11 @@ pub struct Page {
 }
 
 impl Page {
+    /// Staff at work: the citizens' quick exit and help box are not for them.
+    pub fn staff(&self) -> bool {
+        matches!(self.who, Who::Staff)
+    }
+
     pub fn new(frame: &Frame, app: &AppState, who: Who, title_key: &str) -> Page {
         let languages = Lang::offered()
             .into_iter()

@@ -239,7 +239,8 @@ struct QueueRow {
     home: String,
     waiting: String,
     waiting_iso: String,
-    ring: i64,
+    /// Where the case comes from when not from the caller's own municipality (ring 1 or 2).
+    ring: Option<&'static str>,
     interpreter: bool,
     claim_label: String,
 }
@@ -269,14 +270,19 @@ struct CaseRow {
     state_text: &'static str,
     last: String,
     last_iso: String,
+    last_at: DateTime<Utc>,
     awaiting_reply: bool,
 }
 
-/// The part of `/work` that the event stream refreshes.
+/// The part of `/work` that the event stream refreshes, with the counts its overview shows
+/// first (so that forty cases in the queue do not hide the two child concerns among them).
 struct Live {
     queue: Vec<QueueRow>,
     offers: Vec<OfferRow>,
     cases: Vec<CaseRow>,
+    queue_urgent: usize,
+    queue_child: usize,
+    awaiting: usize,
 }
 
 /// What the availability form shows, and what was wrong with it.
@@ -307,7 +313,7 @@ struct LiveFragment {
 }
 
 async fn live(app: &AppState, page: &Page, me: &Caseworker) -> Result<Live, PageError> {
-    let queue = app
+    let mut queue: Vec<QueueRow> = app
         .ctx
         .queue(me)
         .await?
@@ -329,7 +335,11 @@ async fn live(app: &AppState, page: &Page, me: &Caseworker) -> Result<Live, Page
                 home: municipality_name(app, c.home.as_str()),
                 waiting,
                 waiting_iso: iso(&c.queued_since),
-                ring: c.ring,
+                ring: match c.ring {
+                    0 => None,
+                    1 => Some(page.t("work.queue.ring_1")),
+                    _ => Some(page.t("work.queue.ring_2")),
+                },
                 interpreter: c.interpreter_needed,
             }
         })
@@ -360,7 +370,7 @@ async fn live(app: &AppState, page: &Page, me: &Caseworker) -> Result<Live, Page
         .collect();
     let mine = app.ctx.my_cases(me).await?;
     let marks = app.ctx.awaiting_reply(me, &mine).await?;
-    let cases = mine
+    let mut cases: Vec<CaseRow> = mine
         .iter()
         .zip(marks)
         .filter(|(s, _)| s.case.state != CaseState::Offered)
@@ -376,11 +386,28 @@ async fn live(app: &AppState, page: &Page, me: &Caseworker) -> Result<Live, Page
                 state_text: page.t(&format!("work.state.{}", c.state.as_str())),
                 last: page.when(&c.updated_at),
                 last_iso: iso(&c.updated_at),
+                last_at: c.updated_at,
                 awaiting_reply,
             }
         })
         .collect();
+    // The queue comes most urgent and oldest first; a child concern (R10: at once) goes before
+    // everything else on the page, the order otherwise kept.
+    queue.sort_by_key(|q| !q.child_concern);
+    // What needs the caseworker first: child concerns, then what the citizen wrote and waits
+    // for, then the urgent; within each, the longest untouched first.
+    cases.sort_by(|a, b| {
+        (!a.child_concern, !a.awaiting_reply, !a.urgent, a.last_at).cmp(&(
+            !b.child_concern,
+            !b.awaiting_reply,
+            !b.urgent,
+            b.last_at,
+        ))
+    });
     Ok(Live {
+        queue_urgent: queue.iter().filter(|q| q.urgent).count(),
+        queue_child: queue.iter().filter(|q| q.child_concern).count(),
+        awaiting: cases.iter().filter(|c| c.awaiting_reply).count(),
         queue,
         offers,
         cases,
@@ -400,6 +427,7 @@ fn availability_form(page: &Page, me: &Caseworker, open: usize) -> AvailabilityF
                 ("status", status),
                 ("capacity", &me.capacity.to_string()),
                 ("free", &free),
+                ("open", &open.to_string()),
                 ("max", &max),
             ],
         ),
@@ -681,7 +709,11 @@ fn case_page(
     let citizen = view.identity.then(|| {
         case.personnummer().map_or_else(
             || page.t("work.case.anonymous").to_owned(),
-            |p| p.as_str().to_owned(),
+            // Written as people write it: YYYYMMDD-NNNN.
+            |p| {
+                let digits = p.as_str();
+                format!("{}-{}", &digits[..8], &digits[8..])
+            },
         )
     });
     let messages = view
