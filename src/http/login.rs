@@ -312,7 +312,11 @@ async fn callback(
             return Ok(refused(&refusal, lang));
         }
     };
-    let caseworker = matches!(principal, Principal::Caseworker { .. });
+    let landing = match principal {
+        Principal::Caseworker { .. } => Some("/work"),
+        Principal::Admin(_) => Some("/admin"),
+        _ => None,
+    };
     establish(
         &app,
         &session,
@@ -321,11 +325,10 @@ async fn callback(
         Some(verified.id_token),
     )
     .await?;
-    // A caseworker who asked for no page in particular lands on their work page.
-    let next = if pending.return_to == "/" && caseworker {
-        "/work"
-    } else {
-        pending.return_to.as_str()
+    // Staff who asked for no page in particular land on their own pages.
+    let next = match landing {
+        Some(landing) if pending.return_to == "/" => landing,
+        _ => pending.return_to.as_str(),
     };
     Ok(Redirect::to(next).into_response())
 }

@@ -231,8 +231,7 @@ async fn log_in(
     let next = match principal {
         Principal::Citizen(_) => "/my/requests",
         Principal::Caseworker { .. } => "/work",
-        // The administrators' pages come with their own issue; until then, the start page.
-        Principal::Admin(_) => "/",
+        Principal::Admin(_) => "/admin",
     };
     crate::http::login::establish(&app, &session, principal, None, None).await?;
     let mut response = Redirect::to(next).into_response();

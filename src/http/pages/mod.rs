@@ -6,6 +6,7 @@
 //! the security headers — is set by [`frame`], a middleware in front of every route; the
 //! layout (`templates/base.html`) reads it from [`Page`].
 
+mod admin;
 mod ask;
 mod demo;
 mod mine;
@@ -42,7 +43,8 @@ pub fn router(demo: bool) -> Router<AppState> {
         .merge(start::router())
         .merge(ask::router())
         .merge(mine::router())
-        .merge(work::router());
+        .merge(work::router())
+        .merge(admin::router());
     let pages = if demo {
         pages.merge(demo::router())
     } else {
@@ -269,7 +271,10 @@ pub fn citizen_key(
 pub enum Who {
     Nobody,
     Citizen,
+    /// A caseworker.
     Staff,
+    /// An administrator (of a municipality or of the federation).
+    Admin,
 }
 
 impl Who {
@@ -277,6 +282,7 @@ impl Who {
         match principal {
             None => Who::Nobody,
             Some(Principal::Citizen(_)) => Who::Citizen,
+            Some(Principal::Admin(_)) => Who::Admin,
             Some(_) => Who::Staff,
         }
     }
@@ -306,7 +312,7 @@ pub struct Page {
 impl Page {
     /// Staff at work: the citizens' quick exit and help box are not for them.
     pub fn staff(&self) -> bool {
-        matches!(self.who, Who::Staff)
+        matches!(self.who, Who::Staff | Who::Admin)
     }
 
     pub fn new(frame: &Frame, app: &AppState, who: Who, title_key: &str) -> Page {

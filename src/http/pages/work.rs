@@ -80,27 +80,27 @@ impl FromRequestParts<AppState> for Staff {
 // ---------------------------------------------------------------------------------------------
 
 /// One line of the error summary: a link to the field that needs correcting.
-struct ErrorLink {
-    href: &'static str,
-    text: String,
+pub(super) struct ErrorLink {
+    pub(super) href: &'static str,
+    pub(super) text: String,
 }
 
 /// A rule id of a legal ground or a refusal, linked to its explanation where there is one.
-struct RuleLink {
-    id: String,
-    href: Option<String>,
+pub(super) struct RuleLink {
+    pub(super) id: String,
+    pub(super) href: Option<String>,
 }
 
 /// A workflow's refusal in words: its message and the rules that decided it.
-struct Refusal {
-    message: String,
-    rules: Vec<RuleLink>,
+pub(super) struct Refusal {
+    pub(super) message: String,
+    pub(super) rules: Vec<RuleLink>,
 }
 
-struct Choice {
-    value: String,
-    text: String,
-    selected: bool,
+pub(super) struct Choice {
+    pub(super) value: String,
+    pub(super) text: String,
+    pub(super) selected: bool,
 }
 
 /// The rule ids explained in `locales/*/rules.toml`, in the order `/work/rules` lists them.
@@ -136,7 +136,7 @@ const RULES: [&str; 27] = [
 
 /// Where rule `id` is explained: a policy `R8-partner-metadata` under its rule `R8`, the
 /// workflows' own ids under themselves.
-fn rule_anchor(id: &str) -> Option<&'static str> {
+pub(super) fn rule_anchor(id: &str) -> Option<&'static str> {
     let digits = id
         .strip_prefix('R')
         .map(|rest| rest.chars().take_while(char::is_ascii_digit).count())
@@ -145,7 +145,7 @@ fn rule_anchor(id: &str) -> Option<&'static str> {
     RULES.iter().copied().find(|r| *r == key)
 }
 
-fn rule_links(ids: &[String]) -> Vec<RuleLink> {
+pub(super) fn rule_links(ids: &[String]) -> Vec<RuleLink> {
     ids.iter()
         .map(|id| RuleLink {
             id: id.clone(),
@@ -154,7 +154,7 @@ fn rule_links(ids: &[String]) -> Vec<RuleLink> {
         .collect()
 }
 
-fn language_name(page: &Page, code: &str) -> String {
+pub(super) fn language_name(page: &Page, code: &str) -> String {
     let name = page.t(&format!("ask.language_name.{code}"));
     if name.is_empty() {
         code.to_owned()
@@ -163,16 +163,16 @@ fn language_name(page: &Page, code: &str) -> String {
     }
 }
 
-fn iso(at: &DateTime<Utc>) -> String {
+pub(super) fn iso(at: &DateTime<Utc>) -> String {
     at.to_rfc3339()
 }
 
-fn with_status(mut response: Response, status: StatusCode) -> Response {
+pub(super) fn with_status(mut response: Response, status: StatusCode) -> Response {
     *response.status_mut() = status;
     response
 }
 
-fn see(path: &str) -> Response {
+pub(super) fn see(path: &str) -> Response {
     Redirect::to(path).into_response()
 }
 
@@ -189,7 +189,7 @@ fn page_for(frame: &Frame, app: &AppState, title_key: &str, errors: bool) -> Pag
 }
 
 /// A refusal the page says in words (`None`: an error page is the answer), with the status.
-fn refusal(page: &Page, e: &workflow::Error) -> Option<(Refusal, StatusCode)> {
+pub(super) fn refusal(page: &Page, e: &workflow::Error) -> Option<(Refusal, StatusCode)> {
     let policies = match e {
         workflow::Error::Denied(d) | workflow::Error::NotEligible(d) => d.policies.clone(),
         workflow::Error::Conflict(_)

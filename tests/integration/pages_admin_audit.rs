@@ -1,0 +1,1 @@
+//! The administrators' pages (audit): filled in by issue 22.

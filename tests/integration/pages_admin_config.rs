@@ -1,0 +1,1 @@
+//! The administrators' pages (config): filled in by issue 22.

@@ -1,0 +1,1 @@
+//! The administrators' pages (policies): filled in by issue 22.
