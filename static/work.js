@@ -2,7 +2,8 @@
 // pages work by reloading. On a refused form it moves focus to the error summary. On /work it
 // keeps the offers' countdowns ticking, and listens to the event stream (GET /api/v1/events,
 // the same-origin cookie login) to fetch the live part of the page again
-// (/work?fragment=live) when the queue, an offer or a case changed, announcing it politely.
+// (/work?fragment=live, with the page's queue filter) when the queue, an offer or a case
+// changed, announcing it politely.
 (function () {
   'use strict';
   // A refused form: take the keyboard (and a screen reader) to the summary of what to correct,
@@ -57,7 +58,12 @@
         // Keep the keyboard where it was: the same control in the new content, by its id.
         var focused = document.activeElement;
         var focusId = focused && live.contains(focused) ? focused.id : null;
+        var chosen = unapplied();
         live.innerHTML = html;
+        Object.keys(chosen).forEach(function (id) {
+          var select = document.getElementById(id);
+          if (select) { select.value = chosen[id]; }
+        });
         tick();
         if (focusId) {
           var target = document.getElementById(focusId);
@@ -73,6 +79,20 @@
         busy = false;
         if (again) { again = false; schedule(); }
       });
+  }
+
+  // The queue filter's choices not yet applied (a select changed, the form not sent), by id:
+  // a refresh of the lists must not undo what the caseworker is choosing.
+  function unapplied() {
+    var chosen = {};
+    var selects = live.querySelectorAll('select[id]');
+    for (var i = 0; i < selects.length; i += 1) {
+      var select = selects[i];
+      var applied = select.querySelector('option[selected]');
+      var value = applied ? applied.value : (select.options.length ? select.options[0].value : '');
+      if (select.value !== value) { chosen[select.id] = select.value; }
+    }
+    return chosen;
   }
 
   // Several events in a burst make one fetch.

@@ -13,7 +13,7 @@ use super::AppState;
 use super::error::ApiError;
 use super::extract::{AdminAuth, AdminIn, family};
 use crate::audit::AuditEntry;
-use crate::workflow::{AuditSearch, Verification};
+use crate::workflow::{AuditSearch, Finding, Verification};
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -141,41 +141,47 @@ async fn follow_up(
                 .collect::<Vec<_>>(),
         )
         .into_response()),
-        Some("csv") => csv(
-            &[
-                "reason",
-                "at",
-                "municipality",
-                "seq",
-                "actor",
-                "actor_name",
-                "role",
-                "actor_municipality",
-                "action",
-                "case_id",
-                "policies",
-            ],
-            findings.into_iter().map(|f| {
-                let policies = f.event.policies.join(" ");
-                vec![
-                    f.reason.to_owned(),
-                    f.event.at.to_rfc3339(),
-                    f.event.municipality,
-                    f.event.seq.map(|s| s.to_string()).unwrap_or_default(),
-                    f.event.actor,
-                    f.event.actor_name.unwrap_or_default(),
-                    f.event.role.unwrap_or_default(),
-                    f.event.actor_municipality.unwrap_or_default(),
-                    f.event.action,
-                    f.event.case_id.unwrap_or_default(),
-                    policies,
-                ]
-            }),
-        ),
+        Some("csv") => follow_up_csv(findings),
         Some(_) => Err(ApiError::InvalidField {
             field: "format".into(),
         }),
     }
+}
+
+/// The follow-up report as CSV, one row per finding: the API's `?format=csv` and the
+/// administrators' page's download (`/admin/audit/follow-up.csv`) answer the same columns.
+pub(crate) fn follow_up_csv(findings: Vec<Finding>) -> Result<Response, ApiError> {
+    csv(
+        &[
+            "reason",
+            "at",
+            "municipality",
+            "seq",
+            "actor",
+            "actor_name",
+            "role",
+            "actor_municipality",
+            "action",
+            "case_id",
+            "policies",
+        ],
+        findings.into_iter().map(|f| {
+            let policies = f.event.policies.join(" ");
+            vec![
+                f.reason.to_owned(),
+                f.event.at.to_rfc3339(),
+                f.event.municipality,
+                f.event.seq.map(|s| s.to_string()).unwrap_or_default(),
+                f.event.actor,
+                f.event.actor_name.unwrap_or_default(),
+                f.event.role.unwrap_or_default(),
+                f.event.actor_municipality.unwrap_or_default(),
+                f.event.action,
+                f.event.case_id.unwrap_or_default(),
+                policies,
+            ]
+        }),
+    )
 }
 
 #[derive(Deserialize)]

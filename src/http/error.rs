@@ -54,9 +54,13 @@ pub enum ApiError {
     /// A rule of API.md's 422 list, by its code (`unknown_category`, …).
     #[error("unprocessable: {0}")]
     Unprocessable(&'static str),
-    /// A policy version that does not validate or fails its tests; the errors say why.
+    /// A policy version that does not validate or fails its tests; the errors say why, and
+    /// `at` (one entry per error, `None` where no place is known) where in the texts.
     #[error("policy invalid")]
-    PolicyInvalid { errors: Vec<String> },
+    PolicyInvalid {
+        errors: Vec<String>,
+        at: Vec<Option<crate::policy::engine::Place>>,
+    },
     /// Too many tries: 429 with `Retry-After` (seconds).
     #[error("rate limited")]
     RateLimited { retry_after: u64 },
@@ -73,6 +77,7 @@ pub struct ErrorBody {
     pub field: Option<String>,
     pub policies: Option<Vec<String>>,
     pub errors: Option<Vec<String>>,
+    pub at: Option<Vec<Option<crate::policy::engine::Place>>>,
 }
 
 #[derive(Serialize)]
@@ -85,6 +90,8 @@ struct Wire<'a> {
     policies: Option<&'a [String]>,
     #[serde(skip_serializing_if = "Option::is_none")]
     errors: Option<&'a [String]>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    at: Option<&'a [Option<crate::policy::engine::Place>]>,
 }
 
 impl ApiError {
@@ -165,7 +172,11 @@ impl IntoResponse for ApiError {
                 _ => None,
             },
             errors: match &self {
-                ApiError::PolicyInvalid { errors } => Some(errors.clone()),
+                ApiError::PolicyInvalid { errors, .. } => Some(errors.clone()),
+                _ => None,
+            },
+            at: match &self {
+                ApiError::PolicyInvalid { at, .. } => Some(at.clone()),
                 _ => None,
             },
             policies: match self {
@@ -209,6 +220,7 @@ pub async fn localize(request: Request, next: Next) -> Response {
         field: body.field.as_deref(),
         policies: body.policies.as_deref(),
         errors: body.errors.as_deref(),
+        at: body.at.as_deref(),
     };
     let (mut parts, _) = response.into_parts();
     let bytes = serde_json::to_vec(&wire).unwrap_or_default();
@@ -244,7 +256,10 @@ mod tests {
             ApiError::AlreadyExists,
             ApiError::PayloadTooLarge,
             ApiError::InvalidField { field: "x".into() },
-            ApiError::PolicyInvalid { errors: vec![] },
+            ApiError::PolicyInvalid {
+                errors: vec![],
+                at: vec![],
+            },
             ApiError::RateLimited { retry_after: 1 },
             ApiError::Unavailable(String::new()),
             ApiError::Internal(String::new()),

@@ -17,6 +17,7 @@ mod policies;
 mod requests;
 mod scim;
 mod staff;
+mod stats;
 mod tokens;
 mod views;
 
@@ -64,7 +65,10 @@ impl From<workflow::Error> for ApiError {
                 field: field.to_owned(),
             },
             W::Unprocessable(code) => ApiError::Unprocessable(code),
-            W::PolicyInvalid(errors) => ApiError::PolicyInvalid { errors },
+            W::PolicyInvalid(problems) => ApiError::PolicyInvalid {
+                at: problems.iter().map(|p| p.at).collect(),
+                errors: problems.into_iter().map(|p| p.message).collect(),
+            },
             W::RateLimited(retry_after) => ApiError::RateLimited { retry_after },
             W::Unavailable(why) => ApiError::Unavailable(why),
             W::Internal(why) => ApiError::Internal(why),
@@ -126,6 +130,7 @@ pub fn router(state: AppState) -> Router {
         .merge(staff::router())
         .merge(scim::router())
         .merge(audit::router())
+        .merge(stats::router())
         .merge(events::router())
         .merge(pages::router(state.demo));
     if state.demo {

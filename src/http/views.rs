@@ -216,6 +216,10 @@ pub struct CaseworkerCaseView {
     pub messages: Option<Vec<MessageView>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub legal_ground: Option<Vec<String>>,
+    /// Why the case was last transferred: free text about the citizen, so only with the
+    /// content (R8, R17), for the municipality or colleague who receives it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub transfer_reason: Option<String>,
 }
 
 impl CaseworkerCaseView {
@@ -245,6 +249,7 @@ impl CaseworkerCaseView {
             }),
             messages: None,
             legal_ground: None,
+            transfer_reason: None,
         }
     }
 
@@ -260,6 +265,7 @@ impl CaseworkerCaseView {
                 .identity
                 .then(|| v.messages.iter().map(MessageView::from).collect()),
             legal_ground: Some(v.legal_ground.clone()),
+            transfer_reason: v.case.transfer_reason.clone().filter(|_| v.identity),
             ..Self::of(&v.case, v.identity)
         }
     }

@@ -79,35 +79,179 @@ fn routes(constraint: &ActionConstraint, action: &EntityUid) -> bool {
     }
 }
 
+/// Which text of a policy version a problem is in: the Cedar policies or their tests.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ProblemText {
+    Policies,
+    Tests,
+}
+
+/// Where a problem is: a line and a column of one of a version's texts, both counted from 1,
+/// the column in characters (what an editor shows), not bytes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct Place {
+    #[serde(rename = "in")]
+    pub text: ProblemText,
+    pub line: u32,
+    pub column: u32,
+}
+
+impl Place {
+    /// The place of byte `offset` in `source` (clamped to the text, and to a character
+    /// boundary, so that an offset from a library never panics here).
+    pub fn of(text: ProblemText, source: &str, offset: usize) -> Place {
+        let mut offset = offset.min(source.len());
+        while !source.is_char_boundary(offset) {
+            offset -= 1;
+        }
+        let before = &source[..offset];
+        let line_start = before.rfind('\n').map_or(0, |i| i + 1);
+        let count = |n: usize| u32::try_from(n).unwrap_or(u32::MAX);
+        Place {
+            text,
+            line: count(before.matches('\n').count()).saturating_add(1),
+            column: count(before[line_start..].chars().count()).saturating_add(1),
+        }
+    }
+}
+
+/// Why a policy version cannot be stored, in a sentence for an administrator, and where in
+/// its texts the cause is when that is known (the editor marks the line; the API adds it).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PolicyProblem {
+    pub at: Option<Place>,
+    pub message: String,
+}
+
+impl PolicyProblem {
+    /// A problem of the version as a whole (a test that fails, a rule without tests).
+    pub fn unplaced(message: String) -> PolicyProblem {
+        PolicyProblem { at: None, message }
+    }
+}
+
+/// `line 12:5: message`, the way compilers point at a place; `tests line 3:1: …` in the tests.
+impl std::fmt::Display for PolicyProblem {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.at {
+            Some(Place {
+                text: ProblemText::Policies,
+                line,
+                column,
+            }) => write!(f, "line {line}:{column}: {}", self.message),
+            Some(Place {
+                text: ProblemText::Tests,
+                line,
+                column,
+            }) => write!(f, "tests line {line}:{column}: {}", self.message),
+            None => f.write_str(&self.message),
+        }
+    }
+}
+
 /// Parses and checks a whole policy set. Errors are sentences for an administrator.
 pub fn compile(text: &str, schema: &Schema) -> Result<Compiled, Vec<String>> {
+    check(text, schema).map_err(|problems| problems.into_iter().map(|p| p.message).collect())
+}
+
+/// Where Cedar's diagnostic points in the text it parsed, as a byte offset. Cedar reports its
+/// places through `miette` labels; its FFI type reads them for us without another dependency.
+fn labelled_offset<E: ?Sized>(e: &E) -> Option<usize>
+where
+    for<'a> cedar_policy::ffi::DetailedError: From<&'a E>,
+{
+    cedar_policy::ffi::DetailedError::from(e)
+        .source_locations
+        .first()
+        .map(|label| label.loc.start)
+}
+
+/// Where each parsed policy starts in `text`, by its parser-given id. Cedar keeps each
+/// policy's own text (a slice of the whole) but not its offset, so the slices are found again
+/// in text order (`policy0`, `policy1`, …), each after the one before.
+fn policy_starts(text: &str, parsed: &PolicySet) -> HashMap<PolicyId, usize> {
+    let number = |id: &PolicyId| {
+        id.to_string()
+            .strip_prefix("policy")
+            .and_then(|n| n.parse::<usize>().ok())
+    };
+    let mut policies: Vec<(usize, &cedar_policy::Policy)> = parsed
+        .policies()
+        .filter_map(|p| number(p.id()).map(|n| (n, p)))
+        .collect();
+    policies.sort_by_key(|(n, _)| *n);
+    let mut starts = HashMap::new();
+    let mut from = 0;
+    for (_, policy) in policies {
+        let own = policy.to_string();
+        if let Some(found) = text.get(from..).and_then(|rest| rest.find(&own)) {
+            starts.insert(policy.id().clone(), from + found);
+            from += found + own.len();
+        }
+    }
+    starts
+}
+
+/// [`compile`], each problem with its place in the text where Cedar or the policy's start
+/// tells it.
+pub fn check(text: &str, schema: &Schema) -> Result<Compiled, Vec<PolicyProblem>> {
+    let place = |offset: usize| Some(Place::of(ProblemText::Policies, text, offset));
     let parsed = PolicySet::from_str(text).map_err(|e| {
-        let mut errors = vec![format!("parse: {e}")];
-        errors.extend(
-            miette_causes(&e)
-                .into_iter()
-                .map(|cause| format!("parse: {cause}")),
-        );
-        errors
+        let mut problems: Vec<PolicyProblem> = e
+            .iter()
+            .map(|err| PolicyProblem {
+                at: labelled_offset(err).and_then(place),
+                message: format!("parse: {err}"),
+            })
+            .collect();
+        if problems.is_empty() {
+            problems.push(PolicyProblem {
+                at: labelled_offset(&e).and_then(place),
+                message: format!("parse: {e}"),
+            });
+        }
+        problems
     })?;
-    let route = EntityUid::from_str(r#"Action::"route""#).map_err(|e| vec![e.to_string()])?;
-    let mut errors = Vec::new();
+    let route = EntityUid::from_str(r#"Action::"route""#)
+        .map_err(|e| vec![PolicyProblem::unplaced(e.to_string())])?;
+    let starts = policy_starts(text, &parsed);
+    let mut problems = Vec::new();
     let mut set = PolicySet::new();
     let mut rings = HashMap::new();
     let mut ids = Vec::new();
+    // Where each policy (by its @id) starts, for validation errors Cedar gives no place for.
+    let mut by_id: HashMap<String, usize> = HashMap::new();
     if parsed.templates().next().is_some() {
-        errors.push("templates are not used by Brygga; write each policy out".to_owned());
+        problems.push(PolicyProblem::unplaced(
+            "templates are not used by Brygga; write each policy out".to_owned(),
+        ));
     }
-    for policy in parsed.policies() {
+    let mut policies: Vec<&cedar_policy::Policy> = parsed.policies().collect();
+    // Text order, so that the problems are listed as the reader meets them.
+    policies.sort_by_key(|p| starts.get(p.id()).copied().unwrap_or(usize::MAX));
+    for policy in policies {
+        let start = starts.get(policy.id()).copied();
+        // The annotation's own place when the policy's text has it, else the policy's start.
+        let at_annotation = |name: &str| {
+            let own = policy.to_string();
+            start.and_then(|s| place(s + own.find(name).unwrap_or(0)))
+        };
         let Some(id) = policy.annotation("id").map(str::to_owned) else {
-            errors.push(format!(
-                "a policy has no @id annotation: {}",
-                first_line(&policy.to_string())
-            ));
+            problems.push(PolicyProblem {
+                at: start.and_then(place),
+                message: format!(
+                    "a policy has no @id annotation: {}",
+                    first_line(&policy.to_string())
+                ),
+            });
             continue;
         };
         if id.is_empty() || ids.contains(&id) {
-            errors.push(format!("@id(\"{id}\") is empty or used twice"));
+            problems.push(PolicyProblem {
+                at: at_annotation("@id"),
+                message: format!("@id(\"{id}\") is empty or used twice"),
+            });
             continue;
         }
         let is_permit = policy.effect() == cedar_policy::Effect::Permit;
@@ -116,26 +260,45 @@ pub fn compile(text: &str, schema: &Schema) -> Result<Compiled, Vec<String>> {
                 Ok(r @ 0..=2) => {
                     rings.insert(id.clone(), r);
                 }
-                _ => errors.push(format!("{id}: @ring must be 0, 1 or 2, not \"{ring}\"")),
+                _ => problems.push(PolicyProblem {
+                    at: at_annotation("@ring"),
+                    message: format!("{id}: @ring must be 0, 1 or 2, not \"{ring}\""),
+                }),
             },
             None if is_permit && routes(&policy.action_constraint(), &route) => {
-                errors.push(format!(
-                    "{id}: a permit for route must say in which ring with @ring(\"0\"|\"1\"|\"2\")"
-                ));
+                problems.push(PolicyProblem {
+                    at: start.and_then(place),
+                    message: format!(
+                        "{id}: a permit for route must say in which ring with @ring(\"0\"|\"1\"|\"2\")"
+                    ),
+                });
             }
             None => {}
         }
         if let Err(e) = set.add(policy.new_id(PolicyId::new(&id))) {
-            errors.push(format!("{id}: {e}"));
+            problems.push(PolicyProblem {
+                at: start.and_then(place),
+                message: format!("{id}: {e}"),
+            });
+        }
+        if let Some(s) = start {
+            by_id.insert(id.clone(), s);
         }
         ids.push(id);
     }
     let validation = Validator::new(schema.clone()).validate(&set, ValidationMode::Strict);
-    errors.extend(validation.validation_errors().map(|e| e.to_string()));
-    if !errors.is_empty() {
-        return Err(errors);
+    problems.extend(validation.validation_errors().map(|e| {
+        PolicyProblem {
+            at: labelled_offset(e)
+                .or_else(|| by_id.get(&e.policy_id().to_string()).copied())
+                .and_then(place),
+            message: e.to_string(),
+        }
+    }));
+    if !problems.is_empty() {
+        return Err(problems);
     }
-    let by_action = split_by_action(&set).map_err(|e| vec![e])?;
+    let by_action = split_by_action(&set).map_err(|e| vec![PolicyProblem::unplaced(e)])?;
     Ok(Compiled {
         set,
         by_action,
@@ -167,11 +330,6 @@ fn first_line(text: &str) -> String {
         .unwrap_or_default()
         .trim()
         .to_owned()
-}
-
-/// The underlying reasons of a parse error, as Cedar reports them.
-fn miette_causes(e: &cedar_policy::ParseErrors) -> Vec<String> {
-    e.iter().map(|err| err.to_string()).collect()
 }
 
 impl Compiled {
@@ -342,6 +500,11 @@ impl Engine {
         compile(text, &self.schema)
     }
 
+    /// [`Engine::compile`], with each problem's place in the text.
+    pub fn check(&self, text: &str) -> Result<Compiled, Vec<PolicyProblem>> {
+        check(text, &self.schema)
+    }
+
     pub fn active(&self) -> Arc<Version> {
         self.active
             .read()
@@ -410,6 +573,70 @@ mod tests {
         assert_eq!(
             hidden.policies,
             vec![crate::policy::DEFAULT_DENY.to_owned()]
+        );
+    }
+
+    /// A line of `text` at its 1-based `line`.
+    fn line_of(text: &str, line: u32) -> &str {
+        text.lines().nth(line as usize - 1).unwrap_or_default()
+    }
+
+    #[test]
+    fn a_syntax_error_is_placed_at_its_line() {
+        let text = "@id(\"a\")\nforbid (principal, action, resource);\n\n@id(\"b\")\nforbid (principal, action, resource) when { 1 + };\n";
+        let problems = check(text, &schema().expect("schema")).expect_err("invalid");
+        let at = problems[0].at.expect("placed");
+        assert_eq!(
+            (at.text, at.line),
+            (ProblemText::Policies, 5),
+            "{problems:?}"
+        );
+        assert!(problems[0].message.starts_with("parse: "));
+        assert!(problems[0].to_string().starts_with("line 5:"));
+    }
+
+    #[test]
+    fn schema_and_annotation_errors_are_placed_at_their_policy() {
+        let text = "// first\n@id(\"fine\")\nforbid (principal, action, resource);\n\n\
+                    @id(\"typo\")\nforbid (principal is Caseworker, action == Action::\"view\", resource is Case)\n\
+                    when { resource.colour == \"red\" };\n\
+                    @id(\"ringless\")\n@ring(\"7\")\nforbid (principal, action, resource);\n";
+        let problems = check(text, &schema().expect("schema")).expect_err("invalid");
+        let ring = problems
+            .iter()
+            .find(|p| p.message.contains("@ring"))
+            .expect("the ring is named");
+        let at = ring.at.expect("placed");
+        assert!(line_of(text, at.line).starts_with("@ring"), "{ring:?}");
+        let typo = problems
+            .iter()
+            .find(|p| p.message.contains("colour"))
+            .expect("the attribute is named");
+        let at = typo.at.expect("placed");
+        assert!((5..=7).contains(&at.line), "{typo:?}");
+        // The messages are those compile() has always given.
+        assert_eq!(
+            compile(text, &schema().expect("schema")).expect_err("invalid"),
+            problems
+                .iter()
+                .map(|p| p.message.clone())
+                .collect::<Vec<_>>()
+        );
+    }
+
+    #[test]
+    fn a_place_counts_characters_not_bytes() {
+        let at = Place::of(ProblemText::Tests, "åäö\nxåy", 8);
+        assert_eq!((at.line, at.column), (2, 2));
+        assert_eq!(
+            Place::of(ProblemText::Tests, "å", 1).column,
+            1,
+            "inside a character"
+        );
+        assert_eq!(
+            Place::of(ProblemText::Tests, "ab", 99).column,
+            3,
+            "past the end"
         );
     }
 }

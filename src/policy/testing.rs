@@ -18,7 +18,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::Decision;
-use super::engine::Compiled;
+use super::engine::{Compiled, Place, PolicyProblem, ProblemText};
 use super::facts::{Action, ContextFacts, Principal, Query, Resource};
 use cedar_policy::Schema;
 
@@ -94,9 +94,19 @@ struct TestFile {
 
 /// Parses one test text; the error names the place.
 pub fn parse(source: &str, text: &str) -> Result<Vec<PolicyTest>, String> {
+    parse_located(source, text).map_err(|problem| problem.message)
+}
+
+/// [`parse`], the error with its line and column in `text` (for the editor to mark).
+pub fn parse_located(source: &str, text: &str) -> Result<Vec<PolicyTest>, PolicyProblem> {
     toml::from_str::<TestFile>(text)
         .map(|f| f.test)
-        .map_err(|e| format!("{source}: {e}"))
+        .map_err(|e| PolicyProblem {
+            at: e
+                .span()
+                .map(|span| Place::of(ProblemText::Tests, text, span.start)),
+            message: format!("{source}: {e}"),
+        })
 }
 
 /// What one test found.
@@ -259,5 +269,14 @@ mod tests {
         assert_eq!(failures.len(), 1);
         assert!(failures[0].message.contains("expected Deny"));
         assert!(parse("t", "[[test]]\nrule = 1").is_err());
+    }
+
+    #[test]
+    fn a_broken_test_file_is_placed_at_its_line() {
+        let problem =
+            parse_located("tests", "# a comment\n[[test]]\nrule = 1\n").expect_err("broken");
+        let at = problem.at.expect("placed");
+        assert_eq!((at.text, at.line), (ProblemText::Tests, 3), "{problem:?}");
+        assert!(problem.message.starts_with("tests: "));
     }
 }

@@ -211,6 +211,9 @@ pub fn select(permits: &Permits, staff: &[Staff<'_>], need: &Need<'_>) -> Select
     eligible.sort_by(compare);
     let trace = json!({
         "router": "rings",
+        // What the request asked for, so that a reader of the trace can say it in words.
+        "category": need.category,
+        "language": need.language,
         "waiting_ring": need.ring,
         "ring": ring,
         "widened_at_once": ring > need.ring,

@@ -277,6 +277,37 @@ impl Context {
                 );
             }
         }
+        // A case that can go nowhere else — aimed at one municipality by a transfer, or a child
+        // concern, which never leaves home (R10) — gains nothing from waiting out the rings'
+        // time: if nobody who could take it there speaks the language, it needs an interpreter
+        // now, or nobody may take it at all ("genast", R10).
+        let selection = if (case.target_municipality.is_some() || case.is_child_concern())
+            && !case.interpreter_needed
+            && !selection.language_available
+            && selection.skill_available
+        {
+            let mut trace = selection.trace.clone();
+            trace["event"] = json!("interpreter_needed");
+            let routing = RoutingWrite {
+                interpreter_needed: Some(true),
+                ..RoutingWrite::default()
+            };
+            let ground = self.router_ground(vec![policy::ROUTER.to_owned()], None);
+            if self
+                .reroute(ground, &case, &routing, &trace, "interpreter_needed")
+                .await?
+            {
+                case = self.store.case(&case.id).await?.ok_or(Error::NotFound)?;
+                self.publish(
+                    &case,
+                    &case,
+                    &[crate::domain::case::Published::QueueChanged],
+                );
+            }
+            self.selection_for(snapshot, &case, passed_over).await?.0
+        } else {
+            selection
+        };
         let mode = snapshot.settings.get(case.category.as_str()).mode;
         if mode == Mode::Pull {
             return Ok((case, false));

@@ -29,6 +29,7 @@ mod policies;
 mod requests;
 mod retention;
 mod staff;
+mod stats;
 
 use std::sync::Arc;
 
@@ -55,13 +56,17 @@ pub use federation::{
 pub use gate::Subject;
 pub use logins::{Authenticated, IntegrationTokenInput, Login, acting_for};
 pub use notices::{CaseNotice, Notice};
-pub use policies::{ImpactReport, PolicyListing, SimulationInput, SimulationResult, load_policies};
+pub use policies::{
+    ImpactDecision, ImpactKind, ImpactReport, PolicyListing, SHIPPED_BY, SimulatedConsent,
+    SimulatedPrincipal, SimulatedRequest, SimulationInput, SimulationResult, load_policies,
+};
 pub use requests::{
     CitizenKey, ConsentInput, Emergency, FollowedRequest, HistoryKind, HistoryStep, OwnRequest,
     Stage, SubmitInput, Submitted,
 };
 pub use retention::RetentionItem;
 pub use staff::{CaseworkerChange, MAX_CAPACITY, NewCaseworker, ProvisioningProof, UserKey};
+pub use stats::{LiveFigures, MunicipalityFigures, QueueFigures};
 
 /// Wrong access codes allowed from one client address within [`ACCESS_CODE_WINDOW`] (R1, #11).
 pub const ACCESS_CODE_TRIES: u32 = 5;
@@ -278,9 +283,10 @@ pub enum Error {
     /// One of API.md's 422 codes.
     #[error("{0}")]
     Unprocessable(&'static str),
-    /// A policy version that failed validation or its tests.
+    /// A policy version that failed validation or its tests: each problem with its place in
+    /// the text where it is known (the editor marks the line).
     #[error("policy invalid")]
-    PolicyInvalid(Vec<String>),
+    PolicyInvalid(Vec<crate::policy::engine::PolicyProblem>),
     /// Too many wrong tries; try again after this many seconds.
     #[error("rate limited")]
     RateLimited(u64),

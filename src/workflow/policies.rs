@@ -16,7 +16,7 @@ use crate::domain::governance::PolicyVersion;
 use crate::domain::ids::{Language, MunicipalityCode};
 use crate::domain::people::{Availability, Caseworker, Loa, Protection};
 use crate::domain::routing::{Permits, Refusal};
-use crate::policy::engine::{self, Version};
+use crate::policy::engine::{self, PolicyProblem, Version};
 use crate::policy::{
     self, Action, ConsentFacts, Decision, Engine, Identity, Principal, Query, Resource,
 };
@@ -451,7 +451,7 @@ impl Context {
         let proof = self
             .authorize_admin(admin, Action::Administer, None)
             .await?;
-        let compiled = self.policy.compile(text).map_err(Error::PolicyInvalid)?;
+        let compiled = self.policy.check(text).map_err(Error::PolicyInvalid)?;
         let tests = match tests {
             Some(t) => t.to_owned(),
             None => match self.store.active_policy_version().await? {
@@ -459,11 +459,11 @@ impl Context {
                 None => policy::testing::default_text(),
             },
         };
-        let parsed =
-            policy::testing::parse("tests", &tests).map_err(|e| Error::PolicyInvalid(vec![e]))?;
+        let parsed = policy::testing::parse_located("tests", &tests)
+            .map_err(|e| Error::PolicyInvalid(vec![e]))?;
         let errors = policy::baseline::review(&compiled, self.policy.schema(), &parsed);
         if !errors.is_empty() {
-            return Err(Error::PolicyInvalid(errors));
+            return Err(invalid(errors));
         }
         self.store_policy_version(&proof, text, &tests, &compiled.ids)
             .await
@@ -493,7 +493,7 @@ impl Context {
         }
         let compiled = self
             .policy
-            .compile(&record.text)
+            .check(&record.text)
             .map_err(Error::PolicyInvalid)?;
         let previous = self.policy.active().number;
         self.store_activation(&proof, version, previous).await?;
@@ -525,10 +525,8 @@ impl Context {
             .await?
             .map(|v| v.text)
             .ok_or_else(|| Error::Internal(format!("active version {compared_with} not stored")))?;
-        let active =
-            Engine::with_version(compared_with, &active_text).map_err(Error::PolicyInvalid)?;
-        let candidate =
-            Engine::with_version(version, &record.text).map_err(Error::PolicyInvalid)?;
+        let active = Engine::with_version(compared_with, &active_text).map_err(invalid)?;
+        let candidate = Engine::with_version(version, &record.text).map_err(invalid)?;
         let since = self.clock.now() - chrono::Duration::days(IMPACT_DAYS);
         let cases = self.store.cases_created_since(since).await?;
         let mut staff = self.store.caseworkers().await?;
@@ -608,8 +606,7 @@ impl Context {
                     .policy_version(v)
                     .await?
                     .ok_or(Error::InvalidField("version"))?;
-                engine_for_version =
-                    Engine::with_version(v, &record.text).map_err(Error::PolicyInvalid)?;
+                engine_for_version = Engine::with_version(v, &record.text).map_err(invalid)?;
                 &engine_for_version
             }
             _ => &self.policy,
@@ -757,6 +754,12 @@ impl Context {
             refused: permits.refused,
         })
     }
+}
+
+/// Problems of a version as a whole (failing tests, a stored text that no longer compiles):
+/// no place to point at.
+fn invalid(errors: Vec<String>) -> Error {
+    Error::PolicyInvalid(errors.into_iter().map(PolicyProblem::unplaced).collect())
 }
 
 fn ring_plan(permits: &Permits) -> Vec<RingPlan> {

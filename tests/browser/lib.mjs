@@ -190,3 +190,38 @@ export async function checkPage(checks, page, { label, html, dir, name, csp }) {
     checks.expectNone(`${label}: no Content-Security-Policy violations or script errors`, csp.splice(0));
   }
 }
+
+/**
+ * Runs `act` (a click or a key that submits a form or follows a link) and waits for the new
+ * document to load: a form that answers on the same URL gives nothing else to wait for.
+ */
+export async function loads(page, act) {
+  const navigated = page.waitForEvent('framenavigated', { predicate: (frame) => frame === page.mainFrame() });
+  await act();
+  await navigated;
+  await page.waitForLoadState('load');
+}
+
+/**
+ * Logs `page` in as a demo person through the /demo page, as a visitor would: the form whose
+ * hidden fields carry `fields` (e.g. `{ role: 'caseworker', caseworker_id: '1283-01' }`; the
+ * first such form when several match), its `<details>` group opened first, its button
+ * clicked. Answers the path the login landed on.
+ */
+export async function demoLogin(page, baseUrl, fields) {
+  await page.goto(`${baseUrl}/demo`);
+  const has = Object.entries(fields)
+    .map(([name, value]) => `:has(> input[type="hidden"][name="${name}"][value="${value}"])`)
+    .join('');
+  const form = page.locator(`form${has}`).first();
+  if (!(await form.count())) throw new Error(`/demo has no login form for ${JSON.stringify(fields)}`);
+  const group = page.locator('details').filter({ has: form });
+  if ((await group.count()) && !(await group.first().evaluate((d) => d.open))) {
+    await group.first().locator('summary').click();
+  }
+  await Promise.all([
+    page.waitForURL((url) => url.pathname !== '/demo', { waitUntil: 'load' }),
+    form.locator('button[type="submit"]').click(),
+  ]);
+  return new URL(page.url()).pathname;
+}

@@ -106,3 +106,27 @@ async fn every_page_passes_axe_and_the_html_validator_in_both_languages() {
 async fn a_citizen_and_an_anonymous_visitor_ask_and_read_the_answer() {
     run_script("citizen.mjs", "citizen", Duration::from_secs(300)).await;
 }
+
+/// The caseworkers' pages end to end (issue 22, point 8; tests/browser/staff.mjs): a Perstorp
+/// citizen's Arabic request, asked through the citizen pages, appears without a reload on the
+/// open `/work` of Helsingborg's Arabic-speaking caseworker, who claims it, answers it (the
+/// citizen reads the answer) and transfers it back to Perstorp with a reason; a Perstorp
+/// caseworker claims and answers a request with the keyboard only; axe-core, html-validate and
+/// a screenshot on every staff page and state on the way, in Swedish and English.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_request_reaches_an_open_queue_live_and_is_answered_and_sent_back() {
+    run_script("staff.mjs", "staff", Duration::from_secs(240)).await;
+}
+
+/// The administrators' pages end to end (issue 22, point 8; tests/browser/admin.mjs): a
+/// federation administrator changes a category's routing settings through /admin/routing (with
+/// the mouse, then with the keyboard only; the administration API answers the new values) and
+/// simulates a Helsingborg caseworker claiming a Perstorp citizen's Arabic request (the
+/// decision, the deciding rules, the ring plan); axe-core, html-validate and a screenshot on
+/// every administration page, and the states of its forms, in Swedish and English; and
+/// Perstorp's municipality administrator reads the routing settings without a form and sees
+/// Perstorp's caseworkers only.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_administrator_changes_routing_and_simulates_a_decision_on_accessible_pages() {
+    run_script("admin.mjs", "admin", Duration::from_secs(240)).await;
+}

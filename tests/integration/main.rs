@@ -1012,6 +1012,7 @@ on_both_backends!(
     away_rescinds_and_freed_capacity_is_matched_at_once,
     transfers_keep_their_target_and_reason,
     interpreter_needed_after_the_last_ring,
+    a_case_with_nowhere_else_to_go_gets_an_interpreter_at_once,
     fair_share_caps_cross_border_work,
     scheduler_state_survives_a_restart,
     protected_identity_is_offered_only_to_cleared_staff,

@@ -790,6 +790,90 @@ pub async fn interpreter_needed_after_the_last_ring(backend: Backend) {
     assert_eq!(claimed.body["interpreter_needed"], true);
 }
 
+/// A case that can go nowhere else needs an interpreter at once when nobody there speaks the
+/// language: an Arabic request sent back to Perstorp (nobody speaks Arabic there) is in
+/// Perstorp's queue flagged at once, not stranded until a ring timeout, and Perstorp reads why
+/// it came back. A child concern in Somali (it never leaves home, R10) is flagged at
+/// submission.
+pub async fn a_case_with_nowhere_else_to_go_gets_an_interpreter_at_once(backend: Backend) {
+    let app = spawn(backend).await;
+    let citizen = app.citizen(ANNA, "1275").await;
+    let submitted = submit_with(&app, &citizen, "ekonomi", "ar", true).await;
+    let id = submitted["id"].as_str().expect("id").to_owned();
+    let helsingborg = app.caseworker("1283-01").await;
+    assert!(in_queue(&app, &helsingborg, &id).await.is_some());
+    let claimed = app
+        .post(
+            &format!("/api/v1/cases/{id}/claim"),
+            Some(&helsingborg),
+            json!({}),
+        )
+        .await;
+    assert_eq!(claimed.status, StatusCode::OK, "{}", claimed.body);
+    let reason = "Invånaren vill hellre ha hjälp i sin egen kommun, med tolk.";
+    let back = app
+        .post(
+            &format!("/api/v1/cases/{id}/transfer"),
+            Some(&helsingborg),
+            json!({"municipality": "1275", "reason": reason}),
+        )
+        .await;
+    assert_eq!(back.status, StatusCode::OK, "{}", back.body);
+    let perstorp = app.caseworker("1275-01").await;
+    let item = in_queue(&app, &perstorp, &id)
+        .await
+        .expect("in Perstorp's queue at once");
+    assert_eq!(item["interpreter_needed"], true);
+    let taken = app
+        .post(
+            &format!("/api/v1/cases/{id}/claim"),
+            Some(&perstorp),
+            json!({}),
+        )
+        .await;
+    assert_eq!(taken.status, StatusCode::OK, "{}", taken.body);
+    let case = app
+        .get(&format!("/api/v1/cases/{id}"), Some(&perstorp))
+        .await;
+    assert_eq!(case.body["transfer_reason"], reason, "{}", case.body);
+    // Someone who may not read the content does not read the reason either.
+    let colleague = app.caseworker("1275-02").await;
+    let outside = app
+        .get(&format!("/api/v1/cases/{id}"), Some(&colleague))
+        .await;
+    assert_eq!(outside.status, StatusCode::OK);
+    assert!(
+        outside.body.get("transfer_reason").is_none(),
+        "{}",
+        outside.body
+    );
+    let audit = app
+        .store
+        .audit_events(Some(&case_id(&id)), 50)
+        .await
+        .expect("audit");
+    assert!(
+        audit.iter().any(|e| e.action == "interpreter_needed"),
+        "{:?}",
+        audit.iter().map(|e| &e.action).collect::<Vec<_>>()
+    );
+
+    let child = app
+        .post(
+            "/api/v1/requests",
+            Some(&citizen),
+            json!({"category": "oro_barn", "language": "so", "text": "Jag är orolig för ett barn.",
+                   "child_municipality": "1275", "consent": {"cross_municipality": false}}),
+        )
+        .await;
+    assert_eq!(child.status, StatusCode::CREATED, "{}", child.body);
+    let child_id = child.body["id"].as_str().expect("id");
+    let item = in_queue(&app, &perstorp, child_id)
+        .await
+        .expect("a child concern in Somali is in Perstorp's queue at once");
+    assert_eq!(item["interpreter_needed"], true);
+}
+
 /// The fair-share cap: a municipality that has taken its share of cross-border cases today
 /// neither sees nor may claim more; its own citizens' requests are not affected.
 pub async fn fair_share_caps_cross_border_work(backend: Backend) {

@@ -7,11 +7,13 @@
 //! calls and renders what it answered; success is a 303 back to the page. What a workflow
 //! refuses (a lost race, a policy's denial) is said on the page in words, with the deciding
 //! rules, never as a JSON error. `GET /work?fragment=live` answers the live part of `/work`
-//! alone, for static/work.js to swap in when the event stream says something changed.
+//! alone, for static/work.js to swap in when the event stream says something changed; it takes
+//! the same queue filter (`?category=&language=`) as the page, so a refresh keeps the filter.
+//! A form that succeeded says so on the page it returns to (`?done=<key>` → `work.done.<key>`).
 
 use askama::Template;
 use axum::Router;
-use axum::extract::{FromRequestParts, Path, Query, State};
+use axum::extract::{FromRequestParts, Path, RawQuery, State};
 use axum::http::StatusCode;
 use axum::http::request::Parts;
 use axum::response::{IntoResponse, Redirect, Response};
@@ -22,7 +24,8 @@ use serde::Deserialize;
 use super::mine::{category_name, municipality_name};
 use super::{Frame, Page, PageError, PageForm, Who, render};
 use crate::domain::Principal;
-use crate::domain::case::{CaseState, Outcome, Sender};
+use crate::domain::case::{Case, CaseState, Outcome, Sender};
+use crate::domain::federation::CategoryKind;
 use crate::domain::people::{Availability, Caseworker, Protection};
 use crate::http::AppState;
 use crate::http::error::ApiError;
@@ -145,6 +148,33 @@ pub(super) fn rule_anchor(id: &str) -> Option<&'static str> {
     RULES.iter().copied().find(|r| *r == key)
 }
 
+impl RuleLink {
+    /// The rule as a caseworker reads it: the rule's number and what the policy says in a few
+    /// words ("R15 – den som har ärendet"), or the words alone for the workflows' own ids
+    /// ("Kompetens för ärendets område"). The policy's own id is for the audit log (and stays
+    /// in the page as `data-rule`); here the words matter.
+    /// A policy without words of its own (a newer version's) borrows its rule's, else shows its
+    /// id as it is.
+    pub(super) fn label(&self, page: &Page) -> String {
+        let anchor = rule_anchor(&self.id);
+        let own = page.t(&format!("rules.short.{}", self.id));
+        let short = match (own.is_empty(), anchor) {
+            (false, _) => own,
+            (true, Some(a)) => page.t(&format!("rules.short.{a}")),
+            (true, None) => "",
+        };
+        let numbered = anchor.filter(|a| {
+            a.strip_prefix('R')
+                .is_some_and(|n| n.bytes().all(|b| b.is_ascii_digit()))
+        });
+        match (short.is_empty(), numbered) {
+            (true, _) => self.id.clone(),
+            (false, Some(rule)) => format!("{rule} – {short}"),
+            (false, None) => short.to_owned(),
+        }
+    }
+}
+
 pub(super) fn rule_links(ids: &[String]) -> Vec<RuleLink> {
     ids.iter()
         .map(|id| RuleLink {
@@ -176,8 +206,45 @@ pub(super) fn see(path: &str) -> Response {
     Redirect::to(path).into_response()
 }
 
-fn see_case(id: &str) -> Response {
-    see(&format!("/work/cases/{id}"))
+/// Back to the case page, saying what was done (`work.done.<done>`).
+fn see_case(id: &str, done: &str) -> Response {
+    see(&format!("/work/cases/{id}?done={done}"))
+}
+
+/// Back to `/work`, saying what was done (`work.done.<done>`).
+fn see_work(done: &str) -> Response {
+    see(&format!("/work?done={done}"))
+}
+
+/// The confirmation a page shows for `?done=<key>`: only a key with a message
+/// (`work.done.<key>`) shows anything, so a made-up or mistyped value shows nothing.
+fn confirmation(page: &Page, done: Option<&str>) -> Option<&'static str> {
+    done.filter(|key| !key.is_empty() && key.bytes().all(|b| b.is_ascii_lowercase() || b == b'_'))
+        .map(|key| page.t(&format!("work.done.{key}")))
+        .filter(|text| !text.is_empty())
+}
+
+/// How long something has waited or has left, in words coarse enough to read at a glance
+/// ("2 tim 5 min"; "3 dygn 4 tim" once it is days): beside a clock time, it answers "how
+/// long?" without arithmetic.
+fn duration_words(page: &Page, seconds: i64) -> String {
+    let minutes = seconds.max(0) / 60;
+    let (days, hours, rest) = (minutes / 1440, minutes / 60 % 24, minutes % 60);
+    if minutes == 0 {
+        page.t("work.duration.under_minute").to_owned()
+    } else if minutes < 60 {
+        page.fill("work.duration.minutes", &[("m", &rest.to_string())])
+    } else if days == 0 {
+        page.fill(
+            "work.duration.hours",
+            &[("h", &hours.to_string()), ("m", &rest.to_string())],
+        )
+    } else {
+        page.fill(
+            "work.duration.days",
+            &[("d", &days.to_string()), ("h", &hours.to_string())],
+        )
+    }
 }
 
 fn page_for(frame: &Frame, app: &AppState, title_key: &str, errors: bool) -> Page {
@@ -239,6 +306,8 @@ struct QueueRow {
     home: String,
     waiting: String,
     waiting_iso: String,
+    /// How long it has waited, in words ("väntat 2 tim 5 min"), beside the clock time.
+    waited: String,
     /// Where the case comes from when not from the caller's own municipality (ring 1 or 2).
     ring: Option<&'static str>,
     interpreter: bool,
@@ -255,6 +324,9 @@ struct OfferRow {
     home: String,
     expires: String,
     expires_iso: String,
+    /// The time left in words as the page was made ("Tid kvar: 4 min"); static/work.js
+    /// counts it down to the second.
+    left: String,
     interpreter: bool,
     accept_label: String,
     reject_label: String,
@@ -266,6 +338,7 @@ struct CaseRow {
     language: String,
     urgent: bool,
     child_concern: bool,
+    interpreter: bool,
     state: &'static str,
     state_text: &'static str,
     last: String,
@@ -274,15 +347,103 @@ struct CaseRow {
     awaiting_reply: bool,
 }
 
+/// What `/work` is asked: the live fragment alone, the queue filter, a confirmation.
+#[derive(Deserialize, Default)]
+struct OverviewQuery {
+    #[serde(default)]
+    fragment: Option<String>,
+    #[serde(default)]
+    category: Option<String>,
+    #[serde(default)]
+    language: Option<String>,
+    #[serde(default)]
+    done: Option<String>,
+}
+
+impl OverviewQuery {
+    /// The query as given; one that cannot be read (a repeated field) is taken as none, as a
+    /// page that is only looked at has nothing to correct.
+    fn read(raw: Option<&str>) -> OverviewQuery {
+        serde_html_form::from_str(raw.unwrap_or_default()).unwrap_or_default()
+    }
+}
+
+/// The queue filter of `/work` (`?category=&language=`): empty is "all". Values are checked
+/// against the choices the form offers before they are used or written into a link.
+#[derive(Default)]
+struct QueueFilter {
+    category: Option<String>,
+    language: Option<String>,
+}
+
+impl QueueFilter {
+    fn of(query: &OverviewQuery) -> QueueFilter {
+        let given = |v: &Option<String>| {
+            v.as_deref()
+                .map(str::trim)
+                .filter(|v| !v.is_empty())
+                .map(str::to_owned)
+        };
+        QueueFilter {
+            category: given(&query.category),
+            language: given(&query.language),
+        }
+    }
+
+    fn active(&self) -> bool {
+        self.category.is_some() || self.language.is_some()
+    }
+
+    /// Whether the queue shows `case`. A concern about a child is always shown (R10: it is
+    /// dealt with at once), whatever the filter: a filter must never hide one.
+    fn keeps(&self, case: &Case) -> bool {
+        case.is_child_concern()
+            || (self
+                .category
+                .as_deref()
+                .is_none_or(|c| c == case.category.as_str())
+                && self
+                    .language
+                    .as_deref()
+                    .is_none_or(|l| l == case.language.as_str()))
+    }
+
+    /// The filter as query parameters after others (`&category=…&language=…`). Only checked
+    /// values get here: category ids and language codes, which need no escaping.
+    fn query(&self) -> String {
+        let mut out = String::new();
+        for (name, value) in [("category", &self.category), ("language", &self.language)] {
+            if let Some(value) = value {
+                out.push_str(&format!("&{name}={value}"));
+            }
+        }
+        out
+    }
+}
+
+/// The queue filter's form: its choices, and what it hides.
+struct FilterForm {
+    categories: Vec<Choice>,
+    languages: Vec<Choice>,
+    active: bool,
+    /// "Showing 2 of 7 cases in the queue." while a filter is on.
+    showing: String,
+    /// The checked filter as query parameters, for the live fragment's address.
+    query: String,
+}
+
 /// The part of `/work` that the event stream refreshes, with the counts its overview shows
 /// first (so that forty cases in the queue do not hide the two child concerns among them).
+/// The counts are of the whole queue, filtered or not.
 struct Live {
     queue: Vec<QueueRow>,
     offers: Vec<OfferRow>,
     cases: Vec<CaseRow>,
+    queue_total: usize,
     queue_urgent: usize,
     queue_child: usize,
     awaiting: usize,
+    filter: FilterForm,
 }
 
 /// What the availability form shows, and what was wrong with it.
@@ -301,6 +462,9 @@ struct WorkPage {
     page: Page,
     errors: Vec<ErrorLink>,
     refusal: Option<Refusal>,
+    done: Option<&'static str>,
+    /// Where static/work.js fetches the live part again: with the page's filter.
+    fragment: String,
     live: Live,
     form: AvailabilityForm,
 }
@@ -312,16 +476,72 @@ struct LiveFragment {
     live: Live,
 }
 
-async fn live(app: &AppState, page: &Page, me: &Caseworker) -> Result<Live, PageError> {
-    let mut queue: Vec<QueueRow> = app
-        .ctx
-        .queue(me)
-        .await?
+/// The filter's choices: the staff categories the caseworker has the skill for or that are in
+/// their queue now (a request may reach them through an interpreter or a wider ring), and
+/// the federation's languages. A value not among them is dropped from the filter.
+fn filter_form(
+    app: &AppState,
+    page: &Page,
+    me: &Caseworker,
+    all: &[workflow::Shown],
+    filter: &mut QueueFilter,
+) -> FilterForm {
+    let federation = app.ctx.federation();
+    let categories: Vec<Choice> = federation
+        .categories
         .iter()
+        .filter(|c| c.kind != CategoryKind::Volunteer)
+        .filter(|c| me.skills.contains(&c.id) || all.iter().any(|s| s.case.category == c.id))
+        .map(|c| Choice {
+            value: c.id.as_str().to_owned(),
+            text: c.name(page.code()).to_owned(),
+            selected: filter.category.as_deref() == Some(c.id.as_str()),
+        })
+        .collect();
+    let languages: Vec<Choice> = federation
+        .languages
+        .iter()
+        .map(|l| Choice {
+            value: l.as_str().to_owned(),
+            text: language_name(page, l.as_str()),
+            selected: filter.language.as_deref() == Some(l.as_str()),
+        })
+        .collect();
+    if !categories.iter().any(|c| c.selected) {
+        filter.category = None;
+    }
+    if !languages.iter().any(|l| l.selected) {
+        filter.language = None;
+    }
+    FilterForm {
+        categories,
+        languages,
+        active: filter.active(),
+        showing: String::new(),
+        query: filter.query(),
+    }
+}
+
+async fn live(
+    app: &AppState,
+    page: &Page,
+    me: &Caseworker,
+    mut filter: QueueFilter,
+) -> Result<Live, PageError> {
+    let now = app.ctx.clock.now();
+    let all = app.ctx.queue(me).await?;
+    let mut filter_form = filter_form(app, page, me, &all, &mut filter);
+    let queue_total = all.len();
+    let queue_urgent = all.iter().filter(|s| s.case.urgent).count();
+    let queue_child = all.iter().filter(|s| s.case.is_child_concern()).count();
+    let mut queue: Vec<QueueRow> = all
+        .iter()
+        .filter(|s| filter.keeps(&s.case))
         .map(|s| {
             let c = &s.case;
             let category = category_name(app, page, c.category.as_str());
             let waiting = page.when(&c.queued_since);
+            let waited = duration_words(page, (now - c.queued_since).num_seconds());
             QueueRow {
                 id: c.id.as_str().to_owned(),
                 claim_label: page.fill(
@@ -335,6 +555,7 @@ async fn live(app: &AppState, page: &Page, me: &Caseworker) -> Result<Live, Page
                 home: municipality_name(app, c.home.as_str()),
                 waiting,
                 waiting_iso: iso(&c.queued_since),
+                waited: page.fill("work.queue.waited", &[("duration", &waited)]),
                 ring: match c.ring {
                     0 => None,
                     1 => Some(page.t("work.queue.ring_1")),
@@ -344,6 +565,15 @@ async fn live(app: &AppState, page: &Page, me: &Caseworker) -> Result<Live, Page
             }
         })
         .collect();
+    if filter_form.active {
+        filter_form.showing = page.fill(
+            "work.filter.showing",
+            &[
+                ("shown", &queue.len().to_string()),
+                ("total", &queue_total.to_string()),
+            ],
+        );
+    }
     let offers = app
         .ctx
         .offers(me)
@@ -352,6 +582,7 @@ async fn live(app: &AppState, page: &Page, me: &Caseworker) -> Result<Live, Page
         .map(|(offer, s)| {
             let c = &s.case;
             let category = category_name(app, page, c.category.as_str());
+            let seconds = (offer.expires_at - now).num_seconds();
             OfferRow {
                 offer_id: offer.id.as_str().to_owned(),
                 id: c.id.as_str().to_owned(),
@@ -364,6 +595,15 @@ async fn live(app: &AppState, page: &Page, me: &Caseworker) -> Result<Live, Page
                 home: municipality_name(app, c.home.as_str()),
                 expires: page.when(&offer.expires_at),
                 expires_iso: iso(&offer.expires_at),
+                left: if seconds > 0 {
+                    format!(
+                        "({} {})",
+                        page.t("work.offers.left"),
+                        duration_words(page, seconds)
+                    )
+                } else {
+                    page.t("work.offers.expired").to_owned()
+                },
                 interpreter: c.interpreter_needed,
             }
         })
@@ -382,6 +622,7 @@ async fn live(app: &AppState, page: &Page, me: &Caseworker) -> Result<Live, Page
                 language: language_name(page, c.language.as_str()),
                 urgent: c.urgent,
                 child_concern: c.is_child_concern(),
+                interpreter: c.interpreter_needed,
                 state: c.state.as_str(),
                 state_text: page.t(&format!("work.state.{}", c.state.as_str())),
                 last: page.when(&c.updated_at),
@@ -405,12 +646,14 @@ async fn live(app: &AppState, page: &Page, me: &Caseworker) -> Result<Live, Page
         ))
     });
     Ok(Live {
-        queue_urgent: queue.iter().filter(|q| q.urgent).count(),
-        queue_child: queue.iter().filter(|q| q.child_concern).count(),
+        queue_total,
+        queue_urgent,
+        queue_child,
         awaiting: cases.iter().filter(|c| c.awaiting_reply).count(),
         queue,
         offers,
         cases,
+        filter: filter_form,
     })
 }
 
@@ -437,15 +680,30 @@ fn availability_form(page: &Page, me: &Caseworker, open: usize) -> AvailabilityF
     }
 }
 
+/// What `/work` shows besides its lists: a refusal, the availability form's mistakes, the
+/// queue filter, a confirmation.
+#[derive(Default)]
+struct Shows {
+    notice: Option<Refusal>,
+    entered: Option<AvailabilityForm>,
+    filter: QueueFilter,
+    done: Option<String>,
+}
+
 /// `/work`, with a refusal or the availability form's mistakes when a form was refused.
 async fn work_page(
     app: &AppState,
     frame: &Frame,
     me: &Caseworker,
-    notice: Option<Refusal>,
-    entered: Option<AvailabilityForm>,
+    shows: Shows,
     status: StatusCode,
 ) -> Result<Response, PageError> {
+    let Shows {
+        notice,
+        entered,
+        filter,
+        done,
+    } = shows;
     let mut errors = Vec::new();
     if let Some(form) = &entered {
         if let Some(text) = &form.status_error {
@@ -462,7 +720,7 @@ async fn work_page(
         }
     }
     let page = page_for(frame, app, "work.title", !errors.is_empty());
-    let live = live(app, &page, me).await?;
+    let live = live(app, &page, me, filter).await?;
     let open = live.cases.len() + live.offers.len();
     let mut form = availability_form(&page, me, open);
     if let Some(entered) = entered {
@@ -471,34 +729,38 @@ async fn work_page(
         form.status_error = entered.status_error;
         form.capacity_error = entered.capacity_error;
     }
+    let fragment = format!("/work?fragment=live{}", live.filter.query);
     let html = render(&WorkPage {
+        done: confirmation(&page, done.as_deref()),
         page,
         errors,
         refusal: notice,
+        fragment,
         live,
         form,
     })?;
     Ok(with_status(html, status))
 }
 
-#[derive(Deserialize)]
-struct OverviewQuery {
-    #[serde(default)]
-    fragment: Option<String>,
-}
-
 async fn overview(
     State(app): State<AppState>,
     frame: Frame,
     Staff(me): Staff,
-    Query(query): Query<OverviewQuery>,
+    RawQuery(raw): RawQuery,
 ) -> Result<Response, PageError> {
+    let query = OverviewQuery::read(raw.as_deref());
+    let filter = QueueFilter::of(&query);
     if query.fragment.as_deref() == Some("live") {
         let page = page_for(&frame, &app, "work.title", false);
-        let live = live(&app, &page, &me).await?;
+        let live = live(&app, &page, &me, filter).await?;
         return render(&LiveFragment { page, live });
     }
-    work_page(&app, &frame, &me, None, None, StatusCode::OK).await
+    let shows = Shows {
+        filter,
+        done: query.done,
+        ..Shows::default()
+    };
+    work_page(&app, &frame, &me, shows, StatusCode::OK).await
 }
 
 #[derive(Deserialize)]
@@ -535,7 +797,7 @@ async fn availability(
         .then(|| crate::i18n::fill(lang, "work.availability.capacity_invalid", &[("max", &max)]));
     if let (Some(status), Ok(capacity)) = (status, capacity) {
         match app.ctx.set_availability(&me, status, capacity).await {
-            Ok(_) => return Ok(see("/work")),
+            Ok(_) => return Ok(see_work("availability_saved")),
             Err(workflow::Error::InvalidField("capacity")) => {
                 capacity_error = Some(crate::i18n::fill(
                     lang,
@@ -558,15 +820,11 @@ async fn availability(
         capacity_error,
         capacity_hint: String::new(),
     };
-    work_page(
-        &app,
-        &frame,
-        &me,
-        None,
-        Some(entered),
-        StatusCode::UNPROCESSABLE_ENTITY,
-    )
-    .await
+    let shows = Shows {
+        entered: Some(entered),
+        ..Shows::default()
+    };
+    work_page(&app, &frame, &me, shows, StatusCode::UNPROCESSABLE_ENTITY).await
 }
 
 /// Nothing but the CSRF token.
@@ -581,7 +839,7 @@ async fn accept(
     PageForm(Confirmed {}): PageForm<Confirmed>,
 ) -> Result<Response, PageError> {
     match app.ctx.accept_offer(&me, &offer_id).await {
-        Ok(shown) => Ok(see_case(shown.case.id.as_str())),
+        Ok(shown) => Ok(see_case(shown.case.id.as_str(), "accepted")),
         Err(e) => offer_refused(&app, &frame, &me, e).await,
     }
 }
@@ -594,7 +852,7 @@ async fn reject(
     PageForm(Confirmed {}): PageForm<Confirmed>,
 ) -> Result<Response, PageError> {
     match app.ctx.reject_offer(&me, &offer_id).await {
-        Ok(()) => Ok(see("/work")),
+        Ok(()) => Ok(see_work("rejected")),
         Err(e) => offer_refused(&app, &frame, &me, e).await,
     }
 }
@@ -608,7 +866,13 @@ async fn offer_refused(
 ) -> Result<Response, PageError> {
     let page = page_for(frame, app, "work.title", false);
     match refusal(&page, &e) {
-        Some((notice, status)) => work_page(app, frame, me, Some(notice), None, status).await,
+        Some((notice, status)) => {
+            let shows = Shows {
+                notice: Some(notice),
+                ..Shows::default()
+            };
+            work_page(app, frame, me, shows, status).await
+        }
         None => Err(e.into()),
     }
 }
@@ -643,6 +907,8 @@ struct Entered {
     harm_reason: String,
     harm_reason_error: Option<String>,
     refusal: Option<Refusal>,
+    /// `?done=` of the page a form returned to.
+    done: Option<String>,
 }
 
 #[derive(Template)]
@@ -651,6 +917,7 @@ struct CasePage {
     page: Page,
     errors: Vec<ErrorLink>,
     refusal: Option<Refusal>,
+    done: Option<&'static str>,
     e: Entered,
     id: String,
     category: String,
@@ -668,6 +935,10 @@ struct CasePage {
     identity: bool,
     citizen: Option<String>,
     protection: &'static str,
+    /// The harm assessment's answer, for a citizen with sekretessmarkering (R12).
+    harm_assessment: Option<&'static str>,
+    /// Why the case was last transferred, for whoever may read the content (R8, R17).
+    transfer_reason: Option<String>,
     ground: Vec<RuleLink>,
     messages: Vec<MessageLine>,
     final_state: bool,
@@ -777,6 +1048,17 @@ fn case_page(
         identity: view.identity,
         citizen,
         protection: page.t(&format!("work.protection.{}", case.protection.as_str())),
+        // Shown to whoever may see the protection (the citizen's identity) and to the home
+        // staff, who are the ones to assess (R12); never to a partner looking at metadata.
+        harm_assessment: (case.protection == Protection::Sekretessmarkering
+            && (view.identity || case.home == me.municipality))
+            .then(|| {
+                page.t(&format!(
+                    "work.case.harm_now.{}",
+                    case.harm_assessment.map_or("none", |h| h.as_str())
+                ))
+            }),
+        transfer_reason: case.transfer_reason.clone().filter(|_| view.identity),
         ground: rule_links(&view.legal_ground),
         messages,
         final_state: case.state.is_final(),
@@ -791,12 +1073,12 @@ fn case_page(
         municipalities,
         outcomes,
         refusal: e.refusal.take(),
+        done: confirmation(&page, e.done.as_deref()),
         e,
         page,
     }
 }
 
-/// The case page, with what was entered and the status to answer with.
 /// The case page again, with what was entered and what to fix (422).
 async fn again(
     app: &AppState,
@@ -829,26 +1111,42 @@ async fn show(
     Ok(with_status(render(&page)?, status))
 }
 
+/// `?done=` on the case page.
+#[derive(Deserialize, Default)]
+struct CaseQuery {
+    #[serde(default)]
+    done: Option<String>,
+}
+
 async fn case(
     State(app): State<AppState>,
     frame: Frame,
     Staff(me): Staff,
     Path(id): Path<String>,
+    RawQuery(raw): RawQuery,
 ) -> Result<Response, PageError> {
-    show(&app, &frame, &me, &id, Entered::default(), StatusCode::OK).await
+    let query: CaseQuery =
+        serde_html_form::from_str(raw.as_deref().unwrap_or_default()).unwrap_or_default();
+    let entered = Entered {
+        done: query.done,
+        ..Entered::default()
+    };
+    show(&app, &frame, &me, &id, entered, StatusCode::OK).await
 }
 
-/// After an action: 303 back to the case page, or the page saying what was refused.
+/// After an action: 303 back to the case page saying `done_key` was done, or the page saying
+/// what was refused.
 async fn done<T>(
     app: &AppState,
     frame: &Frame,
     me: &Caseworker,
     id: &str,
     result: Result<T, workflow::Error>,
+    done_key: &str,
     mut entered: Entered,
 ) -> Result<Response, PageError> {
     let e = match result {
-        Ok(_) => return Ok(see_case(id)),
+        Ok(_) => return Ok(see_case(id, done_key)),
         Err(e) => e,
     };
     let page = page_for(frame, app, "work.case.title", false);
@@ -867,7 +1165,16 @@ async fn claim(
     PageForm(Confirmed {}): PageForm<Confirmed>,
 ) -> Result<Response, PageError> {
     let result = app.ctx.claim(&me, &id).await;
-    done(&app, &frame, &me, &id, result, Entered::default()).await
+    done(
+        &app,
+        &frame,
+        &me,
+        &id,
+        result,
+        "claimed",
+        Entered::default(),
+    )
+    .await
 }
 
 async fn release(
@@ -880,8 +1187,8 @@ async fn release(
     match app.ctx.release(&me, &id).await {
         // Released, the case may be out of sight (metadata of another municipality's queue):
         // back to the work page.
-        Ok(_) => Ok(see("/work")),
-        Err(e) => done::<()>(&app, &frame, &me, &id, Err(e), Entered::default()).await,
+        Ok(_) => Ok(see_work("released")),
+        Err(e) => done::<()>(&app, &frame, &me, &id, Err(e), "", Entered::default()).await,
     }
 }
 
@@ -913,13 +1220,13 @@ async fn reply(
     };
     if problem.is_none() {
         match app.ctx.caseworker_writes(&me, &id, &form.text).await {
-            Ok(_) => return Ok(see_case(&id)),
+            Ok(_) => return Ok(see_case(&id, "replied")),
             Err(workflow::Error::InvalidField("text")) => {
                 entered.reply_error = Some(crate::i18n::text(lang, "work.case.reply_empty").into());
             }
             Err(e) => {
                 entered.reply = form.text;
-                return done::<()>(&app, &frame, &me, &id, Err(e), entered).await;
+                return done::<()>(&app, &frame, &me, &id, Err(e), "", entered).await;
             }
         }
     }
@@ -972,7 +1279,7 @@ async fn transfer(
             .await
         {
             // The case has left the caseworker: back to the work page.
-            Ok(_) => return Ok(see("/work")),
+            Ok(_) => return Ok(see_work("transferred")),
             Err(workflow::Error::InvalidField("reason")) => {
                 entered.reason_error = text("work.case.transfer_reason_empty");
             }
@@ -982,7 +1289,7 @@ async fn transfer(
             ) => {
                 entered.colleague_error = text("work.case.transfer_unknown_caseworker");
             }
-            Err(e) => return done::<()>(&app, &frame, &me, &id, Err(e), entered).await,
+            Err(e) => return done::<()>(&app, &frame, &me, &id, Err(e), "", entered).await,
         }
     }
     again(&app, &frame, &me, &id, entered).await
@@ -1009,7 +1316,7 @@ async fn close(
         return again(&app, &frame, &me, &id, entered).await;
     };
     let result = app.ctx.close(&me, &id, outcome).await;
-    done(&app, &frame, &me, &id, result, Entered::default()).await
+    done(&app, &frame, &me, &id, result, "closed", Entered::default()).await
 }
 
 #[derive(Deserialize)]
@@ -1051,12 +1358,12 @@ async fn harm_assessment(
             .record_harm_assessment(&me, &id, ok, &form.reason)
             .await
         {
-            Ok(_) => return Ok(see_case(&id)),
+            Ok(_) => return Ok(see_case(&id, "harm_saved")),
             Err(workflow::Error::InvalidField("reason")) => {
                 entered.harm_reason_error =
                     Some(crate::i18n::text(lang, "work.case.harm_reason_empty").into());
             }
-            Err(e) => return done::<()>(&app, &frame, &me, &id, Err(e), entered).await,
+            Err(e) => return done::<()>(&app, &frame, &me, &id, Err(e), "", entered).await,
         }
     }
     again(&app, &frame, &me, &id, entered).await

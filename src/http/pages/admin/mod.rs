@@ -11,6 +11,8 @@
 mod audit;
 mod federation;
 mod policies;
+mod routing;
+mod staff;
 mod stats;
 
 use askama::Template;
@@ -30,7 +32,9 @@ pub fn router() -> Router<AppState> {
     Router::new()
         .route("/admin", get(overview))
         .merge(federation::router())
+        .merge(staff::router())
         .merge(policies::router())
+        .merge(routing::router())
         .merge(audit::router())
         .merge(stats::router())
 }
