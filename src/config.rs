@@ -61,6 +61,10 @@ pub struct Config {
     pub inactive_close_days: u32,
     /// When closed cases are thinned (R17).
     pub retention: crate::domain::retention::RetentionRules,
+    /// The SMT solver (cvc5) that proves each new policy version against the legal
+    /// invariants (src/policy/proofs.rs), run as a separate process. Without a working one,
+    /// policy versions cannot be stored (never stored unproven); everything else works.
+    pub policy_solver: PathBuf,
 }
 
 impl Default for Config {
@@ -88,6 +92,8 @@ impl Default for Config {
             audit_checkpoint_minutes: 10,
             inactive_close_days: 90,
             retention: Default::default(),
+            // Where Debian's `cvc5` package puts it.
+            policy_solver: PathBuf::from("/usr/bin/cvc5"),
         }
     }
 }

@@ -99,6 +99,19 @@ enum PolicyCommand {
         #[arg(long, value_name = "DIR")]
         dir: Option<PathBuf>,
     },
+    /// Prove the legal invariants (src/policy/proofs.rs) for every request the schema admits,
+    /// with the SMT solver cvc5; a broken invariant is printed with its counterexample in
+    /// words. Exits non-zero when one is broken or a proof could not be run.
+    Verify {
+        #[arg(long, value_name = "DIR")]
+        dir: Option<PathBuf>,
+        /// The solver (default: the config's `policy_solver`, /usr/bin/cvc5).
+        #[arg(long, value_name = "PATH")]
+        solver: Option<PathBuf>,
+        /// Also list each request type an invariant was proven on.
+        #[arg(long)]
+        verbose: bool,
+    },
 }
 
 /// A policy directory's schema, policy set and tests, each as one text (files in name order).
@@ -149,7 +162,7 @@ fn policy_command(command: PolicyCommand) -> Result<(), String> {
     use brygga::policy::{engine, testing};
     let (dir, run_tests) = match &command {
         PolicyCommand::Validate { dir } => (dir.as_deref(), false),
-        PolicyCommand::Test { dir } => (dir.as_deref(), true),
+        PolicyCommand::Test { dir } | PolicyCommand::Verify { dir, .. } => (dir.as_deref(), true),
     };
     let files = policy_files(dir)?;
     let schema = engine::parse_schema(&files.schema).map_err(|e| e.join("\n"))?;
@@ -182,6 +195,56 @@ fn policy_command(command: PolicyCommand) -> Result<(), String> {
         Ok(())
     } else {
         Err("policy tests failed".to_owned())
+    }
+}
+
+/// `brygga policy verify`: every invariant on every request type, one line each (the
+/// request types it does not apply to only with `--verbose`), then a summary.
+async fn policy_verify(
+    dir: Option<&std::path::Path>,
+    solver: Option<PathBuf>,
+    verbose: bool,
+) -> Result<(), String> {
+    use brygga::policy::proofs::{self, Verdict};
+    let files = policy_files(dir)?;
+    let solver = solver.unwrap_or_else(|| Config::default().policy_solver);
+    let started = std::time::Instant::now();
+    let outcomes = proofs::verify_async(
+        &files.schema,
+        &files.policies,
+        &solver.display().to_string(),
+        &proofs::invariants(),
+    )
+    .await
+    .map_err(|e| format!("the proofs could not be run: {e}"))?;
+    for o in &outcomes {
+        let shown = match o.verdict {
+            Verdict::NotApplicable | Verdict::Proven => verbose,
+            Verdict::Broken(_) | Verdict::Failed(_) => true,
+        };
+        if shown {
+            println!("{o}");
+        }
+    }
+    let summaries = proofs::summarize(&outcomes);
+    for s in &summaries {
+        println!(
+            "{:<8} {:<54} {:<8} {:>3} request types {:>6} ms",
+            s.verdict, s.invariant, s.rule, s.proven_on, s.millis
+        );
+    }
+    let bad = summaries.iter().filter(|s| s.verdict != "proven").count();
+    println!(
+        "{} invariants, {} proven, {} not, in {} ms",
+        summaries.len(),
+        summaries.len() - bad,
+        bad,
+        started.elapsed().as_millis()
+    );
+    if bad == 0 {
+        Ok(())
+    } else {
+        Err("a legal invariant does not hold".to_owned())
     }
 }
 
@@ -277,6 +340,14 @@ async fn run(cli: Cli) -> Result<(), String> {
             );
             Ok(())
         }
+        Command::Policy {
+            command:
+                PolicyCommand::Verify {
+                    dir,
+                    solver,
+                    verbose,
+                },
+        } => policy_verify(dir.as_deref(), solver, verbose).await,
         Command::Policy { command } => policy_command(command),
         Command::Retention { config, dry_run } => {
             let config = Config::load(config.as_deref()).map_err(|e| e.to_string())?;

@@ -66,6 +66,9 @@ pub enum ApiError {
     RateLimited { retry_after: u64 },
     #[error("service unavailable: {0}")]
     Unavailable(String),
+    /// Policy versions cannot be stored: the solver that proves them is not there (503).
+    #[error("policy solver unavailable: {0}")]
+    SolverUnavailable(String),
     #[error("internal error: {0}")]
     Internal(String),
 }
@@ -114,7 +117,9 @@ impl ApiError {
             | ApiError::Unprocessable(_)
             | ApiError::PolicyInvalid { .. } => StatusCode::UNPROCESSABLE_ENTITY,
             ApiError::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
-            ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::Unavailable(_) | ApiError::SolverUnavailable(_) => {
+                StatusCode::SERVICE_UNAVAILABLE
+            }
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -149,6 +154,7 @@ impl ApiError {
             ApiError::PolicyInvalid { .. } => "policy_invalid",
             ApiError::RateLimited { .. } => "rate_limited",
             ApiError::Unavailable(_) => "unavailable",
+            ApiError::SolverUnavailable(_) => "solver_unavailable",
             ApiError::Internal(_) => "internal",
         }
     }
@@ -262,6 +268,7 @@ mod tests {
             },
             ApiError::RateLimited { retry_after: 1 },
             ApiError::Unavailable(String::new()),
+            ApiError::SolverUnavailable(String::new()),
             ApiError::Internal(String::new()),
         ];
         for code in [

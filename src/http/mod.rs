@@ -71,6 +71,7 @@ impl From<workflow::Error> for ApiError {
             },
             W::RateLimited(retry_after) => ApiError::RateLimited { retry_after },
             W::Unavailable(why) => ApiError::Unavailable(why),
+            W::SolverUnavailable(why) => ApiError::SolverUnavailable(why),
             W::Internal(why) => ApiError::Internal(why),
         }
     }

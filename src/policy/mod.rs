@@ -13,6 +13,7 @@
 pub mod baseline;
 pub mod engine;
 pub mod facts;
+pub mod proofs;
 pub mod testing;
 
 use chrono::{Datelike, NaiveDate};

@@ -57,8 +57,9 @@ pub use gate::Subject;
 pub use logins::{Authenticated, IntegrationTokenInput, Login, acting_for};
 pub use notices::{CaseNotice, Notice};
 pub use policies::{
-    ImpactDecision, ImpactKind, ImpactReport, PolicyListing, SHIPPED_BY, SimulatedConsent,
-    SimulatedPrincipal, SimulatedRequest, SimulationInput, SimulationResult, load_policies,
+    DecidedDifferently, ImpactDecision, ImpactKind, ImpactReport, PolicyListing, SHIPPED_BY,
+    SimulatedConsent, SimulatedPrincipal, SimulatedRequest, SimulationInput, SimulationResult,
+    load_policies,
 };
 pub use requests::{
     CitizenKey, ConsentInput, Emergency, FollowedRequest, HistoryKind, HistoryStep, OwnRequest,
@@ -287,6 +288,10 @@ pub enum Error {
     /// the text where it is known (the editor marks the line).
     #[error("policy invalid")]
     PolicyInvalid(Vec<crate::policy::engine::PolicyProblem>),
+    /// The SMT solver that proves policy versions is missing or broken: no version is stored
+    /// unproven (the detail, for the log).
+    #[error("the policy solver is unavailable: {0}")]
+    SolverUnavailable(String),
     /// Too many wrong tries; try again after this many seconds.
     #[error("rate limited")]
     RateLimited(u64),

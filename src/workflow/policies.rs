@@ -191,6 +191,20 @@ pub struct ImpactReport {
     pub by_rule: BTreeMap<String, u64>,
     /// The first changes, at most [`IMPACT_EXAMPLES`].
     pub examples: Vec<ImpactExample>,
+    /// Beside last month's cases, every possible request: per request type (principal,
+    /// action, resource) that the two versions decide differently, one request that shows it,
+    /// from the SMT solver's equivalence check (technical words). `None` when the solver is
+    /// not available; empty when the versions decide every request alike.
+    pub decided_differently: Option<Vec<DecidedDifferently>>,
+}
+
+/// A kind of request two policy versions decide differently, and one such request.
+#[derive(Debug, Serialize)]
+pub struct DecidedDifferently {
+    /// `Caseworker read_content Case`.
+    pub request_type: String,
+    /// The request, and each version's decision with the policies that determined it.
+    pub example: String,
 }
 
 #[derive(Debug, Default, PartialEq, Eq, Serialize)]
@@ -465,8 +479,68 @@ impl Context {
         if !errors.is_empty() {
             return Err(invalid(errors));
         }
+        // Proven, not only tested: every legal invariant holds for every request, or the
+        // version is refused with the counterexample in words.
+        let proofs = self.prove_policies(&compiled.set).await?;
+        let broken: Vec<String> = proofs
+            .iter()
+            .filter(|p| p.verdict != "proven")
+            .filter_map(|p| p.why.clone())
+            .collect();
+        if !broken.is_empty() {
+            return Err(invalid(broken));
+        }
         self.store_policy_version(&proof, text, &tests, &compiled.ids)
             .await
+    }
+
+    /// The legal invariants proven for a stored version (src/policy/proofs.rs), for the
+    /// administrators' page: the same proofs storing it ran, run again (they are
+    /// deterministic; nothing is stored). Any administrator may read them.
+    pub async fn policy_proofs(
+        &self,
+        admin: &Administrator,
+        version: i64,
+    ) -> Result<Vec<policy::proofs::Summary>> {
+        self.authorize_reading_configuration(admin).await?;
+        let record = self
+            .store
+            .policy_version(version)
+            .await?
+            .ok_or(Error::NotFound)?;
+        let compiled = self
+            .policy
+            .check(&record.text)
+            .map_err(Error::PolicyInvalid)?;
+        self.prove_policies(&compiled.set).await
+    }
+
+    /// Runs the proofs with the configured solver on a blocking thread. Without a solver, or
+    /// when it cannot run, the answer is [`Error::SolverUnavailable`]: never "proven".
+    async fn prove_policies(
+        &self,
+        set: &cedar_policy::PolicySet,
+    ) -> Result<Vec<policy::proofs::Summary>> {
+        let solver = self.config.policy_solver.clone();
+        if !solver.is_file() {
+            return Err(Error::SolverUnavailable(format!(
+                "{} does not exist (set policy_solver; Debian: apt-get install cvc5)",
+                solver.display()
+            )));
+        }
+        let path = solver.display().to_string();
+        let schema = self.policy.schema().clone();
+        let set = set.clone();
+        let outcomes = tokio::task::spawn_blocking(move || {
+            policy::proofs::prove_blocking(&schema, &set, &path)
+        })
+        .await
+        .map_err(|e| Error::Internal(format!("the proofs stopped: {e}")))?
+        .map_err(|e| match e {
+            policy::proofs::VerifyError::Solver(why) => Error::SolverUnavailable(why),
+            other => Error::PolicyInvalid(vec![PolicyProblem::unplaced(other.to_string())]),
+        })?;
+        Ok(policy::proofs::summarize(&outcomes))
     }
 
     /// Makes a stored version the active one, here at once and on other replicas at their
@@ -527,6 +601,12 @@ impl Context {
             .ok_or_else(|| Error::Internal(format!("active version {compared_with} not stored")))?;
         let active = Engine::with_version(compared_with, &active_text).map_err(invalid)?;
         let candidate = Engine::with_version(version, &record.text).map_err(invalid)?;
+        let decided_differently = self
+            .compare_policies(
+                active.active().compiled.set.clone(),
+                candidate.active().compiled.set.clone(),
+            )
+            .await;
         let since = self.clock.now() - chrono::Duration::days(IMPACT_DAYS);
         let cases = self.store.cases_created_since(since).await?;
         let mut staff = self.store.caseworkers().await?;
@@ -560,7 +640,49 @@ impl Context {
             changes: tally.changes,
             by_rule: tally.by_rule,
             examples: tally.examples,
+            decided_differently,
         })
+    }
+
+    /// Which kinds of request two versions decide differently, with an example each (issue
+    /// 23, item 4). Informational beside the impact report: without a working solver the
+    /// answer is `None` and the report says so, rather than failing.
+    async fn compare_policies(
+        &self,
+        old: cedar_policy::PolicySet,
+        new: cedar_policy::PolicySet,
+    ) -> Option<Vec<DecidedDifferently>> {
+        let solver = self.config.policy_solver.clone();
+        if !solver.is_file() {
+            return None;
+        }
+        let path = solver.display().to_string();
+        let schema = self.policy.schema().clone();
+        let compared = tokio::task::spawn_blocking(move || {
+            policy::proofs::compare_blocking(&schema, &old, &new, &path)
+        })
+        .await;
+        match compared {
+            Ok(Ok(differences)) => Some(
+                differences
+                    .into_iter()
+                    .filter_map(|d| {
+                        d.example.map(|example| DecidedDifferently {
+                            request_type: d.request_type.to_string(),
+                            example,
+                        })
+                    })
+                    .collect(),
+            ),
+            Ok(Err(e)) => {
+                tracing::warn!(error = %e, "the policy versions could not be compared");
+                None
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "the policy comparison stopped");
+                None
+            }
+        }
     }
 
     /// Follows an activation made by another replica (called by the scheduler's tick).

@@ -218,3 +218,67 @@ async fn audit_verify_and_retention_commands() {
         "{stderr}"
     );
 }
+
+/// A rule an administrator might add: it passes its own test and every shipped test, and yet
+/// it can fail to evaluate (an overflow no test thinks of). Shared with the proofs' API test.
+pub const UNDER_TWELVE_POLICY: &str = r#"
+// A child under twelve stays home.
+@id("R14-minor-under-twelve")
+forbid (principal, action == Action::"route", resource)
+when { principal != resource.home && resource has age && resource.age + 1 < 13 };
+"#;
+
+pub const UNDER_TWELVE_TEST: &str = r#"
+[[test]]
+rule = "R14"
+name = "An 11-year-old's request stays home even where the agreement covers minors"
+action = "route"
+principal = { type = "municipality", id = "1283" }
+resource = { type = "case", home = "1275", category = "beroende", age = 11, consent = { cross_municipality = true } }
+context = { today = 20261123, agreement = { id = "fh-rad-och-stod-2026", members = ["1275", "1283"], categories = ["ekonomi", "beroende"], valid_from = 20260101, valid_to = 20271231, covers_minors = true } }
+decision = "deny"
+policies = ["R14-minor-under-twelve"]
+"#;
+
+/// `brygga policy verify` proves the shipped set (exit 0) and refutes a copy whose new rule
+/// passes every test but can fail to evaluate (exit non-zero, the counterexample in words).
+#[test]
+fn policy_verify_proves_the_shipped_set_and_refutes_a_copy() {
+    let solver = std::env::var("BRYGGA_TEST_CVC5").unwrap_or_else(|_| "/usr/bin/cvc5".into());
+    let (ok, stdout, stderr) = brygga_out(&["policy", "verify", "--solver", &solver]);
+    assert!(ok, "{stdout}{stderr}");
+    assert!(
+        stdout.contains("14 invariants, 14 proven, 0 not"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("proven   R10-child-concern-never-routed-away"),
+        "{stdout}"
+    );
+
+    let dir = policy_copy();
+    std::fs::write(dir.path().join("zz-new.cedar"), UNDER_TWELVE_POLICY).expect("policy");
+    std::fs::write(dir.path().join("tests/zz-new.toml"), UNDER_TWELVE_TEST).expect("test");
+    let path = dir.path().to_str().expect("utf-8");
+    let (ok, stdout, stderr) = brygga_out(&["policy", "test", "--dir", path]);
+    assert!(ok, "the tests let it through: {stdout}{stderr}");
+    let (ok, stdout, stderr) =
+        brygga_out(&["policy", "verify", "--dir", path, "--solver", &solver]);
+    assert!(!ok, "{stdout}");
+    for said in [
+        "policies-never-error (engine) does not hold: policy R14-minor-under-twelve can fail to evaluate",
+        "integer overflow",
+        "13 proven, 1 not",
+    ] {
+        assert!(stdout.contains(said), "{said}: {stdout}{stderr}");
+    }
+    assert!(
+        stderr.contains("a legal invariant does not hold"),
+        "{stderr}"
+    );
+
+    // A solver that is not there is an error, never a proof.
+    let (ok, stdout, stderr) = brygga_out(&["policy", "verify", "--solver", "/nonexistent/cvc5"]);
+    assert!(!ok, "{stdout}");
+    assert!(stderr.contains("the proofs could not be run"), "{stderr}");
+}

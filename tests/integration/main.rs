@@ -44,6 +44,7 @@ mod pages_ask;
 mod pages_mine;
 mod pages_work;
 mod policies;
+mod proofs;
 mod records;
 mod role_matrix;
 mod routing;
@@ -56,6 +57,10 @@ mod token_scopes;
 use audit::*;
 use events::*;
 use policies::*;
+use proofs::{
+    a_version_that_breaks_an_invariant_is_refused,
+    the_impact_report_compares_every_possible_request, the_proofs_page_shows_every_invariant,
+};
 use routing::*;
 use sessions::*;
 
@@ -996,6 +1001,9 @@ on_both_backends!(
     an_ended_agreement_ends_cross_border_access,
     harm_assessment_opens_the_border,
     policy_versions_are_checked_activated_and_simulated,
+    a_version_that_breaks_an_invariant_is_refused,
+    the_proofs_page_shows_every_invariant,
+    the_impact_report_compares_every_possible_request,
     perstorp_budget_advice,
     concurrent_claims_have_one_winner,
     capacity_is_never_exceeded,

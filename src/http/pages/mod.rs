@@ -454,7 +454,7 @@ impl From<ApiError> for PageError {
             | ApiError::LoaTooLow => PageError::Forbidden,
             ApiError::Conflict(_) | ApiError::AlreadyExists => PageError::Conflict,
             ApiError::RateLimited { retry_after } => PageError::RateLimited(retry_after),
-            ApiError::Unavailable(_) => PageError::Unavailable,
+            ApiError::Unavailable(_) | ApiError::SolverUnavailable(_) => PageError::Unavailable,
             ApiError::InvalidField { .. }
             | ApiError::Unprocessable(_)
             | ApiError::MalformedJson(_)

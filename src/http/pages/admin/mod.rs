@@ -11,6 +11,7 @@
 mod audit;
 mod federation;
 mod policies;
+mod proofs;
 mod routing;
 mod staff;
 mod stats;
@@ -34,6 +35,7 @@ pub fn router() -> Router<AppState> {
         .merge(federation::router())
         .merge(staff::router())
         .merge(policies::router())
+        .merge(proofs::router())
         .merge(routing::router())
         .merge(audit::router())
         .merge(stats::router())

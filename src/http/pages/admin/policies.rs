@@ -132,6 +132,7 @@ struct VersionRow {
     activate_label: String,
     impact_label: String,
     copy_label: String,
+    proofs_label: String,
 }
 
 #[derive(Template)]
@@ -144,6 +145,8 @@ struct PoliciesPage {
     active: i64,
     policies: Vec<RuleLink>,
     versions: Vec<VersionRow>,
+    /// The legal invariants every version is proven against (issue 23).
+    invariants: Vec<super::proofs::InvariantRow>,
 }
 
 fn version_rows(page: &Page, me: &Administrator, versions: &[PolicyVersion]) -> Vec<VersionRow> {
@@ -173,6 +176,7 @@ fn version_rows(page: &Page, me: &Administrator, versions: &[PolicyVersion]) -> 
                 activate_label: page.fill("admin_policies.activate", &[("version", &n)]),
                 impact_label: page.fill("admin_policies.see_impact", &[("version", &n)]),
                 copy_label: page.fill("admin_policies.copy", &[("version", &n)]),
+                proofs_label: page.fill("admin_policies.proofs.link", &[("version", &n)]),
             }
         })
         .collect();
@@ -197,6 +201,7 @@ fn policies_page(
         active: listing.active,
         policies: rule_links(&listing.policies),
         versions: version_rows(&page, me, &listing.versions),
+        invariants: super::proofs::invariant_rows(&page),
         admin,
         page,
     }
@@ -547,6 +552,9 @@ struct ReportView {
     nothing: bool,
     by_rule: Vec<RuleCount>,
     examples: Vec<ExampleRow>,
+    /// From the solver: kinds of request the versions decide differently, with an example
+    /// each (technical words); `None` without a solver.
+    differently: Option<Vec<(String, String)>>,
 }
 
 #[derive(Template)]
@@ -649,6 +657,11 @@ fn report_view(app: &AppState, page: &Page, r: &ImpactReport) -> ReportView {
             })
             .collect(),
         examples,
+        differently: r.decided_differently.as_ref().map(|ds| {
+            ds.iter()
+                .map(|d| (d.request_type.clone(), d.example.clone()))
+                .collect()
+        }),
     }
 }
 
