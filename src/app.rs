@@ -165,6 +165,14 @@ pub async fn context(config: Config, options: &Options) -> Result<Context, Start
         }
         tracing::info!(caseworkers = staff.len(), "demo caseworkers seeded");
     }
+    if !config.policy_solver.is_file() {
+        // Said at start rather than found out when an administrator first stores a version.
+        tracing::warn!(
+            solver = %config.policy_solver.display(),
+            "the policy solver (cvc5) is missing: new policy versions cannot be stored until \
+             it is installed (Debian: apt-get install cvc5) or policy_solver names it"
+        );
+    }
     let policy =
         crate::workflow::load_policies(store.as_ref(), federation.id.as_str(), clock.now())
             .await

@@ -385,6 +385,14 @@ async function policies(sv, en) {
       tab.status() === 200 && (await tab.page.locator('#report').count()) === 1, [`status ${tab.status()}`]);
   });
 
+  // The proofs of the stored version against the legal invariants (issue 23), beside its tests.
+  await visit([sv, en], 'policy-proofs', `/admin/policies/${newest}/proofs`);
+  const proven = await sv.page.locator('tr[data-verdict="proven"]').count();
+  checks.expect(`policies: every legal invariant is proven for version ${newest}`,
+    (await sv.page.locator('#all-proven').count()) === 1 && proven >= 14
+      && (await sv.page.locator('tr[data-verdict="broken"], tr[data-verdict="failed"]').count()) === 0,
+    [`${proven} proven`]);
+
   await visit([sv, en], 'simulate', '/admin/policies/simulate');
   await inEach([sv, en], 'simulate-result', simulate);
 }
